@@ -1,0 +1,1 @@
+"""Every side effect, as activity classes built once in worker.py with their dependencies injected."""

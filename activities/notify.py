@@ -1,0 +1,130 @@
+"""Sends student notices: the in-app inbox (a DB row) and email over SMTP. Each notice has a
+deterministic id, so retries and replays deliver it once and the stored row is the proof."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from db.engine import SessionFactory
+from db.models import Notification
+from domain.notifications import Channel, NotificationStatus, NotifyInput, NotifyResult
+from domain.timeutil import utcnow
+from integrations.mail import PermanentMailError, SmtpMailer
+from integrations.notice_renderer import NoticeRenderer, RenderedNotice
+
+
+def message_id_for(notification_id: str, domain: str = "aftercare.local") -> str:
+    """The same notice always gets the same Message-ID, so a resend after a lost reply is
+    recognisable as the same message by the receiving side."""
+    digest = hashlib.sha256(notification_id.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+class NotifyActivities:
+    def __init__(
+        self, session_factory: SessionFactory, renderer: NoticeRenderer, mailer: SmtpMailer, mail_from: str
+    ) -> None:
+        self.sessions = session_factory
+        self.renderer = renderer
+        self.mailer = mailer
+        self.mail_from = mail_from
+
+    @activity.defn(name="send_notice")
+    async def send_notice(self, notice: NotifyInput) -> NotifyResult:
+        rendered = self.renderer.render(notice.event, notice.channel, notice.recipient.locale, notice.context)
+        if notice.channel is Channel.INBOX:
+            return await asyncio.to_thread(self._deliver_to_inbox, notice, rendered)
+        if notice.channel is Channel.EMAIL:
+            return await self._deliver_email(notice, rendered)
+        raise ApplicationError(
+            f"no sender for channel {notice.channel}", type="UnknownChannel", non_retryable=True
+        )
+
+    def _stored_or_new(
+        self, notice: NotifyInput, rendered: RenderedNotice, address: str | None
+    ) -> Notification:
+        with self.sessions() as session:
+            row = session.get(Notification, notice.notification_id)
+            if row is None:
+                row = Notification(
+                    id=notice.notification_id,
+                    case_type=notice.case_type,
+                    case_id=notice.case_id,
+                    event=notice.event.value,
+                    channel=notice.channel.value,
+                    recipient_user_id=notice.recipient.user_id,
+                    recipient_address=address,
+                    locale=notice.recipient.locale,
+                    subject=rendered.subject,
+                    body_text=rendered.text,
+                    body_html=rendered.html,
+                    status=NotificationStatus.QUEUED.value,
+                )
+            return row
+
+    def _save(self, row: Notification) -> None:
+        with self.sessions() as session:
+            session.merge(row)
+            session.commit()
+
+    def _deliver_to_inbox(self, notice: NotifyInput, rendered: RenderedNotice) -> NotifyResult:
+        row = self._stored_or_new(notice, rendered, address=None)
+        if row.status != NotificationStatus.SENT.value:
+            row.status = NotificationStatus.SENT.value
+            row.attempts += 1
+            row.sent_at = utcnow()
+            self._save(row)
+        return NotifyResult(notification_id=row.id, status=NotificationStatus.SENT)
+
+    async def _deliver_email(self, notice: NotifyInput, rendered: RenderedNotice) -> NotifyResult:
+        address = notice.recipient.email
+        row = await asyncio.to_thread(self._stored_or_new, notice, rendered, address)
+        if row.status == NotificationStatus.SENT.value:
+            return NotifyResult(
+                notification_id=row.id,
+                status=NotificationStatus.SENT,
+                provider_response=row.provider_response,
+            )
+        if not address:
+            row.status = NotificationStatus.FAILED.value
+            row.provider_response = "student has no email address"
+            await asyncio.to_thread(self._save, row)
+            raise ApplicationError(row.provider_response, type="NoRecipientAddress", non_retryable=True)
+
+        message = EmailMessage()
+        message["From"] = self.mail_from
+        message["To"] = address
+        message["Subject"] = rendered.subject
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = message_id_for(notice.notification_id)
+        message["X-Aftercare-Notification"] = notice.notification_id
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
+
+        row.attempts += 1
+        try:
+            reply = await self.mailer.send(message)
+        except PermanentMailError as exc:
+            row.status = NotificationStatus.FAILED.value
+            row.provider_response = str(exc)[:1000]
+            await asyncio.to_thread(self._save, row)
+            raise ApplicationError(
+                f"mail server refused {address}: {exc}", type="PermanentDeliveryError", non_retryable=True
+            ) from exc
+        except Exception as exc:
+            row.provider_response = f"attempt {row.attempts}: {exc}"[:1000]
+            await asyncio.to_thread(self._save, row)
+            raise  # transient: the retry policy tries again
+        row.status = NotificationStatus.SENT.value
+        row.provider_response = str(reply)[:1000]
+        row.sent_at = utcnow()
+        await asyncio.to_thread(self._save, row)
+        return NotifyResult(
+            notification_id=row.id, status=NotificationStatus.SENT, provider_response=row.provider_response
+        )

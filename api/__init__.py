@@ -1,0 +1,1 @@
+"""FastAPI: starts, signals, updates and queries workflows; reads DB projections. Never imports activities."""

@@ -1,0 +1,58 @@
+"""The FastAPI application factory.
+
+uvicorn api.app:create_app --factory      (make dev starts it for you)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from api.deps import TemporalClientProvider
+from api.routes import auth, dev_mail, health, me, orders, payments, refunds
+from db.engine import SessionFactory, build_engine
+from integrations.payments.registry import build_gateways
+from settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = build_engine(settings.database_url)
+        app.state.sessions = SessionFactory(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Aftercare",
+        summary="After-sales back office of an online school: refunds and complaints as Temporal workflows",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.temporal = TemporalClientProvider(settings, temporal_client)
+    app.state.gateways = build_gateways(settings)
+
+    @app.exception_handler(RPCError)
+    async def temporal_unavailable(_request: Request, exc: RPCError) -> JSONResponse:
+        log.warning("Temporal call failed: %s", exc)
+        return JSONResponse(
+            {"detail": "the workflow service is unavailable; nothing was changed, try again"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    for module in (health, auth, orders, refunds, me, payments):
+        app.include_router(module.router)
+    if settings.dev_mode and not settings.smtp_host:
+        app.include_router(dev_mail.router)
+    return app

@@ -1,0 +1,98 @@
+"""Request dependencies: DB session, Temporal client, the authenticated user and role checks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+from temporalio.client import Client
+
+from api.security import read_token
+from db.models import User
+from domain.roles import Role
+from integrations import temporal
+from settings import Settings
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token")
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class TemporalClientProvider:
+    """Connects on first use and keeps the client, so the API starts even before Temporal does."""
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self.settings = settings
+        self.client = client
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Client:
+        if self.client is None:
+            async with self._lock:
+                if self.client is None:
+                    self.client = await temporal.connect(self.settings)
+        return self.client
+
+
+async def get_temporal_client(request: Request) -> Client:
+    try:
+        return await request.app.state.temporal.get()
+    except RuntimeError as exc:  # the SDK raises RuntimeError when it cannot connect
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "workflow service unavailable, try again"
+        ) from exc
+
+
+TemporalClientDep = Annotated[Client, Depends(get_temporal_client)]
+
+_CREDENTIALS_ERROR = HTTPException(
+    status.HTTP_401_UNAUTHORIZED, "invalid or expired credentials", headers={"WWW-Authenticate": "Bearer"}
+)
+
+
+def get_current_user(
+    token: Annotated[str, Depends(oauth2_scheme)], session: SessionDep, settings: SettingsDep
+) -> User:
+    try:
+        claims = read_token(token, secret=settings.jwt_secret.get_secret_value())
+    except jwt.InvalidTokenError:
+        raise _CREDENTIALS_ERROR from None
+    user = session.get(User, claims["sub"])
+    if user is None or not user.is_active or user.role != claims.get("role"):
+        raise _CREDENTIALS_ERROR
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role):
+    allowed = frozenset(roles)
+
+    def check(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs one of the roles: {', '.join(sorted(r.value for r in allowed))}",
+            )
+        return user
+
+    return check

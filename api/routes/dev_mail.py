@@ -1,0 +1,35 @@
+"""/dev/mail: the dev mailbox's messages, for people (HTML) and scripts (JSON). Only in dev mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import HTMLResponse
+
+from api.pages import render_page
+from devstack.mailbox import read_mailbox
+
+router = APIRouter(prefix="/dev", tags=["dev"])
+
+
+def _mails(request: Request):
+    return read_mailbox(request.app.state.settings.mailbox_dir)
+
+
+@router.get("/mail.json")
+def mail_json(request: Request) -> list[dict[str, Any]]:
+    return [mail.as_json() for mail in _mails(request)]
+
+
+@router.get("/mail", response_class=HTMLResponse)
+def mail_list(request: Request) -> HTMLResponse:
+    return render_page("dev_mail_list.html.j2", mails=_mails(request))
+
+
+@router.get("/mail/{key}", response_class=HTMLResponse)
+def mail_detail(key: str, request: Request) -> HTMLResponse:
+    for mail in _mails(request):
+        if mail.key == key:
+            return render_page("dev_mail_detail.html.j2", mail=mail)
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {key}")

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+
+from api.deps import SessionDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz(request: Request, session: SessionDep) -> dict[str, str]:
+    session.exec(text("SELECT 1"))
+    try:
+        await request.app.state.temporal.get()
+        temporal = "ok"
+    except RuntimeError:
+        temporal = "unavailable"
+    return {"database": "ok", "temporal": temporal}

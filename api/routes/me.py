@@ -1,0 +1,118 @@
+"""The signed-in user's own things: profile, orders, in-app inbox."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import AwareDatetime, BaseModel
+from sqlmodel import col, func, select
+
+from api.deps import CurrentUser, SessionDep
+from db.models import Course, Notification, Order
+from domain.notifications import Channel
+from domain.timeutil import utcnow
+
+router = APIRouter(prefix="/api/me", tags=["me"])
+
+
+class MeOut(BaseModel):
+    id: str
+    email: str
+    display_name: str
+    role: str
+    locale: str
+
+
+class MyOrder(BaseModel):
+    order_id: str
+    course_id: str
+    course_name: str
+    course_type: str
+    course_starts_at: AwareDatetime | None
+    amount_paid_fen: int
+    paid_at: AwareDatetime
+    gateway: str
+
+
+class InboxMessage(BaseModel):
+    id: str
+    event: str
+    case_type: str
+    case_id: str
+    subject: str
+    body_text: str
+    created_at: AwareDatetime
+    read_at: AwareDatetime | None
+
+
+class Inbox(BaseModel):
+    unread: int
+    messages: list[InboxMessage]
+
+
+@router.get("", response_model=MeOut)
+def me(user: CurrentUser) -> MeOut:
+    return MeOut.model_validate(user, from_attributes=True)
+
+
+@router.get("/orders", response_model=list[MyOrder])
+def my_orders(user: CurrentUser, session: SessionDep) -> list[MyOrder]:
+    rows = session.exec(
+        select(Order, Course)
+        .join(Course)
+        .where(Order.student_id == user.id)
+        .order_by(col(Order.paid_at).desc())
+    )
+    return [
+        MyOrder(
+            order_id=order.id,
+            course_id=course.id,
+            course_name=course.name,
+            course_type=course.type,
+            course_starts_at=course.starts_at,
+            amount_paid_fen=order.amount_paid_fen,
+            paid_at=order.paid_at,
+            gateway=order.gateway,
+        )
+        for order, course in rows
+    ]
+
+
+def _inbox_of(user_id: str):
+    return (Notification.recipient_user_id == user_id, Notification.channel == Channel.INBOX.value)
+
+
+@router.get("/inbox", response_model=Inbox)
+def inbox(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Inbox:
+    mine = _inbox_of(user.id)
+    unread = session.exec(
+        select(func.count()).select_from(Notification).where(*mine, col(Notification.read_at).is_(None))
+    ).one()
+    rows = session.exec(
+        select(Notification)
+        .where(*mine)
+        .order_by(col(Notification.created_at).desc(), col(Notification.id))
+        .offset(offset)
+        .limit(limit)
+    )
+    return Inbox(
+        unread=unread, messages=[InboxMessage.model_validate(row, from_attributes=True) for row in rows]
+    )
+
+
+@router.post("/inbox/{message_id}/read", response_model=InboxMessage)
+def mark_read(message_id: str, user: CurrentUser, session: SessionDep) -> InboxMessage:
+    row = session.get(Notification, message_id)
+    if row is None or (row.recipient_user_id, row.channel) != (user.id, Channel.INBOX.value):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {message_id} in your inbox")
+    if row.read_at is None:
+        row.read_at = utcnow()
+        session.add(row)
+        session.commit()
+    return InboxMessage.model_validate(row, from_attributes=True)

@@ -1,0 +1,103 @@
+"""Orders pushed by the school's commerce system (role `integration`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt
+
+from api.deps import SessionDep, require_roles
+from db.models import Course, Order, User
+from domain.courses import CourseType, Gateway
+from domain.roles import Role
+from domain.timeutil import utcnow
+
+router = APIRouter(prefix="/api/orders", tags=["orders"])
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")]
+
+
+class CourseIn(BaseModel):
+    id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    type: CourseType
+    starts_at: AwareDatetime | None = None
+
+
+class OrderIn(BaseModel):
+    student_id: Identifier
+    course: CourseIn
+    # Integer fen only: 19900 is ¥199.00; a float or a string is refused rather than guessed at.
+    amount_paid_fen: Annotated[StrictInt, Field(gt=0, le=100_000_000)]
+    paid_at: AwareDatetime
+    gateway: Gateway
+    gateway_trade_no: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class OrderOut(BaseModel):
+    id: str
+    student_id: str
+    course_id: str
+    course_name: str
+    course_type: CourseType
+    amount_paid_fen: int
+    paid_at: AwareDatetime
+    gateway: Gateway
+
+
+def _field_error(field: str, message: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, for rules only the database can check."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        [{"loc": ["body", field], "msg": message, "type": "value_error"}],
+    )
+
+
+@router.put(
+    "/{order_id}",
+    response_model=OrderOut,
+    responses={201: {"model": OrderOut, "description": "created"}},
+    dependencies=[Depends(require_roles(Role.INTEGRATION))],
+)
+def upsert_order(
+    order_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")],
+    body: OrderIn,
+    session: SessionDep,
+    response: Response,
+) -> OrderOut:
+    student = session.get(User, body.student_id)
+    if student is None or student.role != Role.STUDENT:
+        raise _field_error("student_id", f"no student with id {body.student_id}")
+    order = session.get(Order, order_id)
+    created = order is None
+    if order is not None and order.student_id != body.student_id:
+        raise _field_error("student_id", f"order {order_id} belongs to another student")
+    now = utcnow()
+    # Table models are not validated on construction, so a new row can be filled in below.
+    course = session.get(Course, body.course.id) or Course(id=body.course.id)
+    course.name = body.course.name
+    course.type = body.course.type.value
+    course.starts_at = body.course.starts_at
+    course.updated_at = now
+    session.add(course)
+    order = order or Order(id=order_id, student_id=body.student_id)
+    order.course_id = course.id
+    order.amount_paid_fen = body.amount_paid_fen
+    order.paid_at = body.paid_at
+    order.gateway = body.gateway.value
+    order.gateway_trade_no = body.gateway_trade_no
+    order.updated_at = now
+    session.add(order)
+    session.commit()
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return OrderOut(
+        id=order.id,
+        student_id=order.student_id,
+        course_id=course.id,
+        course_name=course.name,
+        course_type=CourseType(course.type),
+        amount_paid_fen=order.amount_paid_fen,
+        paid_at=order.paid_at,
+        gateway=Gateway(order.gateway),
+    )

@@ -1,0 +1,216 @@
+"""Refund use cases behind the routes: request, decide, read, apply a gateway result."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import HTTPException, status
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from db.models import AuditEvent, Course, Order, Refund, User
+from domain import search_attributes
+from domain.courses import CourseType, Gateway
+from domain.money import format_yuan
+from domain.policy import DEFAULT_NOTICE_CHANNELS, quote_refund
+from domain.refunds import (
+    CourseSnapshot,
+    DecisionReceipt,
+    GatewayRefundResult,
+    RefundRequest,
+    RefundStatus,
+    ReviewDecision,
+    StudentSnapshot,
+    refund_workflow_id,
+)
+from domain.roles import REFUND_READERS, Role
+from domain.timeutil import SHANGHAI, utcnow
+from settings import Settings
+from workflows.refund import RefundWorkflow
+
+
+def new_refund_id() -> str:
+    """RF + Shanghai date + 10 random hex digits: readable on the phone, unique, a valid
+    out_refund_no for WeChat Pay and out_request_no for Alipay."""
+    return f"RF{utcnow().astimezone(SHANGHAI):%Y%m%d}{secrets.token_hex(5).upper()}"
+
+
+def _in_progress_conflict(refund_id: str, order_id: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_409_CONFLICT,
+        {"message": f"order {order_id} already has refund {refund_id} in progress", "refund_id": refund_id},
+    )
+
+
+async def request_refund(
+    *, session: Session, client: Client, settings: Settings, student: User, order_id: str, reason: str
+) -> Refund:
+    order = session.get(Order, order_id)
+    if order is None or order.student_id != student.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"you have no order {order_id}")
+    in_progress = session.exec(select(Refund).where(Refund.active_order_id == order_id)).first()
+    if in_progress is not None:
+        raise _in_progress_conflict(in_progress.id, order_id)
+    course = session.get(Course, order.course_id)
+    assert course is not None  # orders reference courses by foreign key
+    quote = quote_refund(course_type=CourseType(course.type), amount_paid_fen=order.amount_paid_fen)
+    requested_at = utcnow()
+    refund = Refund(
+        id=new_refund_id(),
+        order_id=order.id,
+        active_order_id=order.id,
+        student_id=student.id,
+        course_id=course.id,
+        course_name=course.name,
+        course_type=course.type,
+        gateway=order.gateway,
+        status=RefundStatus.REQUESTED.value,
+        reason=reason,
+        amount_paid_fen=quote.amount_paid_fen,
+        fee_fen=quote.fee_fen,
+        refund_amount_fen=quote.refund_amount_fen,
+        requested_at=requested_at,
+        updated_at=requested_at,
+        workflow_id="",
+    )
+    refund.workflow_id = refund_workflow_id(refund.id)
+    session.add(refund)
+    try:
+        # Committed before the workflow starts, so the workflow's first write always finds it;
+        # the unique active_order_id refuses a concurrent second request for the same order.
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        winner = session.exec(select(Refund).where(Refund.active_order_id == order_id)).first()
+        raise _in_progress_conflict(winner.id if winner else "?", order_id) from None
+
+    request = RefundRequest(
+        refund_id=refund.id,
+        order_id=order.id,
+        student=StudentSnapshot(
+            id=student.id, name=student.display_name, email=student.email, locale=student.locale
+        ),
+        course=CourseSnapshot(
+            id=course.id, name=course.name, type=CourseType(course.type), starts_at=course.starts_at
+        ),
+        reason=reason,
+        requested_at=requested_at,
+        amount_paid_fen=quote.amount_paid_fen,
+        fee_fen=quote.fee_fen,
+        refund_amount_fen=quote.refund_amount_fen,
+        gateway=Gateway(order.gateway),
+        gateway_trade_no=order.gateway_trade_no,
+        notice_channels=list(DEFAULT_NOTICE_CHANNELS),
+    )
+    try:
+        await client.start_workflow(
+            RefundWorkflow.run,
+            request,
+            id=refund.workflow_id,
+            task_queue=settings.task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(search_attributes.REFUND_STATUS, RefundStatus.REQUESTED.value),
+                    SearchAttributePair(search_attributes.STUDENT_ID, student.id),
+                    SearchAttributePair(search_attributes.ORDER_ID, order.id),
+                    SearchAttributePair(search_attributes.COURSE_TYPE, course.type),
+                    SearchAttributePair(search_attributes.AMOUNT_FEN, quote.refund_amount_fen),
+                ]
+            ),
+            static_summary=(
+                f"Refund {format_yuan(quote.refund_amount_fen)} of {course.name} for {student.display_name}"
+            ),
+            static_details=(
+                f"Order {order.id} ({course.type} course), paid {format_yuan(order.amount_paid_fen)} "
+                f"via {order.gateway}. Reason: {reason}"
+            ),
+        )
+    except (RPCError, WorkflowAlreadyStartedError, RuntimeError) as exc:
+        # Nothing started: take the row back so the student can simply try again.
+        session.delete(refund)
+        session.commit()
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the refund service is unavailable, nothing was submitted; try again",
+        ) from exc
+    return refund
+
+
+def readable_refund(*, session: Session, user: User, refund_id: str) -> Refund:
+    """The refund if this user may see it. Another student's refund looks like no refund at all."""
+    refund = session.get(Refund, refund_id)
+    may_read = refund is not None and (refund.student_id == user.id or user.role in REFUND_READERS)
+    if not may_read:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no refund {refund_id}")
+    assert refund is not None
+    return refund
+
+
+def refund_timeline(*, session: Session, refund_id: str) -> list[AuditEvent]:
+    return list(
+        session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.case_type == "refund", AuditEvent.case_id == refund_id)
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
+    )
+
+
+def list_refunds(
+    *, session: Session, user: User, status_filter: RefundStatus | None, limit: int, offset: int
+) -> list[Refund]:
+    query = select(Refund)
+    if user.role == Role.STUDENT:
+        query = query.where(Refund.student_id == user.id)
+    if status_filter is not None:
+        query = query.where(Refund.status == status_filter.value)
+    query = query.order_by(Refund.requested_at, Refund.id).offset(offset).limit(limit)
+    return list(session.exec(query))
+
+
+def _not_awaiting_review(refund: Refund) -> HTTPException:
+    return HTTPException(
+        status.HTTP_409_CONFLICT, f"refund {refund.id} is {refund.status}, not awaiting review"
+    )
+
+
+async def decide_refund(
+    *, session: Session, client: Client, reviewer: User, refund_id: str, decision: ReviewDecision
+) -> DecisionReceipt:
+    refund = readable_refund(session=session, user=reviewer, refund_id=refund_id)
+    if refund.status != RefundStatus.AWAITING_REVIEW.value:
+        raise _not_awaiting_review(refund)
+    handle = client.get_workflow_handle_for(RefundWorkflow.run, refund.workflow_id)
+    try:
+        # The update's validator refuses a decision in any other state before it reaches history.
+        return await handle.execute_update(RefundWorkflow.decide, decision)
+    except WorkflowUpdateFailedError as exc:
+        if isinstance(exc.cause, ApplicationError) and exc.cause.type == "InvalidRefundState":
+            raise HTTPException(status.HTTP_409_CONFLICT, exc.cause.message) from exc
+        raise
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # the workflow has already finished
+            raise _not_awaiting_review(refund) from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "workflow service unavailable, try again"
+        ) from exc
+
+
+async def deliver_gateway_result(*, session: Session, client: Client, result: GatewayRefundResult) -> None:
+    """Hand a verified gateway result to its refund's workflow. A result for a refund that has
+    already finished is a harmless duplicate."""
+    refund = session.get(Refund, result.refund_id)
+    if refund is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, {"code": "FAIL", "message": "unknown refund"})
+    handle = client.get_workflow_handle_for(RefundWorkflow.run, refund.workflow_id)
+    try:
+        await handle.signal(RefundWorkflow.gateway_result, result)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, {"code": "FAIL", "message": "try again later"}
+            ) from exc

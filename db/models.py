@@ -1,0 +1,131 @@
+"""Tables. Refunds here are a projection for lists and detail pages; the workflow is the truth while
+a refund runs, and writes every step here through the records activity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from db.types import UTCDateTime
+from domain.timeutil import utcnow
+
+
+def _utc(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: str = Field(primary_key=True, max_length=64)
+    email: str = Field(unique=True, index=True, max_length=254)
+    display_name: str = Field(max_length=100)
+    role: str = Field(index=True, max_length=20)
+    password_hash: str = Field(max_length=255)
+    locale: str = Field(default="zh-CN", max_length=10)
+    phone: str | None = Field(default=None, max_length=32)
+    is_active: bool = True
+    created_at: datetime = _utc(default_factory=utcnow)
+
+
+class Course(SQLModel, table=True):
+    __tablename__ = "courses"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    type: str = Field(max_length=20)
+    starts_at: datetime | None = _utc(default=None, nullable=True)
+    updated_at: datetime = _utc(default_factory=utcnow)
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+
+    id: str = Field(primary_key=True, max_length=64)
+    student_id: str = Field(foreign_key="users.id", index=True, max_length=64)
+    course_id: str = Field(foreign_key="courses.id", index=True, max_length=64)
+    amount_paid_fen: int
+    paid_at: datetime = _utc()
+    gateway: str = Field(max_length=20)
+    gateway_trade_no: str = Field(max_length=64)
+    updated_at: datetime = _utc(default_factory=utcnow)
+
+
+class Refund(SQLModel, table=True):
+    __tablename__ = "refunds"
+    __table_args__ = (Index("ix_refunds_status_requested", "status", "requested_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    workflow_id: str = Field(unique=True, max_length=64)
+    order_id: str = Field(foreign_key="orders.id", index=True, max_length=64)
+    # Equals order_id while the refund is in progress and NULL once it ends: the unique index makes
+    # "one refund in progress per order" hold even under concurrent requests.
+    active_order_id: str | None = Field(default=None, unique=True, max_length=64)
+    student_id: str = Field(foreign_key="users.id", index=True, max_length=64)
+    course_id: str = Field(max_length=64)
+    course_name: str = Field(max_length=200)
+    course_type: str = Field(max_length=20)
+    gateway: str = Field(max_length=20)
+    status: str = Field(max_length=32)
+    reason: str = Field(max_length=2000)
+    amount_paid_fen: int
+    fee_fen: int
+    refund_amount_fen: int
+    decision_reason: str | None = Field(default=None, max_length=1000)
+    decided_by: str | None = Field(default=None, max_length=64)
+    gateway_refund_id: str | None = Field(default=None, max_length=64)
+    requested_at: datetime = _utc()
+    decided_at: datetime | None = _utc(default=None, nullable=True)
+    refunded_at: datetime | None = _utc(default=None, nullable=True)
+    updated_at: datetime = _utc(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only: one row per step of a case. event_key makes a retried write a no-op."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("event_key", name="uq_audit_events_event_key"),
+        Index("ix_audit_events_case", "case_type", "case_id", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_key: str = Field(max_length=160)
+    case_type: str = Field(max_length=20)
+    case_id: str = Field(max_length=64)
+    event: str = Field(max_length=64)
+    actor: str = Field(max_length=64)
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str | None = Field(default=None, max_length=32)
+    note: str = Field(default="", max_length=2000)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = _utc()
+
+
+class Notification(SQLModel, table=True):
+    """Every notice sent, with its rendered copy: the school's proof of what a student was told."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_inbox", "recipient_user_id", "channel", "created_at"),)
+
+    # Deterministic (workflow, event, channel): one row per notice however often it is retried.
+    id: str = Field(primary_key=True, max_length=160)
+    case_type: str = Field(max_length=20)
+    case_id: str = Field(index=True, max_length=64)
+    event: str = Field(max_length=64)
+    channel: str = Field(max_length=20)
+    recipient_user_id: str = Field(max_length=64)
+    recipient_address: str | None = Field(default=None, max_length=254)
+    locale: str = Field(max_length=10)
+    subject: str = Field(max_length=300)
+    body_text: str
+    body_html: str | None = None
+    status: str = Field(max_length=20)
+    attempts: int = 0
+    provider_response: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _utc(default_factory=utcnow)
+    sent_at: datetime | None = _utc(default=None, nullable=True)
+    read_at: datetime | None = _utc(default=None, nullable=True)

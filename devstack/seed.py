@@ -1,0 +1,93 @@
+"""Demo data for `make dev`: one account per role (password `demo`), a course of each type and
+orders for the demo student. Only adds what is missing, so a second run keeps everything."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from api.security import hash_password
+from db.engine import build_engine
+from db.models import Course, Order, User
+from domain.courses import CourseType, Gateway
+from domain.roles import Role
+from domain.timeutil import utcnow
+from settings import get_settings
+
+DEMO_PASSWORD = "demo"
+
+DEMO_USERS = [
+    # (id, email, display name, role, locale)
+    ("S1001", "student@demo", "林小雨", Role.STUDENT, "zh-CN"),
+    ("U2001", "reviewer@demo", "王审核", Role.REVIEWER, "zh-CN"),
+    ("U2002", "agent@demo", "陈客服", Role.AGENT, "zh-CN"),
+    ("U2003", "lead@demo", "刘主管", Role.LEAD, "zh-CN"),
+    ("U2004", "finance@demo", "赵财务", Role.FINANCE, "zh-CN"),
+    ("U2005", "admin@demo", "系统管理员", Role.ADMIN, "zh-CN"),
+    ("U2006", "integration@demo", "商城对接", Role.INTEGRATION, "zh-CN"),
+]
+
+
+def seed(session: Session) -> list[str]:
+    """Insert the demo rows that are not there yet; return what was added."""
+    added: list[str] = []
+    now = utcnow()
+    password_hash = None
+    for user_id, email, name, role, locale in DEMO_USERS:
+        if session.get(User, user_id) is None:
+            password_hash = password_hash or hash_password(DEMO_PASSWORD)
+            session.add(
+                User(
+                    id=user_id,
+                    email=email,
+                    display_name=name,
+                    role=role.value,
+                    locale=locale,
+                    password_hash=password_hash,
+                )
+            )
+            added.append(f"user {email}")
+    courses = [
+        ("C-TRIAL-PY", "Python 编程体验课", CourseType.TRIAL, now + timedelta(days=14)),
+        ("C-REG-DATA", "数据分析系统正价课", CourseType.REGULAR, now - timedelta(days=3)),
+        ("C-PREM-AI", "AI 工程师高端定制课", CourseType.PREMIUM, now + timedelta(days=30)),
+    ]
+    for course_id, name, course_type, starts_at in courses:
+        if session.get(Course, course_id) is None:
+            session.add(Course(id=course_id, name=name, type=course_type.value, starts_at=starts_at))
+            added.append(f"course {course_id}")
+    session.flush()
+    orders = [
+        ("O-DEMO-1001", "C-TRIAL-PY", 9_900),
+        ("O-DEMO-1002", "C-REG-DATA", 299_900),
+        ("O-DEMO-1003", "C-PREM-AI", 1_980_000),
+    ]
+    for order_id, course_id, amount in orders:
+        if session.get(Order, order_id) is None:
+            session.add(
+                Order(
+                    id=order_id,
+                    student_id="S1001",
+                    course_id=course_id,
+                    amount_paid_fen=amount,
+                    paid_at=now - timedelta(days=5),
+                    gateway=Gateway.SANDBOX.value,
+                    gateway_trade_no=f"SBTRADE{order_id[-4:]}",
+                )
+            )
+            added.append(f"order {order_id}")
+    session.commit()
+    return added
+
+
+def main() -> None:
+    engine = build_engine(get_settings().database_url)
+    with Session(engine) as session:
+        added = seed(session)
+    engine.dispose()
+    print(f"demo seed: added {', '.join(added)}" if added else "demo seed: already there")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Refund statuses and the typed messages between the API, RefundWorkflow and its activities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from domain.courses import CourseType, Gateway
+from domain.notifications import Channel
+
+
+class RefundStatus(StrEnum):
+    REQUESTED = "requested"
+    AWAITING_REVIEW = "awaiting_review"
+    APPROVED = "approved"
+    # Sent to the payment gateway; only its verified result moves it on.
+    REFUNDING = "refunding"
+    REFUNDED = "refunded"
+    REJECTED = "rejected"
+    REFUND_FAILED = "refund_failed"
+
+
+FINAL_STATUSES = frozenset({RefundStatus.REFUNDED, RefundStatus.REJECTED, RefundStatus.REFUND_FAILED})
+
+
+def refund_workflow_id(refund_id: str) -> str:
+    return f"refund-{refund_id}"
+
+
+class StudentSnapshot(BaseModel):
+    id: str
+    name: str
+    email: str | None = None
+    locale: str = "zh-CN"
+
+
+class CourseSnapshot(BaseModel):
+    id: str
+    name: str
+    type: CourseType
+    starts_at: datetime | None = None
+
+
+class RefundRequest(BaseModel):
+    """RefundWorkflow's input: ids plus the snapshots the refund is judged by, never live rows."""
+
+    refund_id: str
+    order_id: str
+    student: StudentSnapshot
+    course: CourseSnapshot
+    reason: str
+    requested_at: datetime
+    amount_paid_fen: int
+    fee_fen: int
+    refund_amount_fen: int
+    gateway: Gateway
+    gateway_trade_no: str
+    notice_channels: list[Channel]
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class ReviewDecision(BaseModel):
+    decision: Decision
+    reason: str = Field(default="", max_length=1000)
+    reviewer_id: str
+    reviewer_name: str
+
+    @model_validator(mode="after")
+    def _rejection_needs_reason(self) -> ReviewDecision:
+        check_decision_reason(self.decision, self.reason)
+        return self
+
+
+def check_decision_reason(decision: Decision, reason: str) -> None:
+    if decision is Decision.REJECT and not reason.strip():
+        raise ValueError("a rejection needs a reason the student can read")
+
+
+class DecisionReceipt(BaseModel):
+    refund_id: str
+    status: RefundStatus
+
+
+class GatewayOutcome(StrEnum):
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    ABNORMAL = "abnormal"
+    CLOSED = "closed"
+
+
+class GatewayRefundOrder(BaseModel):
+    """What the payments activity asks a gateway to do; refund_id is the idempotency key
+    (out_refund_no) sent on every retry."""
+
+    refund_id: str
+    order_id: str
+    gateway: Gateway
+    gateway_trade_no: str
+    refund_fen: int
+    total_fen: int
+    reason: str
+
+
+class GatewayRefundResult(BaseModel):
+    """A gateway's word on a refund, from a verified callback or from its query API."""
+
+    refund_id: str
+    gateway_refund_id: str | None = None
+    outcome: GatewayOutcome
+    refund_fen: int
+    total_fen: int
+    succeeded_at: datetime | None = None
+    source: str = "callback"
+
+
+class RefundEvent(BaseModel):
+    """One step of a refund, written to the projection and the audit trail by the records activity.
+    event_key is unique per refund step, so a retried write is a no-op."""
+
+    refund_id: str
+    event_key: str
+    event: str
+    status: RefundStatus
+    at: datetime
+    actor: str
+    note: str = ""
+    # Projection fields this step settles; None leaves the stored value alone.
+    decision_reason: str | None = None
+    decided_by: str | None = None
+    gateway_refund_id: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class GatewayQuery(BaseModel):
+    refund_id: str
+    gateway: Gateway
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    event: str
+    status: RefundStatus
+    actor: str
+    note: str = ""
+
+
+class RefundState(BaseModel):
+    """Answer of RefundWorkflow's status query."""
+
+    refund_id: str
+    status: RefundStatus
+    timeline: list[TimelineEntry]
+
+
+# After a refund is sent, wait this long for the gateway's callback before asking its query API,
+# and back off like this between later questions (minutes). The last value repeats.
+GATEWAY_POLL_MINUTES = (1, 5, 10, 20, 30)
+
+
+def gateway_poll_minutes() -> Iterator[int]:
+    yield from GATEWAY_POLL_MINUTES
+    while True:
+        yield GATEWAY_POLL_MINUTES[-1]

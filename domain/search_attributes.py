@@ -1,0 +1,32 @@
+"""The custom search attributes support leads filter by in the Temporal UI — the one place they are
+declared. temporal-dev.yml registers the same set on the dev server; a test keeps the two in step."""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+REFUND_STATUS = SearchAttributeKey.for_keyword("RefundStatus")
+COMPLAINT_STAGE = SearchAttributeKey.for_keyword("ComplaintStage")
+COURSE_TYPE = SearchAttributeKey.for_keyword("CourseType")
+DEPARTMENT = SearchAttributeKey.for_keyword("Department")
+SEVERITY = SearchAttributeKey.for_keyword("Severity")
+STUDENT_ID = SearchAttributeKey.for_keyword("StudentId")
+ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
+ASSIGNED_TO = SearchAttributeKey.for_keyword("AssignedTo")
+SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
+SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
+AMOUNT_FEN = SearchAttributeKey.for_int("AmountFen")
+
+ALL: tuple[SearchAttributeKey, ...] = (
+    REFUND_STATUS,
+    COMPLAINT_STAGE,
+    COURSE_TYPE,
+    DEPARTMENT,
+    SEVERITY,
+    STUDENT_ID,
+    ORDER_ID,
+    ASSIGNED_TO,
+    SLA_DUE_AT,
+    SLA_BREACHED,
+    AMOUNT_FEN,
+)

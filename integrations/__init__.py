@@ -1,0 +1,1 @@
+"""Clients for the outside world: Temporal, SMTP, payment gateways. Each speaks one foreign protocol."""

@@ -1,0 +1,1 @@
+"""Payment gateways: create a refund, query it, verify its asynchronous notification."""

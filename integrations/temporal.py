@@ -1,0 +1,26 @@
+"""Connecting to Temporal. Address, namespace, TLS and API key come from temporalio.envconfig
+(TEMPORAL_* variables or a temporal.toml profile), so one worker binary runs against the dev server,
+a self-hosted cluster or Temporal Cloud. The pydantic data converter is used by every client."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfigProfile
+
+from devstack.temporal_dev_config import dev_config
+from settings import Settings
+
+
+def connect_config(settings: Settings) -> dict:
+    profile = ClientConfigProfile.load(profile=settings.temporal_profile)
+    config = dict(profile.to_client_connect_config())
+    if "target_host" not in config or "namespace" not in config:
+        dev = dev_config()
+        config.setdefault("target_host", dev.address)
+        config.setdefault("namespace", dev.namespace)
+    return config
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(**connect_config(settings), data_converter=pydantic_data_converter)

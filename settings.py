@@ -1,0 +1,99 @@
+"""The one settings class. Every value can be set by an environment variable prefixed AFTERCARE_.
+
+The defaults are the embedded development setup that `make dev` runs: SQLite under .data/, the
+Temporal dev server described by temporal-dev.yml, the dev mailbox and the sandbox gateway.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFTERCARE_", env_file=None, extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------------
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'aftercare.db'}"
+
+    # --- Temporal ------------------------------------------------------------------------------
+    # Address, namespace, TLS and API key come from temporalio.envconfig (TEMPORAL_ADDRESS,
+    # TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, or a profile in temporal.toml). When
+    # those name no address / namespace, the dev server of temporal-dev.yml is meant.
+    temporal_profile: str | None = None
+    task_queue: str = "aftercare"
+    # `make dev` only: run the dev server on other ports than temporal-dev.yml says.
+    temporal_dev_port: int | None = None
+    temporal_dev_ui_port: int | None = None
+
+    # --- HTTP API ------------------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # Where the outside world (payment gateways) reaches this API; callback URLs are built from it.
+    # Default: http://<api_host>:<api_port>.
+    public_base_url: str | None = None
+    jwt_secret: SecretStr = SecretStr("dev-only-secret-change-me-in-production-0123456789")
+    jwt_ttl_minutes: int = 12 * 60
+
+    # --- mail ----------------------------------------------------------------------------------
+    # When smtp_host is set, mail goes to that server and `make dev` does not start its mailbox.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = 15.0
+    mail_from: str = "Aftercare 学员服务 <service@aftercare.local>"
+    # The dev mailbox (aiosmtpd) that `make dev` runs when smtp_host is unset.
+    dev_mailbox_port: int = 1025
+    dev_mailbox_dir: Path | None = None  # default: <data_dir>/mailbox
+
+    # --- support contact shown in every student notice -----------------------------------------
+    support_phone: str = "400-820-1234"
+    support_email: str = "support@aftercare.local"
+    support_hours: str = "09:00-21:00"
+
+    # --- payment gateway -----------------------------------------------------------------------
+    # The sandbox gateway (devstack/sandbox_gateway.py) is the dev default for every order.
+    sandbox_gateway_port: int = 8090
+    sandbox_gateway_url: str | None = None  # default: http://127.0.0.1:<sandbox_gateway_port>
+    sandbox_gateway_secret: SecretStr = SecretStr("sandbox-dev-signing-key")
+    sandbox_callback_delay_seconds: float = 2.0
+
+    # --- dev stack -----------------------------------------------------------------------------
+    temporal_dev_config: Path = PROJECT_ROOT / "temporal-dev.yml"
+    dev_mode: bool = True  # enables /dev/mail; switch off in production
+
+    @property
+    def callback_base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    @property
+    def sandbox_base_url(self) -> str:
+        return self.sandbox_gateway_url or f"http://127.0.0.1:{self.sandbox_gateway_port}"
+
+    @property
+    def mailbox_dir(self) -> Path:
+        return self.dev_mailbox_dir or self.data_dir / "mailbox"
+
+    @property
+    def effective_smtp_host(self) -> str:
+        """The SMTP server mail is sent to: the configured one, else the local dev mailbox."""
+        return self.smtp_host or "127.0.0.1"
+
+    @property
+    def effective_smtp_port(self) -> int:
+        return self.smtp_port if self.smtp_host else self.dev_mailbox_port
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,101 @@
+"""The worker: builds every dependency once, registers workflows and activities, and runs.
+
+python worker.py        (make dev starts it for you)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.notify import NotifyActivities
+from activities.payments import PaymentActivities
+from activities.records import RecordActivities
+from db.engine import SessionFactory, build_engine
+from integrations import temporal
+from integrations.mail import SmtpConfig, SmtpMailer
+from integrations.notice_renderer import NoticeRenderer, SupportContact
+from integrations.payments.registry import build_gateways
+from settings import Settings, get_settings
+from workflows.refund import RefundWorkflow
+
+WORKFLOWS = [RefundWorkflow]
+# Modules the workflow sandbox takes from outside instead of re-importing per run: our pure domain
+# types and the activity classes whose methods workflows reference (#585 on Python 3.11 too).
+PASSTHROUGH_MODULES = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types")
+
+
+def support_contact(settings: Settings) -> SupportContact:
+    return SupportContact(
+        phone=settings.support_phone, email=settings.support_email, hours=settings.support_hours
+    )
+
+
+def smtp_config(settings: Settings) -> SmtpConfig:
+    return SmtpConfig(
+        host=settings.effective_smtp_host,
+        port=settings.effective_smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        starttls=settings.smtp_starttls,
+        use_tls=settings.smtp_ssl,
+        timeout_seconds=settings.smtp_timeout_seconds,
+    )
+
+
+def build_activities(settings: Settings, sessions: SessionFactory) -> list:
+    records = RecordActivities(sessions)
+    notify = NotifyActivities(
+        sessions,
+        NoticeRenderer(support_contact(settings)),
+        SmtpMailer(smtp_config(settings)),
+        settings.mail_from,
+    )
+    payments = PaymentActivities(build_gateways(settings), settings.callback_base_url)
+    return [
+        records.record_refund_event,
+        notify.send_notice,
+        payments.request_gateway_refund,
+        payments.query_gateway_refund,
+    ]
+
+
+def build_worker(
+    client: Client, settings: Settings, sessions: SessionFactory, executor: ThreadPoolExecutor
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(settings, sessions),
+        activity_executor=executor,
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        ),
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    settings = get_settings()
+    sessions = SessionFactory(build_engine(settings.database_url))
+    client = await temporal.connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
+        async with build_worker(client, settings, sessions, executor):
+            logging.info("worker polling task queue %r", settings.task_queue)
+            await stop.wait()
+    logging.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

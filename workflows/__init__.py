@@ -1,0 +1,1 @@
+"""Deterministic orchestration only: decisions and timers here, every side effect in activities/."""

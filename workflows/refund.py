@@ -1,0 +1,322 @@
+"""RefundWorkflow (`refund-<refund_id>`): one course refund from request to money returned.
+
+received → awaiting_review → (rejected | approved → refunding → refunded | refund_failed).
+A reviewer decides through the `decide` update; the gateway's verified callback arrives as the
+`gateway_result` signal, and when it is late the workflow asks the gateway's query API itself.
+Notices go out beside the main path, so a slow mail server never holds up a refund.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notify import NotifyActivities
+    from activities.payments import PaymentActivities
+    from activities.records import RecordActivities
+    from domain import search_attributes
+    from domain.notifications import Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
+    from domain.refunds import (
+        Decision,
+        DecisionReceipt,
+        GatewayOutcome,
+        GatewayQuery,
+        GatewayRefundOrder,
+        GatewayRefundResult,
+        RefundEvent,
+        RefundRequest,
+        RefundState,
+        RefundStatus,
+        ReviewDecision,
+        TimelineEntry,
+        gateway_poll_minutes,
+    )
+
+RECORD_TIMEOUT = timedelta(seconds=30)
+RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+NOTICE_TIMEOUT = timedelta(seconds=60)
+# A notice keeps trying for two days (an SMTP outage must not lose mail), then gives up on record.
+NOTICE_DEADLINE = timedelta(days=2)
+NOTICE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), backoff_coefficient=2, maximum_interval=timedelta(minutes=5)
+)
+GATEWAY_TIMEOUT = timedelta(seconds=30)
+GATEWAY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2, maximum_interval=timedelta(minutes=2)
+)
+
+
+@workflow.defn
+class RefundWorkflow:
+    @workflow.init
+    def __init__(self, request: RefundRequest) -> None:
+        self._request = request
+        self._workflow_id = workflow.info().workflow_id
+        self._status = RefundStatus.REQUESTED
+        self._timeline: list[TimelineEntry] = []
+        self._steps = 0
+        self._decision: ReviewDecision | None = None
+        self._refunded_at: datetime | None = None
+        self._gateway_results: list[GatewayRefundResult] = []
+        self._results_read = 0
+        self._notices: list[asyncio.Task[None]] = []
+
+    @workflow.run
+    async def run(self, request: RefundRequest) -> RefundState:
+        await self._record(
+            "refund.requested", RefundStatus.REQUESTED, actor=request.student.id, note=request.reason
+        )
+        self._notify(NoticeEvent.REFUND_RECEIVED)
+        await self._record("review.awaiting", RefundStatus.AWAITING_REVIEW, actor="system")
+
+        await workflow.wait_condition(lambda: self._decision is not None)
+        decision = self._decision
+        assert decision is not None
+        if decision.decision is Decision.REJECT:
+            await self._record(
+                "review.rejected",
+                RefundStatus.REJECTED,
+                actor=decision.reviewer_id,
+                note=decision.reason,
+                decision_reason=decision.reason,
+                decided_by=decision.reviewer_id,
+            )
+            self._notify(NoticeEvent.REFUND_REJECTED)
+        else:
+            await self._record(
+                "review.approved",
+                RefundStatus.APPROVED,
+                actor=decision.reviewer_id,
+                note=decision.reason,
+                decision_reason=decision.reason,
+                decided_by=decision.reviewer_id,
+            )
+            self._notify(NoticeEvent.REFUND_APPROVED)
+            await self._refund_at_gateway()
+
+        await asyncio.gather(*self._notices)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state()
+
+    # --- humans and gateways talk to the workflow here -------------------------------------------
+
+    @workflow.update
+    async def decide(self, decision: ReviewDecision) -> DecisionReceipt:
+        self._decision = decision
+        # Answer once the decision is recorded, so the caller reads a settled status.
+        await workflow.wait_condition(lambda: self._status is not RefundStatus.AWAITING_REVIEW)
+        return DecisionReceipt(refund_id=self._request.refund_id, status=self._status)
+
+    @decide.validator
+    def _only_while_awaiting_review(self, decision: ReviewDecision) -> None:
+        if self._status is not RefundStatus.AWAITING_REVIEW or self._decision is not None:
+            raise ApplicationError(
+                f"refund {self._request.refund_id} is {self._status.value}, not awaiting review",
+                type="InvalidRefundState",
+            )
+
+    @workflow.signal
+    def gateway_result(self, result: GatewayRefundResult) -> None:
+        """A verified gateway callback, delivered by the API's notify route. Duplicates and stale
+        results are harmless: only the first conclusive, matching one is acted on."""
+        self._gateway_results.append(result)
+
+    @workflow.query
+    def state(self) -> RefundState:
+        return RefundState(
+            refund_id=self._request.refund_id, status=self._status, timeline=list(self._timeline)
+        )
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    async def _refund_at_gateway(self) -> None:
+        request = self._request
+        order = GatewayRefundOrder(
+            refund_id=request.refund_id,
+            order_id=request.order_id,
+            gateway=request.gateway,
+            gateway_trade_no=request.gateway_trade_no,
+            refund_fen=request.refund_amount_fen,
+            total_fen=request.amount_paid_fen,
+            reason=request.reason,
+        )
+        try:
+            accepted = await workflow.execute_activity_method(
+                PaymentActivities.request_gateway_refund,
+                order,
+                start_to_close_timeout=GATEWAY_TIMEOUT,
+                retry_policy=GATEWAY_RETRY,
+                summary=f"Refund {order.refund_fen} fen via {order.gateway.value}",
+            )
+        except ActivityError as error:
+            await self._record(
+                "gateway.refused",
+                RefundStatus.REFUND_FAILED,
+                actor=request.gateway.value,
+                note=str(error.cause),
+            )
+            return
+        await self._record(
+            "gateway.requested",
+            RefundStatus.REFUNDING,
+            actor="system",
+            gateway_refund_id=accepted.gateway_refund_id,
+        )
+        self._gateway_results.append(accepted)
+        result = await self._conclusive_gateway_result()
+        if result.outcome is GatewayOutcome.SUCCESS:
+            self._refunded_at = result.succeeded_at or workflow.now()
+            await self._record(
+                "gateway.succeeded",
+                RefundStatus.REFUNDED,
+                actor=request.gateway.value,
+                at=self._refunded_at,
+                gateway_refund_id=result.gateway_refund_id,
+                detail={"source": result.source},
+            )
+            self._notify(NoticeEvent.REFUND_SUCCEEDED)
+        else:
+            await self._record(
+                f"gateway.{result.outcome.value}",
+                RefundStatus.REFUND_FAILED,
+                actor=request.gateway.value,
+                note=f"the gateway reported {result.outcome.value}",
+                detail={"source": result.source},
+            )
+
+    async def _conclusive_gateway_result(self) -> GatewayRefundResult:
+        """Wait for the gateway's final word: its callback, or its query API when the callback is late."""
+        waits = gateway_poll_minutes()
+        while True:
+            while self._results_read < len(self._gateway_results):
+                result = self._gateway_results[self._results_read]
+                self._results_read += 1
+                if not self._matches_this_refund(result):
+                    await self._record(
+                        "gateway.mismatch_ignored",
+                        self._status,
+                        actor=self._request.gateway.value,
+                        note="a gateway result whose refund or amount does not match was not applied",
+                        detail=result.model_dump(mode="json"),
+                    )
+                elif result.outcome is not GatewayOutcome.PROCESSING:
+                    return result
+            try:
+                await workflow.wait_condition(
+                    lambda: self._results_read < len(self._gateway_results),
+                    timeout=timedelta(minutes=next(waits)),
+                    timeout_summary="waiting for the gateway's callback",
+                )
+            except TimeoutError:
+                answer = await workflow.execute_activity_method(
+                    PaymentActivities.query_gateway_refund,
+                    GatewayQuery(refund_id=self._request.refund_id, gateway=self._request.gateway),
+                    start_to_close_timeout=GATEWAY_TIMEOUT,
+                    retry_policy=GATEWAY_RETRY,
+                    summary="Ask the gateway how the refund stands",
+                )
+                if answer is not None:
+                    self._gateway_results.append(answer)
+
+    def _matches_this_refund(self, result: GatewayRefundResult) -> bool:
+        request = self._request
+        return (
+            result.refund_id == request.refund_id
+            and result.refund_fen == request.refund_amount_fen
+            and result.total_fen == request.amount_paid_fen
+        )
+
+    async def _record(
+        self,
+        event: str,
+        status: RefundStatus,
+        *,
+        actor: str,
+        note: str = "",
+        at: datetime | None = None,
+        **fields: Any,
+    ) -> None:
+        """Move to `status` and write the step to the projection and audit trail."""
+        self._steps += 1
+        moment = at or workflow.now()
+        self._status = status
+        self._timeline.append(TimelineEntry(at=moment, event=event, status=status, actor=actor, note=note))
+        workflow.upsert_search_attributes([search_attributes.REFUND_STATUS.value_set(status.value)])
+        await workflow.execute_activity_method(
+            RecordActivities.record_refund_event,
+            RefundEvent(
+                refund_id=self._request.refund_id,
+                event_key=f"{self._workflow_id}:{self._steps}:{event}",
+                event=event,
+                status=status,
+                at=moment,
+                actor=actor,
+                note=note,
+                **fields,
+            ),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+            summary=f"Record {event}",
+        )
+
+    # --- notices ---------------------------------------------------------------------------------
+
+    def _notify(self, event: NoticeEvent) -> None:
+        student = self._request.student
+        recipient = Recipient(
+            user_id=student.id, name=student.name, email=student.email, locale=student.locale
+        )
+        for channel in self._request.notice_channels:
+            if channel is Channel.EMAIL and not student.email:
+                continue
+            notice = NotifyInput(
+                notification_id=notification_id_for(self._workflow_id, event, channel),
+                case_type="refund",
+                case_id=self._request.refund_id,
+                event=event,
+                channel=channel,
+                recipient=recipient,
+                context=self._notice_context(),
+            )
+            self._notices.append(asyncio.create_task(self._send(notice)))
+
+    async def _send(self, notice: NotifyInput) -> None:
+        try:
+            await workflow.execute_activity_method(
+                NotifyActivities.send_notice,
+                notice,
+                start_to_close_timeout=NOTICE_TIMEOUT,
+                schedule_to_close_timeout=NOTICE_DEADLINE,
+                retry_policy=NOTICE_RETRY,
+                summary=f"{notice.event.value} by {notice.channel.value}",
+            )
+        except ActivityError as error:
+            # Permanent failures are stored on the notification row by the activity itself.
+            workflow.logger.warning("notice %s not delivered: %s", notice.notification_id, error.cause)
+
+    def _notice_context(self) -> dict[str, Any]:
+        request = self._request
+        context: dict[str, Any] = {
+            "refund_id": request.refund_id,
+            "order_id": request.order_id,
+            "student_name": request.student.name,
+            "course_name": request.course.name,
+            "course_type": request.course.type.value,
+            "status": self._status.value,
+            "reason": request.reason,
+            "requested_at": request.requested_at.isoformat(),
+            "amount_paid_fen": request.amount_paid_fen,
+            "fee_fen": request.fee_fen,
+            "refund_amount_fen": request.refund_amount_fen,
+            "gateway": request.gateway.value,
+            "decision_reason": self._decision.reason if self._decision else "",
+        }
+        if self._refunded_at is not None:
+            context["refunded_at"] = self._refunded_at.isoformat()
+        return context
