@@ -66,6 +66,12 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
     ]
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
 def build_worker(
     client: Client, settings: Settings, sessions: SessionFactory, executor: ThreadPoolExecutor
 ) -> Worker:
@@ -75,9 +81,7 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=build_activities(settings, sessions),
         activity_executor=executor,
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-        ),
+        workflow_runner=workflow_runner(),
     )
 
 

@@ -37,7 +37,8 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 class TemporalClientProvider:
-    """Connects on first use and keeps the client, so the API starts even before Temporal does."""
+    """Connects on first use and keeps the client, so the API starts even before Temporal does, and
+    requests refused for their role, state or input are answered without touching Temporal."""
 
     def __init__(self, settings: Settings, client: Client | None = None) -> None:
         self.settings = settings
@@ -48,20 +49,20 @@ class TemporalClientProvider:
         if self.client is None:
             async with self._lock:
                 if self.client is None:
-                    self.client = await temporal.connect(self.settings)
+                    try:
+                        self.client = await temporal.connect(self.settings)
+                    except RuntimeError as exc:  # the SDK's error when it cannot connect
+                        raise HTTPException(
+                            status.HTTP_503_SERVICE_UNAVAILABLE, "workflow service unavailable, try again"
+                        ) from exc
         return self.client
 
 
-async def get_temporal_client(request: Request) -> Client:
-    try:
-        return await request.app.state.temporal.get()
-    except RuntimeError as exc:  # the SDK raises RuntimeError when it cannot connect
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "workflow service unavailable, try again"
-        ) from exc
+def get_temporal(request: Request) -> TemporalClientProvider:
+    return request.app.state.temporal
 
 
-TemporalClientDep = Annotated[Client, Depends(get_temporal_client)]
+TemporalDep = Annotated[TemporalClientProvider, Depends(get_temporal)]
 
 _CREDENTIALS_ERROR = HTTPException(
     status.HTTP_401_UNAUTHORIZED, "invalid or expired credentials", headers={"WWW-Authenticate": "Bearer"}

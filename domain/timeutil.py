@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, AwareDatetime
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -22,3 +25,7 @@ def as_utc(moment: datetime) -> datetime:
 def shanghai_text(moment: datetime) -> str:
     """'2026-11-23 14:30' in Asia/Shanghai time."""
     return as_utc(moment).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+# An input time that must say its timezone; it is converted to UTC as it is read.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(as_utc)]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import text
 
 from api.deps import SessionDep
@@ -14,6 +14,6 @@ async def healthz(request: Request, session: SessionDep) -> dict[str, str]:
     try:
         await request.app.state.temporal.get()
         temporal = "ok"
-    except RuntimeError:
+    except HTTPException:
         temporal = "unavailable"
     return {"database": "ok", "temporal": temporal}

@@ -11,7 +11,7 @@ from api.deps import SessionDep, require_roles
 from db.models import Course, Order, User
 from domain.courses import CourseType, Gateway
 from domain.roles import Role
-from domain.timeutil import utcnow
+from domain.timeutil import UtcDatetime, utcnow
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
 
@@ -22,7 +22,7 @@ class CourseIn(BaseModel):
     id: Identifier
     name: Annotated[str, Field(min_length=1, max_length=200)]
     type: CourseType
-    starts_at: AwareDatetime | None = None
+    starts_at: UtcDatetime | None = None
 
 
 class OrderIn(BaseModel):
@@ -30,7 +30,7 @@ class OrderIn(BaseModel):
     course: CourseIn
     # Integer fen only: 19900 is ¥199.00; a float or a string is refused rather than guessed at.
     amount_paid_fen: Annotated[StrictInt, Field(gt=0, le=100_000_000)]
-    paid_at: AwareDatetime
+    paid_at: UtcDatetime
     gateway: Gateway
     gateway_trade_no: Annotated[str, Field(min_length=1, max_length=64)]
 

@@ -8,7 +8,7 @@ import logging
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
-from api.deps import SessionDep, TemporalClientDep
+from api.deps import SessionDep, TemporalDep
 from api.services.refunds import deliver_gateway_result
 from domain.courses import Gateway
 from integrations.payments.base import CallbackRejected
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 @router.post("/{gateway}/notify")
 async def gateway_notify(
-    gateway: Gateway, request: Request, session: SessionDep, client: TemporalClientDep
+    gateway: Gateway, request: Request, session: SessionDep, temporal: TemporalDep
 ) -> JSONResponse:
     verifier = request.app.state.gateways.get(gateway)
     if verifier is None:
@@ -32,5 +32,5 @@ async def gateway_notify(
     except CallbackRejected as exc:
         log.warning("rejected %s notification: %s", gateway.value, exc)
         return JSONResponse({"code": "FAIL", "message": f"verification failed: {exc}"}, status_code=401)
-    await deliver_gateway_result(session=session, client=client, result=result)
+    await deliver_gateway_result(session=session, temporal=temporal, result=result)
     return JSONResponse({"code": "SUCCESS", "message": "OK"})

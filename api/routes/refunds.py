@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalClientDep, require_roles
+from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.services import refunds as service
 from db.models import AuditEvent, Refund, User
 from domain.refunds import Decision, DecisionReceipt, RefundStatus, ReviewDecision, check_decision_reason
@@ -80,13 +80,13 @@ class DecisionIn(BaseModel):
 async def request_refund(
     body: RefundIn,
     session: SessionDep,
-    client: TemporalClientDep,
+    temporal: TemporalDep,
     settings: SettingsDep,
     student: Annotated[User, Depends(require_roles(Role.STUDENT))],
 ) -> RefundAccepted:
     refund = await service.request_refund(
         session=session,
-        client=client,
+        temporal=temporal,
         settings=settings,
         student=student,
         order_id=body.order_id,
@@ -124,7 +124,7 @@ async def decide_refund(
     refund_id: str,
     body: DecisionIn,
     session: SessionDep,
-    client: TemporalClientDep,
+    temporal: TemporalDep,
     reviewer: Annotated[User, Depends(require_roles(*REFUND_DECIDERS))],
 ) -> DecisionReceipt:
     decision = ReviewDecision(
@@ -134,5 +134,5 @@ async def decide_refund(
         reviewer_name=reviewer.display_name,
     )
     return await service.decide_refund(
-        session=session, client=client, reviewer=reviewer, refund_id=refund_id, decision=decision
+        session=session, temporal=temporal, reviewer=reviewer, refund_id=refund_id, decision=decision
     )

@@ -7,11 +7,12 @@ import secrets
 from fastapi import HTTPException, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.deps import TemporalClientProvider
 from db.models import AuditEvent, Course, Order, Refund, User
 from domain import search_attributes
 from domain.courses import CourseType, Gateway
@@ -47,7 +48,13 @@ def _in_progress_conflict(refund_id: str, order_id: str) -> HTTPException:
 
 
 async def request_refund(
-    *, session: Session, client: Client, settings: Settings, student: User, order_id: str, reason: str
+    *,
+    session: Session,
+    temporal: TemporalClientProvider,
+    settings: Settings,
+    student: User,
+    order_id: str,
+    reason: str,
 ) -> Refund:
     order = session.get(Order, order_id)
     if order is None or order.student_id != student.id:
@@ -107,6 +114,7 @@ async def request_refund(
         notice_channels=list(DEFAULT_NOTICE_CHANNELS),
     )
     try:
+        client = await temporal.get()
         await client.start_workflow(
             RefundWorkflow.run,
             request,
@@ -129,14 +137,16 @@ async def request_refund(
                 f"via {order.gateway}. Reason: {reason}"
             ),
         )
-    except (RPCError, WorkflowAlreadyStartedError, RuntimeError) as exc:
+    except BaseException as exc:
         # Nothing started: take the row back so the student can simply try again.
         session.delete(refund)
         session.commit()
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "the refund service is unavailable, nothing was submitted; try again",
-        ) from exc
+        if isinstance(exc, RPCError | WorkflowAlreadyStartedError):
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "the refund service is unavailable, nothing was submitted; try again",
+            ) from exc
+        raise
     return refund
 
 
@@ -179,11 +189,17 @@ def _not_awaiting_review(refund: Refund) -> HTTPException:
 
 
 async def decide_refund(
-    *, session: Session, client: Client, reviewer: User, refund_id: str, decision: ReviewDecision
+    *,
+    session: Session,
+    temporal: TemporalClientProvider,
+    reviewer: User,
+    refund_id: str,
+    decision: ReviewDecision,
 ) -> DecisionReceipt:
     refund = readable_refund(session=session, user=reviewer, refund_id=refund_id)
     if refund.status != RefundStatus.AWAITING_REVIEW.value:
         raise _not_awaiting_review(refund)
+    client = await temporal.get()
     handle = client.get_workflow_handle_for(RefundWorkflow.run, refund.workflow_id)
     try:
         # The update's validator refuses a decision in any other state before it reaches history.
@@ -200,12 +216,15 @@ async def decide_refund(
         ) from exc
 
 
-async def deliver_gateway_result(*, session: Session, client: Client, result: GatewayRefundResult) -> None:
+async def deliver_gateway_result(
+    *, session: Session, temporal: TemporalClientProvider, result: GatewayRefundResult
+) -> None:
     """Hand a verified gateway result to its refund's workflow. A result for a refund that has
     already finished is a harmless duplicate."""
     refund = session.get(Refund, result.refund_id)
     if refund is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, {"code": "FAIL", "message": "unknown refund"})
+    client = await temporal.get()
     handle = client.get_workflow_handle_for(RefundWorkflow.run, refund.workflow_id)
     try:
         await handle.signal(RefundWorkflow.gateway_result, result)

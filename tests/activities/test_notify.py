@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.notify import NotifyActivities, message_id_for
+from db.engine import SessionFactory
+from db.models import Notification
+from domain.notifications import Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
+from domain.roles import Role
+from integrations.mail import SmtpConfig, SmtpMailer
+from integrations.notice_renderer import NoticeRenderer, SupportContact
+from tests.factories import make_user
+from tests.integrations.test_notice_renderer import CONTEXT
+from tests.mail_server import running_mailbox
+from tests.netutil import free_port
+
+SUPPORT = SupportContact(phone="400-000-0000", email="help@school.test", hours="09:00-21:00")
+
+
+def _activities(sessions: SessionFactory, host: str, port: int) -> NotifyActivities:
+    mailer = SmtpMailer(SmtpConfig(host=host, port=port, timeout_seconds=2))
+    return NotifyActivities(sessions, NoticeRenderer(SUPPORT), mailer, "Aftercare <service@aftercare.local>")
+
+
+def _notice(user_id: str, channel: Channel, email: str | None, workflow_id: str) -> NotifyInput:
+    return NotifyInput(
+        notification_id=notification_id_for(workflow_id, NoticeEvent.REFUND_RECEIVED, channel),
+        case_type="refund",
+        case_id=workflow_id.removeprefix("refund-"),
+        event=NoticeEvent.REFUND_RECEIVED,
+        channel=channel,
+        recipient=Recipient(user_id=user_id, name="林小雨", email=email, locale="zh-CN"),
+        context=CONTEXT,
+    )
+
+
+async def test_an_inbox_notice_is_stored_once_however_often_it_is_sent(sessions: SessionFactory) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    notify = _activities(sessions, "127.0.0.1", free_port())
+    notice = _notice(student.id, Channel.INBOX, None, "refund-RFINBOX1")
+    env = ActivityEnvironment()
+    for _ in range(3):  # the activity retried after a crash, and again
+        await env.run(notify.send_notice, notice)
+    with sessions() as session:
+        rows = session.exec(select(Notification).where(Notification.recipient_user_id == student.id)).all()
+    assert len(rows) == 1
+    assert rows[0].status == "sent" and rows[0].read_at is None
+    assert "O-778899" in rows[0].subject and "林小雨" in rows[0].body_text
+
+
+async def test_an_email_is_sent_once_with_a_message_id_derived_from_the_notice(
+    sessions: SessionFactory, tmp_path
+) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    with running_mailbox(tmp_path / "mail") as mailbox:
+        notify = _activities(sessions, mailbox.host, mailbox.port)
+        notice = _notice(student.id, Channel.EMAIL, student.email, "refund-RFMAIL1")
+        env = ActivityEnvironment()
+        await env.run(notify.send_notice, notice)
+        await env.run(notify.send_notice, notice)  # a retry after success sends nothing more
+        [mail] = mailbox.messages()
+    assert mail.to == student.email
+    assert mail.message_id == message_id_for(notice.notification_id)
+    assert "O-778899" in mail.subject
+    assert mail.html is not None and "&lt;script&gt;" in mail.html
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert (
+        row is not None
+        and row.status == "sent"
+        and row.attempts == 1
+        and row.recipient_address == student.email
+    )
+
+
+async def test_a_refused_address_fails_for_good_and_is_recorded(sessions: SessionFactory, tmp_path) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    with running_mailbox(tmp_path / "mail") as mailbox:
+        notify = _activities(sessions, mailbox.host, mailbox.port)
+        notice = _notice(student.id, Channel.EMAIL, "bounce@example.test", "refund-RFBOUNCE")
+        with pytest.raises(ApplicationError) as raised:
+            await ActivityEnvironment().run(notify.send_notice, notice)
+    assert raised.value.non_retryable and raised.value.type == "PermanentDeliveryError"
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert row is not None and row.status == "failed" and "550" in (row.provider_response or "")
+
+
+async def test_a_down_mail_server_is_retried_and_the_attempt_recorded(sessions: SessionFactory) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    notify = _activities(sessions, "127.0.0.1", free_port())
+    notice = _notice(student.id, Channel.EMAIL, student.email, "refund-RFDOWN")
+    with pytest.raises(Exception) as raised:
+        await ActivityEnvironment().run(notify.send_notice, notice)
+    assert not isinstance(raised.value, ApplicationError)  # plain error: the retry policy applies
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert row is not None and row.status == "queued" and row.attempts == 1
+    assert "attempt 1" in (row.provider_response or "")

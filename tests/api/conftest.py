@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from db.engine import SessionFactory
+from settings import Settings
+from tests.netutil import free_port
+
+
+@pytest.fixture(scope="module")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        jwt_secret="api-test-secret-0123456789abcdef0123456789",
+        sandbox_gateway_secret="api-test-sandbox-secret",
+    )
+
+
+@pytest.fixture(scope="module")
+def api(settings: Settings) -> Iterator[TestClient]:
+    """The API with Temporal unreachable: whatever these tests get back was decided without it."""
+    saved = os.environ.get("TEMPORAL_ADDRESS")
+    os.environ["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    try:
+        with TestClient(create_app(settings)) as client:
+            yield client
+    finally:
+        if saved is None:
+            os.environ.pop("TEMPORAL_ADDRESS")
+        else:
+            os.environ["TEMPORAL_ADDRESS"] = saved
+
+
+@pytest.fixture(scope="module")
+def api_sessions(api: TestClient) -> SessionFactory:
+    return api.app.state.sessions

@@ -1,0 +1,89 @@
+"""Rows for tests, built the way the running system builds them."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from api.security import hash_password
+from db.engine import SessionFactory
+from db.models import Course, Order, Refund, User
+from domain.courses import CourseType, Gateway
+from domain.roles import Role
+from domain.timeutil import utcnow
+
+PASSWORD = "correct horse battery staple"
+_PASSWORD_HASH = hash_password(PASSWORD)
+
+
+def make_user(
+    sessions: SessionFactory, role: Role, *, locale: str = "zh-CN", name: str | None = None
+) -> User:
+    suffix = secrets.token_hex(4)
+    user = User(
+        id=f"{role.value[:3].upper()}{suffix}",
+        email=f"{role.value}-{suffix}@example.test",
+        display_name=name or f"{role.value} {suffix}",
+        role=role.value,
+        locale=locale,
+        password_hash=_PASSWORD_HASH,
+    )
+    with sessions() as session:
+        session.add(user)
+        session.commit()
+    return user
+
+
+def make_order(
+    sessions: SessionFactory,
+    student: User,
+    *,
+    course_type: CourseType = CourseType.REGULAR,
+    amount_paid_fen: int = 199_900,
+) -> Order:
+    suffix = secrets.token_hex(4)
+    now = utcnow()
+    with sessions() as session:
+        course = Course(id=f"C-{suffix}", name=f"测试课程 {suffix}", type=course_type.value, starts_at=now)
+        order = Order(
+            id=f"O-{suffix}",
+            student_id=student.id,
+            course_id=course.id,
+            amount_paid_fen=amount_paid_fen,
+            paid_at=now - timedelta(days=1),
+            gateway=Gateway.SANDBOX.value,
+            gateway_trade_no=f"T{suffix}",
+        )
+        session.add(course)
+        session.add(order)
+        session.commit()
+    return order
+
+
+def make_refund(sessions: SessionFactory, order: Order, *, status: str = "requested") -> Refund:
+    refund_id = f"RF{secrets.token_hex(9).upper()}"
+    now = utcnow()
+    with sessions() as session:
+        course = session.get(Course, order.course_id)
+        assert course is not None
+        refund = Refund(
+            id=refund_id,
+            workflow_id=f"refund-{refund_id}",
+            order_id=order.id,
+            active_order_id=order.id,
+            student_id=order.student_id,
+            course_id=course.id,
+            course_name=course.name,
+            course_type=course.type,
+            gateway=order.gateway,
+            status=status,
+            reason="测试原因",
+            amount_paid_fen=order.amount_paid_fen,
+            fee_fen=0,
+            refund_amount_fen=order.amount_paid_fen,
+            requested_at=now,
+            updated_at=now,
+        )
+        session.add(refund)
+        session.commit()
+    return refund

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pytest
+from jinja2 import UndefinedError
+
+from domain.notifications import Channel, NoticeEvent
+from integrations.notice_renderer import NoticeRenderer, SupportContact
+
+SUPPORT = SupportContact(phone="400-000-0000", email="help@school.test", hours="09:00-21:00")
+
+CONTEXT = {
+    "refund_id": "RF20261123ABCDEF0123",
+    "order_id": "O-778899",
+    "student_name": "林小雨",
+    "course_name": "数据分析系统正价课",
+    "course_type": "regular",
+    "status": "awaiting_review",
+    "reason": "时间冲突 <script>alert(1)</script>",
+    "requested_at": "2026-11-23T02:00:00+00:00",
+    "amount_paid_fen": 299_900,
+    "fee_fen": 29_990,
+    "refund_amount_fen": 269_910,
+    "gateway": "sandbox",
+    "decision_reason": "符合七天内退款政策",
+    "refunded_at": "2026-11-24T03:15:00+00:00",
+}
+
+
+@pytest.fixture(scope="module")
+def renderer() -> NoticeRenderer:
+    return NoticeRenderer(SUPPORT)
+
+
+@pytest.mark.parametrize("event", list(NoticeEvent))
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("channel", list(Channel))
+def test_every_notice_renders_with_what_the_student_needs(
+    renderer: NoticeRenderer, event: NoticeEvent, locale: str, channel: Channel
+) -> None:
+    notice = renderer.render(event, channel, locale, CONTEXT)
+    assert notice.template.endswith(f".{locale}.j2")
+    assert "O-778899" in notice.subject
+    for needed in ("林小雨", "O-778899", "数据分析系统正价课", "400-000-0000", "help@school.test"):
+        assert needed in notice.text, f"{needed} missing from {notice.template}"
+    assert "{{" not in notice.text and "{%" not in notice.text
+
+
+def test_amounts_and_times_are_shown_in_yuan_and_beijing_time(renderer: NoticeRenderer) -> None:
+    approved = renderer.render(NoticeEvent.REFUND_APPROVED, Channel.EMAIL, "zh-CN", CONTEXT).text
+    assert "¥2,699.10" in approved and "¥299.90" in approved and "¥2,999.00" in approved
+    received = renderer.render(NoticeEvent.REFUND_RECEIVED, Channel.EMAIL, "zh-CN", CONTEXT).text
+    assert "2026-11-23 10:00" in received  # 02:00 UTC is 10:00 in Shanghai
+
+
+def test_a_rejection_says_why(renderer: NoticeRenderer) -> None:
+    for locale in ("zh-CN", "en"):
+        assert (
+            "符合七天内退款政策"
+            in renderer.render(NoticeEvent.REFUND_REJECTED, Channel.EMAIL, locale, CONTEXT).text
+        )
+
+
+def test_html_part_escapes_what_the_student_typed(renderer: NoticeRenderer) -> None:
+    notice = renderer.render(NoticeEvent.REFUND_RECEIVED, Channel.EMAIL, "zh-CN", CONTEXT)
+    assert "<script>" not in notice.html
+    assert "&lt;script&gt;" in notice.html
+    assert "<br>" in notice.html  # line breaks survive as markup
+    assert "<script>" in notice.text  # the text part is plain text, shown as typed
+
+
+def test_an_unknown_locale_falls_back_to_chinese(renderer: NoticeRenderer) -> None:
+    notice = renderer.render(NoticeEvent.REFUND_SUCCEEDED, Channel.INBOX, "fr", CONTEXT)
+    assert notice.template == "refund_succeeded.all.zh-CN.j2"
+
+
+def test_a_missing_variable_is_an_error_not_a_blank(renderer: NoticeRenderer) -> None:
+    context = {key: value for key, value in CONTEXT.items() if key != "refunded_at"}
+    with pytest.raises(UndefinedError, match="refunded_at"):
+        renderer.render(NoticeEvent.REFUND_SUCCEEDED, Channel.EMAIL, "zh-CN", context)

