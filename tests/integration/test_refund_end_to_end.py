@@ -1,0 +1,222 @@
+"""A refund's whole journey through the HTTP API, as the README's curl walk-through takes it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from activities.notify import message_id_for
+from domain import search_attributes
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+DEMO_STUDENT_ID = "S1001"  # from the dev seed
+
+
+async def login(api: httpx.AsyncClient, email: str) -> dict[str, str]:
+    response = await api.post("/api/auth/token", data={"username": email, "password": "demo"})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], what: str, within_seconds: float = 30) -> Any:
+    """Poll until probe() returns something truthy; the system works asynchronously by design."""
+    deadline = asyncio.get_running_loop().time() + within_seconds
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def push_order(stack: Stack, order_id: str, amount_fen: int, course_type: str = "regular") -> None:
+    integration = await login(stack.api, "integration@demo")
+    response = await stack.api.put(
+        f"/api/orders/{order_id}",
+        headers=integration,
+        json={
+            "student_id": DEMO_STUDENT_ID,
+            "course": {"id": f"C-{order_id}", "name": "机器学习系统正价课", "type": course_type},
+            "amount_paid_fen": amount_fen,
+            "paid_at": "2026-11-20T09:30:00+08:00",
+            "gateway": "sandbox",
+            "gateway_trade_no": f"TRADE-{order_id}",
+        },
+    )
+    assert response.status_code == 201, response.text
+
+
+async def refund_status(stack: Stack, refund_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    response = await stack.api.get(f"/api/refunds/{refund_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def mails_about(stack: Stack, order_id: str):
+    return [mail for mail in stack.mailbox.messages() if order_id in mail.subject]
+
+
+async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
+    await push_order(stack, "O-E2E-APPROVE", 199_900)
+    student = await login(stack.api, "student@demo")
+    reviewer = await login(stack.api, "reviewer@demo")
+
+    requested = await stack.api.post(
+        "/api/refunds",
+        headers=student,
+        json={"order_id": "O-E2E-APPROVE", "reason": "工作调动，没有时间上课"},
+    )
+    assert requested.status_code == 202, requested.text
+    accepted = requested.json()
+    refund_id = accepted["refund_id"]
+    assert accepted["workflow_id"] == f"refund-{refund_id}"
+    assert accepted["status"] == "requested"
+
+    again = await stack.api.post(
+        "/api/refunds", headers=student, json={"order_id": "O-E2E-APPROVE", "reason": "再提交"}
+    )
+    assert again.status_code == 409 and again.json()["detail"]["refund_id"] == refund_id
+
+    # At once: the acknowledgement in the inbox and by email.
+    async def acknowledged():
+        inbox = (await stack.api.get("/api/me/inbox", headers=student)).json()
+        return [m for m in inbox["messages"] if m["case_id"] == refund_id and m["event"] == "refund_received"]
+
+    [ack] = await eventually(acknowledged, "the inbox acknowledgement")
+    assert "O-E2E-APPROVE" in ack["subject"] and "林小雨" in ack["body_text"]
+    [ack_mail] = await eventually(
+        lambda: _async(mails_about(stack, "O-E2E-APPROVE")), "the acknowledgement email"
+    )
+    assert ack_mail.to == "student@demo"
+    assert ack_mail.message_id == message_id_for(f"refund-{refund_id}:refund_received:email")
+    assert "¥1,799.10" in ack_mail.text and ack_mail.html and "¥1,799.10" in ack_mail.html
+
+    # Only a reviewer decides, and only while the refund awaits review.
+    await eventually(
+        lambda: _status_is(stack, refund_id, student, "awaiting_review"), "the refund to await review"
+    )
+    agent = await login(stack.api, "agent@demo")
+    denied = await stack.api.post(
+        f"/api/refunds/{refund_id}/decision", headers=agent, json={"decision": "approve"}
+    )
+    assert denied.status_code == 403
+    approved = await stack.api.post(
+        f"/api/refunds/{refund_id}/decision",
+        headers=reviewer,
+        json={"decision": "approve", "reason": "符合七天退款政策"},
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json() == {"refund_id": refund_id, "status": "approved"}
+
+    # The sandbox gateway calls back; only that verified callback makes it refunded.
+    await eventually(lambda: _status_is(stack, refund_id, student, "refunded"), "the refund to be refunded")
+    detail = await refund_status(stack, refund_id, student)
+    assert (detail["amount_paid_fen"], detail["fee_fen"], detail["refund_amount_fen"]) == (
+        199_900,
+        19_990,
+        179_910,
+    )
+    assert detail["decision_reason"] == "符合七天退款政策" and detail["decided_by"] == "U2001"
+    assert detail["refunded_at"] is not None
+    assert [step["event"] for step in detail["timeline"]] == [
+        "refund.requested",
+        "review.awaiting",
+        "review.approved",
+        "gateway.requested",
+        "gateway.succeeded",
+    ]
+
+    late = await stack.api.post(
+        f"/api/refunds/{refund_id}/decision",
+        headers=reviewer,
+        json={"decision": "reject", "reason": "改主意"},
+    )
+    assert late.status_code == 409
+
+    mails = await eventually(
+        lambda: _async(len(mails_about(stack, "O-E2E-APPROVE")) == 3 and mails_about(stack, "O-E2E-APPROVE")),
+        "three emails",
+    )
+    subjects = sorted(mail.subject for mail in mails)
+    assert subjects == sorted(
+        [
+            "我们已收到您的退款申请（订单 O-E2E-APPROVE）",
+            "您的退款申请已通过审核（订单 O-E2E-APPROVE）",
+            "退款已到账（订单 O-E2E-APPROVE）",
+        ]
+    )
+    assert len({mail.message_id for mail in mails}) == 3
+    inbox = (await stack.api.get("/api/me/inbox", headers=student)).json()
+    assert sorted(m["event"] for m in inbox["messages"] if m["case_id"] == refund_id) == [
+        "refund_approved",
+        "refund_received",
+        "refund_succeeded",
+    ]
+
+    ledger = (await stack.gateway.get("/sandbox/refunds")).json()
+    assert ledger["requests_seen"][refund_id] == 1  # money moved once
+    [gateway_record] = [r for r in ledger["refunds"] if r["out_refund_no"] == refund_id]
+    assert gateway_record["amount"] == {"refund": 179_910, "total": 199_900, "currency": "CNY"}
+
+    description = await stack.client.get_workflow_handle(f"refund-{refund_id}").describe()
+    assert description.typed_search_attributes.get(search_attributes.REFUND_STATUS) == "refunded"
+    assert description.typed_search_attributes.get(search_attributes.ORDER_ID) == "O-E2E-APPROVE"
+
+    dev_mail = await stack.api.get("/dev/mail.json")
+    assert any(m["subject"] == "退款已到账（订单 O-E2E-APPROVE）" for m in dev_mail.json())
+    page = await stack.api.get("/dev/mail")
+    assert page.status_code == 200 and "退款已到账（订单 O-E2E-APPROVE）" in page.text
+
+
+async def test_a_rejected_refund_says_why_and_frees_the_order(stack: Stack) -> None:
+    await push_order(stack, "O-E2E-REJECT", 9_900, course_type="trial")
+    student = await login(stack.api, "student@demo")
+    reviewer = await login(stack.api, "reviewer@demo")
+    refund_id = (
+        await stack.api.post(
+            "/api/refunds", headers=student, json={"order_id": "O-E2E-REJECT", "reason": "不想学了"}
+        )
+    ).json()["refund_id"]
+    await eventually(lambda: _status_is(stack, refund_id, student, "awaiting_review"), "awaiting review")
+
+    no_reason = await stack.api.post(
+        f"/api/refunds/{refund_id}/decision", headers=reviewer, json={"decision": "reject"}
+    )
+    assert no_reason.status_code == 422
+    rejected = await stack.api.post(
+        f"/api/refunds/{refund_id}/decision",
+        headers=reviewer,
+        json={"decision": "reject", "reason": "体验课已结束，不在退款期内"},
+    )
+    assert rejected.json()["status"] == "rejected"
+    detail = await refund_status(stack, refund_id, student)
+    assert detail["status"] == "rejected" and detail["decision_reason"] == "体验课已结束，不在退款期内"
+
+    rejection = await eventually(
+        lambda: _async([m for m in mails_about(stack, "O-E2E-REJECT") if m.subject.startswith("关于")]),
+        "the rejection email",
+    )
+    assert "体验课已结束，不在退款期内" in rejection[0].text
+    ledger = (await stack.gateway.get("/sandbox/refunds")).json()
+    assert refund_id not in ledger["requests_seen"]
+
+    # The order is free again: the student may ask once more.
+    retry = await stack.api.post(
+        "/api/refunds", headers=student, json={"order_id": "O-E2E-REJECT", "reason": "补充说明"}
+    )
+    assert retry.status_code == 202, retry.text
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+async def _status_is(stack: Stack, refund_id: str, headers: dict[str, str], status: str) -> bool:
+    return (await refund_status(stack, refund_id, headers))["status"] == status
