@@ -29,9 +29,10 @@ class Settings(BaseSettings):
     # those name no address / namespace, the dev server of temporal-dev.yml is meant.
     temporal_profile: str | None = None
     task_queue: str = "aftercare"
-    # `make dev` only: run the dev server on other ports than temporal-dev.yml says.
+    # `make dev` only: run the dev server on other ports or another file than temporal-dev.yml says.
     temporal_dev_port: int | None = None
     temporal_dev_ui_port: int | None = None
+    temporal_dev_db_file: Path | None = None
 
     # --- HTTP API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"

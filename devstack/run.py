@@ -88,6 +88,7 @@ def main() -> int:
     temporal = dev_config()
     grpc_port = settings.temporal_dev_port or temporal.grpc_port
     ui_port = settings.temporal_dev_ui_port or temporal.ui_port
+    temporal_db = settings.temporal_dev_db_file or temporal.db_file
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
@@ -117,12 +118,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
 
     try:
-        temporal.db_file.parent.mkdir(parents=True, exist_ok=True)
-        start(
-            "temporal dev server",
-            [str(venv_binary("temporal")), *temporal.start_dev_args(grpc_port=grpc_port, ui_port=ui_port)],
-            logs / "temporal.log",
-        )
+        temporal_db.parent.mkdir(parents=True, exist_ok=True)
+        server_args = temporal.start_dev_args(grpc_port=grpc_port, ui_port=ui_port, db_file=temporal_db)
+        start("temporal dev server", [str(venv_binary("temporal")), *server_args], logs / "temporal.log")
         if not settings.smtp_host:
             start("dev mailbox", [python, "-m", "devstack.mailbox"])
         start("sandbox gateway", [python, "-m", "devstack.sandbox_gateway"])

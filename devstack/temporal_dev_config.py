@@ -82,7 +82,9 @@ class TemporalDevConfig:
             args += ["--dynamic-config-value", f"{key}={_json_value(value)}"]
         return args
 
-    def start_dev_args(self, *, grpc_port: int | None = None, ui_port: int | None = None) -> list[str]:
+    def start_dev_args(
+        self, *, grpc_port: int | None = None, ui_port: int | None = None, db_file: Path | None = None
+    ) -> list[str]:
         """Arguments for `temporal server start-dev` (after the binary's own name)."""
         args = [
             "server",
@@ -91,7 +93,7 @@ class TemporalDevConfig:
             "--port", str(grpc_port or self.grpc_port),
             "--ui-port", str(ui_port or self.ui_port),
             "--namespace", self.namespace,
-            "--db-filename", str(self.db_file),
+            "--db-filename", str(db_file or self.db_file),
             "--ui-disable-news-fetch",  # the UI would try the internet for its news feed
         ]  # fmt: skip
         if self.metrics_port:
