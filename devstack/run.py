@@ -19,7 +19,7 @@ from pathlib import Path
 from db.migrate import upgrade
 from devstack import seed
 from devstack.temporal_dev_config import dev_config, venv_binary
-from settings import PROJECT_ROOT, get_settings
+from settings import PROJECT_ROOT, Settings, get_settings
 
 STARTUP_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 10
@@ -83,6 +83,15 @@ def stop_all(children: list[Child]) -> None:
             child.process.wait()
 
 
+def stand_ins(settings: Settings) -> list[tuple[str, list[str]]]:
+    """The local stand-ins for outside services: the dev mailbox unless a real SMTP server is
+    configured, and the sandbox payment gateway."""
+    services = [("sandbox gateway", [sys.executable, "-m", "devstack.sandbox_gateway"])]
+    if not settings.smtp_host:
+        services.insert(0, ("dev mailbox", [sys.executable, "-m", "devstack.mailbox"]))
+    return services
+
+
 def main() -> int:
     settings = get_settings()
     temporal = dev_config()
@@ -121,9 +130,8 @@ def main() -> int:
         temporal_db.parent.mkdir(parents=True, exist_ok=True)
         server_args = temporal.start_dev_args(grpc_port=grpc_port, ui_port=ui_port, db_file=temporal_db)
         start("temporal dev server", [str(venv_binary("temporal")), *server_args], logs / "temporal.log")
-        if not settings.smtp_host:
-            start("dev mailbox", [python, "-m", "devstack.mailbox"])
-        start("sandbox gateway", [python, "-m", "devstack.sandbox_gateway"])
+        for name, args in stand_ins(settings):
+            start(name, args)
         wait_for_port(temporal.ip, grpc_port, children)
         start("worker", [python, "worker.py"])
         start(
