@@ -78,27 +78,20 @@ class RefundWorkflow:
         await workflow.wait_condition(lambda: self._decision is not None)
         decision = self._decision
         assert decision is not None
-        if decision.decision is Decision.REJECT:
-            await self._record(
-                "review.rejected",
-                RefundStatus.REJECTED,
-                actor=decision.reviewer_id,
-                note=decision.reason,
-                decision_reason=decision.reason,
-                decided_by=decision.reviewer_id,
-            )
-            self._notify(NoticeEvent.REFUND_REJECTED)
-        else:
-            await self._record(
-                "review.approved",
-                RefundStatus.APPROVED,
-                actor=decision.reviewer_id,
-                note=decision.reason,
-                decision_reason=decision.reason,
-                decided_by=decision.reviewer_id,
-            )
+        approved = decision.decision is Decision.APPROVE
+        await self._record(
+            "review.approved" if approved else "review.rejected",
+            RefundStatus.APPROVED if approved else RefundStatus.REJECTED,
+            actor=decision.reviewer_id,
+            note=decision.reason,
+            decision_reason=decision.reason,
+            decided_by=decision.reviewer_id,
+        )
+        if approved:
             self._notify(NoticeEvent.REFUND_APPROVED)
             await self._refund_at_gateway()
+        else:
+            self._notify(NoticeEvent.REFUND_REJECTED)
 
         await asyncio.gather(*self._notices)
         await workflow.wait_condition(workflow.all_handlers_finished)
