@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         return self.sandbox_gateway_url or f"http://127.0.0.1:{self.sandbox_gateway_port}"
 
     @property
+    def sms_outbox_file(self) -> Path:
+        """Where the dev SMS outbox keeps messages (no SMS provider is configured yet)."""
+        return self.data_dir / "sms-outbox.jsonl"
+
+    @property
     def mailbox_dir(self) -> Path:
         return self.dev_mailbox_dir or self.data_dir / "mailbox"
 

@@ -22,6 +22,7 @@ from integrations import temporal
 from integrations.mail import SmtpConfig, SmtpMailer
 from integrations.notice_renderer import NoticeRenderer, SupportContact
 from integrations.payments.registry import build_gateways
+from integrations.sms import DevSmsOutbox
 from settings import Settings, get_settings
 from workflows.refund import RefundWorkflow
 
@@ -56,6 +57,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         NoticeRenderer(support_contact(settings)),
         SmtpMailer(smtp_config(settings)),
         settings.mail_from,
+        DevSmsOutbox(settings.sms_outbox_file),
     )
     payments = PaymentActivities(build_gateways(settings), settings.callback_base_url)
     return [

@@ -1,10 +1,11 @@
-"""Sends student notices: the in-app inbox (a DB row) and email over SMTP. Each notice has a
+"""Sends student notices: the in-app inbox (a DB row), email over SMTP and SMS. Each notice has a
 deterministic id, so retries and replays deliver it once and the stored row is the proof."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -15,8 +16,10 @@ from db.engine import SessionFactory
 from db.models import Notification
 from domain.notifications import Channel, NotificationStatus, NotifyInput, NotifyResult
 from domain.timeutil import utcnow
-from integrations.mail import PermanentMailError, SmtpMailer
+from integrations.delivery import PermanentDeliveryError
+from integrations.mail import SmtpMailer
 from integrations.notice_renderer import NoticeRenderer, RenderedNotice
+from integrations.sms import SmsSender
 
 
 def message_id_for(notification_id: str, domain: str = "aftercare.local") -> str:
@@ -28,12 +31,18 @@ def message_id_for(notification_id: str, domain: str = "aftercare.local") -> str
 
 class NotifyActivities:
     def __init__(
-        self, session_factory: SessionFactory, renderer: NoticeRenderer, mailer: SmtpMailer, mail_from: str
+        self,
+        session_factory: SessionFactory,
+        renderer: NoticeRenderer,
+        mailer: SmtpMailer,
+        mail_from: str,
+        sms: SmsSender,
     ) -> None:
         self.sessions = session_factory
         self.renderer = renderer
         self.mailer = mailer
         self.mail_from = mail_from
+        self.sms = sms
 
     @activity.defn(name="send_notice")
     async def send_notice(self, notice: NotifyInput) -> NotifyResult:
@@ -41,10 +50,38 @@ class NotifyActivities:
         if notice.channel is Channel.INBOX:
             return await asyncio.to_thread(self._deliver_to_inbox, notice, rendered)
         if notice.channel is Channel.EMAIL:
-            return await self._deliver_email(notice, rendered)
+            address = notice.recipient.email
+            return await self._deliver_once(
+                notice,
+                rendered,
+                address,
+                lambda: self.mailer.send(self._email(notice, rendered, address or "")),
+            )
+        if notice.channel is Channel.SMS:
+            phone = notice.recipient.phone
+            return await self._deliver_once(
+                notice,
+                rendered,
+                phone,
+                lambda: self.sms.send(
+                    phone=phone or "", text=rendered.text, message_id=notice.notification_id
+                ),
+            )
         raise ApplicationError(
             f"no sender for channel {notice.channel}", type="UnknownChannel", non_retryable=True
         )
+
+    def _email(self, notice: NotifyInput, rendered: RenderedNotice, address: str) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.mail_from
+        message["To"] = address
+        message["Subject"] = rendered.subject
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = message_id_for(notice.notification_id)
+        message["X-Aftercare-Notification"] = notice.notification_id
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
+        return message
 
     def _stored_or_new(
         self, notice: NotifyInput, rendered: RenderedNotice, address: str | None
@@ -63,7 +100,7 @@ class NotifyActivities:
                     locale=notice.recipient.locale,
                     subject=rendered.subject,
                     body_text=rendered.text,
-                    body_html=rendered.html,
+                    body_html=rendered.html if notice.channel is not Channel.SMS else None,
                     status=NotificationStatus.QUEUED.value,
                 )
             return row
@@ -82,8 +119,14 @@ class NotifyActivities:
             self._save(row)
         return NotifyResult(notification_id=row.id, status=NotificationStatus.SENT)
 
-    async def _deliver_email(self, notice: NotifyInput, rendered: RenderedNotice) -> NotifyResult:
-        address = notice.recipient.email
+    async def _deliver_once(
+        self,
+        notice: NotifyInput,
+        rendered: RenderedNotice,
+        address: str | None,
+        send: Callable[[], Awaitable[str]],
+    ) -> NotifyResult:
+        """Send through an outside provider unless this notice was sent already; keep the row current."""
         row = await asyncio.to_thread(self._stored_or_new, notice, rendered, address)
         if row.status == NotificationStatus.SENT.value:
             return NotifyResult(
@@ -93,29 +136,21 @@ class NotifyActivities:
             )
         if not address:
             row.status = NotificationStatus.FAILED.value
-            row.provider_response = "student has no email address"
+            row.provider_response = f"the student has no {notice.channel.value} address"
             await asyncio.to_thread(self._save, row)
             raise ApplicationError(row.provider_response, type="NoRecipientAddress", non_retryable=True)
 
-        message = EmailMessage()
-        message["From"] = self.mail_from
-        message["To"] = address
-        message["Subject"] = rendered.subject
-        message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = message_id_for(notice.notification_id)
-        message["X-Aftercare-Notification"] = notice.notification_id
-        message.set_content(rendered.text)
-        message.add_alternative(rendered.html, subtype="html")
-
         row.attempts += 1
         try:
-            reply = await self.mailer.send(message)
-        except PermanentMailError as exc:
+            reply = await send()
+        except PermanentDeliveryError as exc:
             row.status = NotificationStatus.FAILED.value
             row.provider_response = str(exc)[:1000]
             await asyncio.to_thread(self._save, row)
             raise ApplicationError(
-                f"mail server refused {address}: {exc}", type="PermanentDeliveryError", non_retryable=True
+                f"{notice.channel.value} to {address} refused: {exc}",
+                type="PermanentDeliveryError",
+                non_retryable=True,
             ) from exc
         except Exception as exc:
             row.provider_response = f"attempt {row.attempts}: {exc}"[:1000]

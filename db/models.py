@@ -51,7 +51,24 @@ class Order(SQLModel, table=True):
     paid_at: datetime = _utc()
     gateway: str = Field(max_length=20)
     gateway_trade_no: str = Field(max_length=64)
+    # Premium courses: the refund terms of the contract (see domain.policy.ContractTerms).
+    contract_refund_deadline: datetime | None = _utc(default=None, nullable=True)
+    contract_fee_bp: int | None = None
     updated_at: datetime = _utc(default_factory=utcnow)
+
+
+class RefundPolicyVersion(SQLModel, table=True):
+    """Every version of every course type's refund policy; the highest version is in force."""
+
+    __tablename__ = "refund_policies"
+    __table_args__ = (UniqueConstraint("course_type", "version", name="uq_refund_policies_type_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    course_type: str = Field(max_length=20)
+    version: int
+    terms: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # domain.policy.PolicyTerms
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _utc(default_factory=utcnow)
 
 
 class Refund(SQLModel, table=True):
@@ -72,8 +89,16 @@ class Refund(SQLModel, table=True):
     status: str = Field(max_length=32)
     reason: str = Field(max_length=2000)
     amount_paid_fen: int
+    # The part of what was paid this refund returns (all of it unless the student asked for less);
+    # the fee is taken from it: requested_fen = refund_amount_fen + fee_fen.
+    requested_fen: int
     fee_fen: int
     refund_amount_fen: int
+    eligibility: str = Field(max_length=20)
+    ineligible_reason: str | None = Field(default=None, max_length=40)
+    needs_manager_confirmation: bool = False
+    policy_version: int
+    policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # domain.policy.RefundPolicy
     decision_reason: str | None = Field(default=None, max_length=1000)
     decided_by: str | None = Field(default=None, max_length=64)
     gateway_refund_id: str | None = Field(default=None, max_length=64)

@@ -18,14 +18,14 @@ from settings import get_settings
 DEMO_PASSWORD = "demo"
 
 DEMO_USERS = [
-    # (id, email, display name, role, locale)
-    ("S1001", "student@demo", "林小雨", Role.STUDENT, "zh-CN"),
-    ("U2001", "reviewer@demo", "王审核", Role.REVIEWER, "zh-CN"),
-    ("U2002", "agent@demo", "陈客服", Role.AGENT, "zh-CN"),
-    ("U2003", "lead@demo", "刘主管", Role.LEAD, "zh-CN"),
-    ("U2004", "finance@demo", "赵财务", Role.FINANCE, "zh-CN"),
-    ("U2005", "admin@demo", "系统管理员", Role.ADMIN, "zh-CN"),
-    ("U2006", "integration@demo", "商城对接", Role.INTEGRATION, "zh-CN"),
+    # (id, email, display name, role, locale, phone)
+    ("S1001", "student@demo", "林小雨", Role.STUDENT, "zh-CN", "13800138000"),
+    ("U2001", "reviewer@demo", "王审核", Role.REVIEWER, "zh-CN", None),
+    ("U2002", "agent@demo", "陈客服", Role.AGENT, "zh-CN", None),
+    ("U2003", "lead@demo", "刘主管", Role.LEAD, "zh-CN", None),
+    ("U2004", "finance@demo", "赵财务", Role.FINANCE, "zh-CN", None),
+    ("U2005", "admin@demo", "系统管理员", Role.ADMIN, "zh-CN", None),
+    ("U2006", "integration@demo", "商城对接", Role.INTEGRATION, "zh-CN", None),
 ]
 
 
@@ -34,7 +34,7 @@ def seed(session: Session) -> list[str]:
     added: list[str] = []
     now = utcnow()
     password_hash = None
-    for user_id, email, name, role, locale in DEMO_USERS:
+    for user_id, email, name, role, locale, phone in DEMO_USERS:
         if session.get(User, user_id) is None:
             password_hash = password_hash or hash_password(DEMO_PASSWORD)
             session.add(
@@ -44,6 +44,7 @@ def seed(session: Session) -> list[str]:
                     display_name=name,
                     role=role.value,
                     locale=locale,
+                    phone=phone,
                     password_hash=password_hash,
                 )
             )

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 class Channel(StrEnum):
     INBOX = "inbox"
     EMAIL = "email"
+    SMS = "sms"
 
 
 class NoticeEvent(StrEnum):
@@ -30,6 +31,7 @@ class Recipient(BaseModel):
     user_id: str
     name: str
     email: str | None = None
+    phone: str | None = None
     locale: str = "zh-CN"
 
 

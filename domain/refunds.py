@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from domain.courses import CourseType, Gateway
 from domain.notifications import Channel
+from domain.policy import Eligibility, RefundPolicy
 
 
 class RefundStatus(StrEnum):
@@ -35,6 +36,7 @@ class StudentSnapshot(BaseModel):
     id: str
     name: str
     email: str | None = None
+    phone: str | None = None
     locale: str = "zh-CN"
 
 
@@ -55,11 +57,20 @@ class RefundRequest(BaseModel):
     reason: str
     requested_at: datetime
     amount_paid_fen: int
+    requested_fen: int
     fee_fen: int
     refund_amount_fen: int
     gateway: Gateway
     gateway_trade_no: str
-    notice_channels: list[Channel]
+    policy: RefundPolicy
+    eligibility: Eligibility
+    # Why the policy refuses or flags it, in the student's words (set unless eligible).
+    ineligible_reason_text: str | None = None
+    needs_manager_confirmation: bool = False
+
+    @property
+    def notice_channels(self) -> list[Channel]:
+        return self.policy.notice_channels
 
 
 class Decision(StrEnum):

@@ -7,6 +7,8 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from integrations.delivery import PermanentDeliveryError
+
 
 @dataclass(frozen=True)
 class SmtpConfig:
@@ -19,7 +21,7 @@ class SmtpConfig:
     timeout_seconds: float = 15.0
 
 
-class PermanentMailError(Exception):
+class PermanentMailError(PermanentDeliveryError):
     """The server refused the message for good (5xx): retrying cannot help."""
 
 

@@ -9,6 +9,7 @@ from api.security import hash_password
 from db.engine import SessionFactory
 from db.models import Course, Order, Refund, User
 from domain.courses import CourseType, Gateway
+from domain.policy import DEFAULT_POLICIES, RefundPolicy
 from domain.roles import Role
 from domain.timeutil import utcnow
 
@@ -40,11 +41,14 @@ def make_order(
     *,
     course_type: CourseType = CourseType.REGULAR,
     amount_paid_fen: int = 199_900,
+    starts_in: timedelta = timedelta(days=1),
 ) -> Order:
     suffix = secrets.token_hex(4)
     now = utcnow()
     with sessions() as session:
-        course = Course(id=f"C-{suffix}", name=f"测试课程 {suffix}", type=course_type.value, starts_at=now)
+        course = Course(
+            id=f"C-{suffix}", name=f"测试课程 {suffix}", type=course_type.value, starts_at=now + starts_in
+        )
         order = Order(
             id=f"O-{suffix}",
             student_id=student.id,
@@ -60,12 +64,19 @@ def make_order(
     return order
 
 
+def default_policy(course_type: CourseType, version: int = 1) -> RefundPolicy:
+    return RefundPolicy(
+        course_type=course_type, version=version, **DEFAULT_POLICIES[course_type].model_dump()
+    )
+
+
 def make_refund(sessions: SessionFactory, order: Order, *, status: str = "requested") -> Refund:
     refund_id = f"RF{secrets.token_hex(9).upper()}"
     now = utcnow()
     with sessions() as session:
         course = session.get(Course, order.course_id)
         assert course is not None
+        policy = default_policy(CourseType(course.type))
         refund = Refund(
             id=refund_id,
             workflow_id=f"refund-{refund_id}",
@@ -79,8 +90,12 @@ def make_refund(sessions: SessionFactory, order: Order, *, status: str = "reques
             status=status,
             reason="测试原因",
             amount_paid_fen=order.amount_paid_fen,
+            requested_fen=order.amount_paid_fen,
             fee_fen=0,
             refund_amount_fen=order.amount_paid_fen,
+            eligibility="eligible",
+            policy_version=policy.version,
+            policy=policy.model_dump(mode="json"),
             requested_at=now,
             updated_at=now,
         )

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.records import RecordActivities
     from domain import search_attributes
     from domain.notifications import Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
+    from domain.policy import Eligibility
     from domain.refunds import (
         Decision,
         DecisionReceipt,
@@ -62,6 +63,7 @@ class RefundWorkflow:
         self._timeline: list[TimelineEntry] = []
         self._steps = 0
         self._decision: ReviewDecision | None = None
+        self._decision_reason = ""
         self._refunded_at: datetime | None = None
         self._gateway_results: list[GatewayRefundResult] = []
         self._results_read = 0
@@ -70,15 +72,47 @@ class RefundWorkflow:
     @workflow.run
     async def run(self, request: RefundRequest) -> RefundState:
         await self._record(
-            "refund.requested", RefundStatus.REQUESTED, actor=request.student.id, note=request.reason
+            "refund.requested",
+            RefundStatus.REQUESTED,
+            actor=request.student.id,
+            note=request.reason,
+            detail={"eligibility": request.eligibility.value, "policy_version": request.policy.version},
         )
-        self._notify(NoticeEvent.REFUND_RECEIVED)
-        await self._record("review.awaiting", RefundStatus.AWAITING_REVIEW, actor="system")
+        if request.eligibility is Eligibility.INELIGIBLE:
+            await self._reject_by_policy()
+        else:
+            self._notify(NoticeEvent.REFUND_RECEIVED)
+            await self._review_then_refund()
+        await asyncio.gather(*self._notices)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state()
+
+    async def _reject_by_policy(self) -> None:
+        """Outside the policy's window and the policy says reject: answer at once, with the reason."""
+        self._decision_reason = self._request.ineligible_reason_text or ""
+        await self._record(
+            "review.rejected_by_policy",
+            RefundStatus.REJECTED,
+            actor="policy",
+            note=self._decision_reason,
+            decision_reason=self._decision_reason,
+            decided_by="policy",
+        )
+        self._notify(NoticeEvent.REFUND_REJECTED)
+
+    async def _review_then_refund(self) -> None:
+        await self._record(
+            "review.awaiting",
+            RefundStatus.AWAITING_REVIEW,
+            actor="system",
+            note=self._request.ineligible_reason_text or "",  # why an exception needs a closer look
+        )
 
         await workflow.wait_condition(lambda: self._decision is not None)
         decision = self._decision
         assert decision is not None
         approved = decision.decision is Decision.APPROVE
+        self._decision_reason = decision.reason
         await self._record(
             "review.approved" if approved else "review.rejected",
             RefundStatus.APPROVED if approved else RefundStatus.REJECTED,
@@ -92,10 +126,6 @@ class RefundWorkflow:
             await self._refund_at_gateway()
         else:
             self._notify(NoticeEvent.REFUND_REJECTED)
-
-        await asyncio.gather(*self._notices)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.state()
 
     # --- humans and gateways talk to the workflow here -------------------------------------------
 
@@ -264,10 +294,19 @@ class RefundWorkflow:
     def _notify(self, event: NoticeEvent) -> None:
         student = self._request.student
         recipient = Recipient(
-            user_id=student.id, name=student.name, email=student.email, locale=student.locale
+            user_id=student.id,
+            name=student.name,
+            email=student.email,
+            phone=student.phone,
+            locale=student.locale,
         )
+        reachable = {
+            Channel.INBOX: True,
+            Channel.EMAIL: bool(student.email),
+            Channel.SMS: bool(student.phone),
+        }
         for channel in self._request.notice_channels:
-            if channel is Channel.EMAIL and not student.email:
+            if not reachable[channel]:
                 continue
             notice = NotifyInput(
                 notification_id=notification_id_for(self._workflow_id, event, channel),
@@ -309,7 +348,8 @@ class RefundWorkflow:
             "fee_fen": request.fee_fen,
             "refund_amount_fen": request.refund_amount_fen,
             "gateway": request.gateway.value,
-            "decision_reason": self._decision.reason if self._decision else "",
+            "decision_reason": self._decision_reason,
+            "requested_fen": request.requested_fen,
         }
         if self._refunded_at is not None:
             context["refunded_at"] = self._refunded_at.isoformat()

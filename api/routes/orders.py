@@ -25,6 +25,13 @@ class CourseIn(BaseModel):
     starts_at: UtcDatetime | None = None
 
 
+class ContractIn(BaseModel):
+    """Refund terms of a premium course's contract."""
+
+    refund_deadline: UtcDatetime | None = None
+    fee_bp: Annotated[int, Field(ge=0, le=10_000)] | None = None
+
+
 class OrderIn(BaseModel):
     student_id: Identifier
     course: CourseIn
@@ -33,6 +40,7 @@ class OrderIn(BaseModel):
     paid_at: UtcDatetime
     gateway: Gateway
     gateway_trade_no: Annotated[str, Field(min_length=1, max_length=64)]
+    contract: ContractIn | None = None
 
 
 class OrderOut(BaseModel):
@@ -87,6 +95,8 @@ def upsert_order(
     order.paid_at = body.paid_at
     order.gateway = body.gateway.value
     order.gateway_trade_no = body.gateway_trade_no
+    order.contract_refund_deadline = body.contract.refund_deadline if body.contract else None
+    order.contract_fee_bp = body.contract.fee_bp if body.contract else None
     order.updated_at = now
     session.add(order)
     session.commit()

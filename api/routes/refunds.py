@@ -3,20 +3,37 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.services import refunds as service
 from db.models import AuditEvent, Refund, User
+from domain.courses import CourseType
+from domain.notifications import Channel
+from domain.policy import Eligibility, IneligibleReason, RefundPolicy, RefundQuote, reason_text
 from domain.refunds import Decision, DecisionReceipt, RefundStatus, ReviewDecision, check_decision_reason
 from domain.roles import REFUND_DECIDERS, Role
 
 router = APIRouter(prefix="/api/refunds", tags=["refunds"])
 
 
-class RefundIn(BaseModel):
+class QuoteIn(BaseModel):
     order_id: Annotated[str, Field(min_length=1, max_length=64)]
+    # Part of what was paid to get back, in fen; omit it to ask for all that is left.
+    amount_fen: Annotated[StrictInt, Field(gt=0)] | None = None
+
+
+class RefundIn(QuoteIn):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class QuoteOut(RefundQuote):
+    order_id: str
+    course_name: str
+    course_type: CourseType
+    # Why the refund is refused or flagged, in the student's language; None when eligible.
+    reason_text: str | None
+    notice_channels: list[Channel]
 
 
 class RefundAccepted(BaseModel):
@@ -46,8 +63,13 @@ class RefundOut(BaseModel):
     status: RefundStatus
     reason: str
     amount_paid_fen: int
+    requested_fen: int
     fee_fen: int
     refund_amount_fen: int
+    eligibility: Eligibility
+    ineligible_reason: IneligibleReason | None
+    needs_manager_confirmation: bool
+    policy_version: int
     decision_reason: str | None
     decided_by: str | None
     requested_at: AwareDatetime
@@ -58,11 +80,14 @@ class RefundOut(BaseModel):
     def of(cls, refund: Refund) -> RefundOut:
         return cls(
             refund_id=refund.id,
-            **refund.model_dump(exclude={"id", "active_order_id", "updated_at", "gateway_refund_id"}),
+            **refund.model_dump(
+                exclude={"id", "active_order_id", "updated_at", "gateway_refund_id", "policy"}
+            ),
         )
 
 
 class RefundDetail(RefundOut):
+    policy: RefundPolicy  # the version this refund was judged by
     timeline: list[TimelineItem]
 
 
@@ -74,6 +99,29 @@ class DecisionIn(BaseModel):
     def _rejection_needs_reason(self) -> DecisionIn:
         check_decision_reason(self.decision, self.reason)
         return self
+
+
+@router.post("/quote", response_model=QuoteOut)
+def quote_refund(
+    body: QuoteIn, session: SessionDep, student: Annotated[User, Depends(require_roles(Role.STUDENT))]
+) -> QuoteOut:
+    """What a refund of this order would be, judged now: shown to the student before submitting."""
+    judged = service.judge_request(
+        session=session, student=student, order_id=body.order_id, requested_fen=body.amount_fen
+    )
+    quote = judged.quote
+    return QuoteOut(
+        **quote.model_dump(),
+        order_id=judged.order.id,
+        course_name=judged.course.name,
+        course_type=CourseType(judged.course.type),
+        reason_text=(
+            reason_text(quote.reason, window_ends_at=quote.window_ends_at, locale=student.locale)
+            if quote.reason
+            else None
+        ),
+        notice_channels=judged.policy.notice_channels,
+    )
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=RefundAccepted)
@@ -91,6 +139,7 @@ async def request_refund(
         student=student,
         order_id=body.order_id,
         reason=body.reason,
+        requested_fen=body.amount_fen,
     )
     return RefundAccepted(
         refund_id=refund.id, workflow_id=refund.workflow_id, status=RefundStatus(refund.status)
@@ -116,7 +165,7 @@ def get_refund(refund_id: str, session: SessionDep, user: CurrentUser) -> Refund
     refund = service.readable_refund(session=session, user=user, refund_id=refund_id)
     events: list[AuditEvent] = service.refund_timeline(session=session, refund_id=refund.id)
     timeline = [TimelineItem.model_validate(event, from_attributes=True) for event in events]
-    return RefundDetail(**RefundOut.of(refund).model_dump(), timeline=timeline)
+    return RefundDetail(**RefundOut.of(refund).model_dump(), policy=refund.policy, timeline=timeline)
 
 
 @router.post("/{refund_id}/decision", response_model=DecisionReceipt)

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from fastapi import HTTPException, status
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientProvider
+from api.services.policies import current_policy
 from db.models import AuditEvent, Course, Order, Refund, User
 from domain import search_attributes
 from domain.courses import CourseType, Gateway
 from domain.money import format_yuan
-from domain.policy import DEFAULT_NOTICE_CHANNELS, quote_refund
+from domain.policy import (
+    ContractTerms,
+    IneligibleReason,
+    RefundPolicy,
+    RefundQuote,
+    quote_refund,
+    reason_text,
+)
 from domain.refunds import (
     CourseSnapshot,
     DecisionReceipt,
@@ -47,6 +56,52 @@ def _in_progress_conflict(refund_id: str, order_id: str) -> HTTPException:
     )
 
 
+@dataclass(frozen=True)
+class JudgedRequest:
+    order: Order
+    course: Course
+    policy: RefundPolicy
+    quote: RefundQuote
+
+
+def judge_request(
+    *, session: Session, student: User, order_id: str, requested_fen: int | None
+) -> JudgedRequest:
+    """The student's order judged by the policy in force, as the quote and the request both see it."""
+    order = session.get(Order, order_id)
+    if order is None or order.student_id != student.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"you have no order {order_id}")
+    course = session.get(Course, order.course_id)
+    assert course is not None  # orders reference courses by foreign key
+    policy = current_policy(session, CourseType(course.type))
+    refunded = session.exec(
+        select(func.coalesce(func.sum(Refund.requested_fen), 0)).where(
+            Refund.order_id == order.id, Refund.status == RefundStatus.REFUNDED.value
+        )
+    ).one()
+    contract = (
+        ContractTerms(refund_deadline=order.contract_refund_deadline, fee_bp=order.contract_fee_bp)
+        if order.contract_refund_deadline is not None or order.contract_fee_bp is not None
+        else None
+    )
+    try:
+        quote = quote_refund(
+            policy,
+            course_starts_at=course.starts_at,
+            contract=contract,
+            amount_paid_fen=order.amount_paid_fen,
+            already_refunded_fen=int(refunded),
+            requested_fen=requested_fen,
+            now=utcnow(),
+        )
+    except ValueError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["body", "amount_fen"], "msg": str(exc), "type": "value_error"}],
+        ) from exc
+    return JudgedRequest(order=order, course=course, policy=policy, quote=quote)
+
+
 async def request_refund(
     *,
     session: Session,
@@ -55,16 +110,20 @@ async def request_refund(
     student: User,
     order_id: str,
     reason: str,
+    requested_fen: int | None = None,
 ) -> Refund:
-    order = session.get(Order, order_id)
-    if order is None or order.student_id != student.id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"you have no order {order_id}")
+    judged = judge_request(session=session, student=student, order_id=order_id, requested_fen=requested_fen)
+    order, course, policy, quote = judged.order, judged.course, judged.policy, judged.quote
     in_progress = session.exec(select(Refund).where(Refund.active_order_id == order_id)).first()
     if in_progress is not None:
         raise _in_progress_conflict(in_progress.id, order_id)
-    course = session.get(Course, order.course_id)
-    assert course is not None  # orders reference courses by foreign key
-    quote = quote_refund(course_type=CourseType(course.type), amount_paid_fen=order.amount_paid_fen)
+    if quote.reason is IneligibleReason.NOTHING_LEFT:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"order {order_id} has already been refunded in full")
+    reason_for_student = (
+        reason_text(quote.reason, window_ends_at=quote.window_ends_at, locale=student.locale)
+        if quote.reason
+        else None
+    )
     requested_at = utcnow()
     refund = Refund(
         id=new_refund_id(),
@@ -78,8 +137,14 @@ async def request_refund(
         status=RefundStatus.REQUESTED.value,
         reason=reason,
         amount_paid_fen=quote.amount_paid_fen,
+        requested_fen=quote.requested_fen,
         fee_fen=quote.fee_fen,
         refund_amount_fen=quote.refund_amount_fen,
+        eligibility=quote.eligibility.value,
+        ineligible_reason=quote.reason.value if quote.reason else None,
+        needs_manager_confirmation=quote.needs_manager_confirmation,
+        policy_version=policy.version,
+        policy=policy.model_dump(mode="json"),
         requested_at=requested_at,
         updated_at=requested_at,
         workflow_id="",
@@ -99,7 +164,11 @@ async def request_refund(
         refund_id=refund.id,
         order_id=order.id,
         student=StudentSnapshot(
-            id=student.id, name=student.display_name, email=student.email, locale=student.locale
+            id=student.id,
+            name=student.display_name,
+            email=student.email,
+            phone=student.phone,
+            locale=student.locale,
         ),
         course=CourseSnapshot(
             id=course.id, name=course.name, type=CourseType(course.type), starts_at=course.starts_at
@@ -107,11 +176,15 @@ async def request_refund(
         reason=reason,
         requested_at=requested_at,
         amount_paid_fen=quote.amount_paid_fen,
+        requested_fen=quote.requested_fen,
         fee_fen=quote.fee_fen,
         refund_amount_fen=quote.refund_amount_fen,
         gateway=Gateway(order.gateway),
         gateway_trade_no=order.gateway_trade_no,
-        notice_channels=list(DEFAULT_NOTICE_CHANNELS),
+        policy=policy,
+        eligibility=quote.eligibility,
+        ineligible_reason_text=reason_for_student,
+        needs_manager_confirmation=quote.needs_manager_confirmation,
     )
     try:
         client = await temporal.get()

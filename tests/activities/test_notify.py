@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from sqlmodel import select
 from temporalio.exceptions import ApplicationError
@@ -10,8 +13,10 @@ from db.engine import SessionFactory
 from db.models import Notification
 from domain.notifications import Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
 from domain.roles import Role
+from integrations.delivery import PermanentDeliveryError
 from integrations.mail import SmtpConfig, SmtpMailer
 from integrations.notice_renderer import NoticeRenderer, SupportContact
+from integrations.sms import DevSmsOutbox, SmsSender
 from tests.factories import make_user
 from tests.integrations.test_notice_renderer import CONTEXT
 from tests.mail_server import running_mailbox
@@ -20,19 +25,26 @@ from tests.netutil import free_port
 SUPPORT = SupportContact(phone="400-000-0000", email="help@school.test", hours="09:00-21:00")
 
 
-def _activities(sessions: SessionFactory, host: str, port: int) -> NotifyActivities:
+def _activities(
+    sessions: SessionFactory, host: str, port: int, sms: SmsSender | None = None
+) -> NotifyActivities:
     mailer = SmtpMailer(SmtpConfig(host=host, port=port, timeout_seconds=2))
-    return NotifyActivities(sessions, NoticeRenderer(SUPPORT), mailer, "Aftercare <service@aftercare.local>")
+    outbox = sms or DevSmsOutbox(Path(tempfile.mkdtemp()) / "sms.jsonl")
+    return NotifyActivities(
+        sessions, NoticeRenderer(SUPPORT), mailer, "Aftercare <service@aftercare.local>", outbox
+    )
 
 
-def _notice(user_id: str, channel: Channel, email: str | None, workflow_id: str) -> NotifyInput:
+def _notice(
+    user_id: str, channel: Channel, email: str | None, workflow_id: str, phone: str | None = None
+) -> NotifyInput:
     return NotifyInput(
         notification_id=notification_id_for(workflow_id, NoticeEvent.REFUND_RECEIVED, channel),
         case_type="refund",
         case_id=workflow_id.removeprefix("refund-"),
         event=NoticeEvent.REFUND_RECEIVED,
         channel=channel,
-        recipient=Recipient(user_id=user_id, name="林小雨", email=email, locale="zh-CN"),
+        recipient=Recipient(user_id=user_id, name="林小雨", email=email, phone=phone, locale="zh-CN"),
         context=CONTEXT,
     )
 
@@ -100,3 +112,45 @@ async def test_a_down_mail_server_is_retried_and_the_attempt_recorded(sessions: 
         row = session.get(Notification, notice.notification_id)
     assert row is not None and row.status == "queued" and row.attempts == 1
     assert "attempt 1" in (row.provider_response or "")
+
+
+async def test_an_sms_is_sent_once_and_its_text_stored(sessions: SessionFactory, tmp_path) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    outbox = DevSmsOutbox(tmp_path / "sms.jsonl")
+    notify = _activities(sessions, "127.0.0.1", free_port(), sms=outbox)
+    notice = _notice(student.id, Channel.SMS, None, "refund-RFSMS1", phone="13800138000")
+    env = ActivityEnvironment()
+    await env.run(notify.send_notice, notice)
+    await env.run(notify.send_notice, notice)
+    [message] = outbox.messages()
+    assert message["to"] == "13800138000" and message["message_id"] == notice.notification_id
+    assert "O-778899" in message["text"] and message["text"].startswith("【网校】林小雨同学")
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert (
+        row is not None
+        and row.status == "sent"
+        and row.body_text == message["text"]
+        and row.body_html is None
+    )
+
+
+class RefusingSms:
+    async def send(self, *, phone: str, text: str, message_id: str) -> str:
+        raise PermanentDeliveryError(f"isv.MOBILE_NUMBER_ILLEGAL {phone}")
+
+
+async def test_a_number_the_provider_refuses_fails_for_good(sessions: SessionFactory) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    notify = _activities(sessions, "127.0.0.1", free_port(), sms=RefusingSms())
+    notice = _notice(student.id, Channel.SMS, None, "refund-RFSMSBAD", phone="123")
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(notify.send_notice, notice)
+    assert raised.value.non_retryable and raised.value.type == "PermanentDeliveryError"
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert (
+        row is not None
+        and row.status == "failed"
+        and "MOBILE_NUMBER_ILLEGAL" in (row.provider_response or "")
+    )

@@ -4,9 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.courses import CourseType
 from domain.money import fee_for, format_yuan
-from domain.policy import quote_refund
 
 paid = st.integers(min_value=0, max_value=10**10)
 rate = st.integers(min_value=0, max_value=10_000)
@@ -49,13 +47,3 @@ def test_yuan_formatting() -> None:
     assert format_yuan(5) == "¥0.05"
     assert format_yuan(199_900) == "¥1,999.00"
     assert format_yuan(-1_050) == "-¥10.50"
-
-
-@pytest.mark.parametrize(
-    ("course_type", "expected_fee"),
-    [(CourseType.TRIAL, 0), (CourseType.REGULAR, 29_990), (CourseType.PREMIUM, 0)],
-)
-def test_default_quote_per_course_type(course_type: CourseType, expected_fee: int) -> None:
-    quote = quote_refund(course_type=course_type, amount_paid_fen=299_900)
-    assert quote.fee_fen == expected_fee
-    assert quote.refund_amount_fen == 299_900 - expected_fee

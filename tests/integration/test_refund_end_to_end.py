@@ -102,6 +102,14 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     await eventually(
         lambda: _status_is(stack, refund_id, student, "awaiting_review"), "the refund to await review"
     )
+    # An admin edits the policy meanwhile: this refund keeps the version it was judged by.
+    admin = await login(stack.api, "admin@demo")
+    edited = await stack.api.put(
+        "/api/policies/regular",
+        headers=admin,
+        json={"window": "days_after_start", "window_days": 7, "fee_bp": 0, "notice_channels": ["inbox"]},
+    )
+    assert edited.status_code == 201 and edited.json()["version"] == 2
     agent = await login(stack.api, "agent@demo")
     denied = await stack.api.post(
         f"/api/refunds/{refund_id}/decision", headers=agent, json={"decision": "approve"}
@@ -125,6 +133,7 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     )
     assert detail["decision_reason"] == "符合七天退款政策" and detail["decided_by"] == "U2001"
     assert detail["refunded_at"] is not None
+    assert detail["policy_version"] == 1 and detail["policy"]["fee_bp"] == 1_000
     assert [step["event"] for step in detail["timeline"]] == [
         "refund.requested",
         "review.awaiting",
@@ -159,6 +168,9 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
         "refund_received",
         "refund_succeeded",
     ]
+
+    sms = [m for m in (await stack.api.get("/dev/sms.json")).json() if "O-E2E-APPROVE" in m["text"]]
+    assert len(sms) == 3 and {m["to"] for m in sms} == {"13800138000"}  # regular courses notify by SMS too
 
     ledger = (await stack.gateway.get("/sandbox/refunds")).json()
     assert ledger["requests_seen"][refund_id] == 1  # money moved once
@@ -212,6 +224,45 @@ async def test_a_rejected_refund_says_why_and_frees_the_order(stack: Stack) -> N
         "/api/refunds", headers=student, json={"order_id": "O-E2E-REJECT", "reason": "补充说明"}
     )
     assert retry.status_code == 202, retry.text
+
+
+async def test_a_request_after_the_window_is_rejected_at_once_with_the_reason(stack: Stack) -> None:
+    integration = await login(stack.api, "integration@demo")
+    started = await stack.api.put(
+        "/api/orders/O-E2E-LATE",
+        headers=integration,
+        json={
+            "student_id": DEMO_STUDENT_ID,
+            "course": {
+                "id": "C-LATE",
+                "name": "Python 体验课",
+                "type": "trial",
+                "starts_at": "2026-01-05T19:00:00+08:00",
+            },
+            "amount_paid_fen": 990,
+            "paid_at": "2026-01-01T09:30:00+08:00",
+            "gateway": "sandbox",
+            "gateway_trade_no": "TRADE-LATE",
+        },
+    )
+    assert started.status_code == 201
+    student = await login(stack.api, "student@demo")
+    quote = (
+        await stack.api.post("/api/refunds/quote", headers=student, json={"order_id": "O-E2E-LATE"})
+    ).json()
+    assert quote["eligibility"] == "ineligible"
+    assert quote["reason_text"] == "很抱歉，本课程的退款期限已于 2026-01-05 19:00 结束"
+
+    refund_id = (
+        await stack.api.post(
+            "/api/refunds", headers=student, json={"order_id": "O-E2E-LATE", "reason": "没时间"}
+        )
+    ).json()["refund_id"]
+    await eventually(lambda: _status_is(stack, refund_id, student, "rejected"), "the automatic rejection")
+    detail = await refund_status(stack, refund_id, student)
+    assert (detail["decided_by"], detail["decision_reason"]) == ("policy", quote["reason_text"])
+    [mail] = await eventually(lambda: _async(mails_about(stack, "O-E2E-LATE")), "the rejection email")
+    assert mail.subject == "关于您的退款申请（订单 O-E2E-LATE）" and quote["reason_text"] in mail.text
 
 
 async def _async(value: Any) -> Any:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from jinja2 import UndefinedError
 
@@ -18,6 +20,7 @@ CONTEXT = {
     "reason": "时间冲突 <script>alert(1)</script>",
     "requested_at": "2026-11-23T02:00:00+00:00",
     "amount_paid_fen": 299_900,
+    "requested_fen": 299_900,
     "fee_fen": 29_990,
     "refund_amount_fen": 269_910,
     "gateway": "sandbox",
@@ -39,10 +42,16 @@ def test_every_notice_renders_with_what_the_student_needs(
 ) -> None:
     notice = renderer.render(event, channel, locale, CONTEXT)
     assert notice.template.endswith(f".{locale}.j2")
-    assert "O-778899" in notice.subject
-    for needed in ("林小雨", "O-778899", "数据分析系统正价课", "400-000-0000", "help@school.test"):
-        assert needed in notice.text, f"{needed} missing from {notice.template}"
     assert "{{" not in notice.text and "{%" not in notice.text
+    if channel is Channel.SMS:  # short: who, which order, how much or why, and a number to call
+        assert notice.template.startswith(f"{event.value}.sms.")
+        needed = ("林小雨", "O-778899", "400-000-0000")
+        assert len(notice.text) <= 200, f"{notice.template} is {len(notice.text)} characters"
+    else:
+        assert "O-778899" in notice.subject
+        needed = ("林小雨", "O-778899", "数据分析系统正价课", "400-000-0000", "help@school.test")
+    for text in needed:
+        assert text in notice.text, f"{text} missing from {notice.template}"
 
 
 def test_amounts_and_times_are_shown_in_yuan_and_beijing_time(renderer: NoticeRenderer) -> None:
@@ -53,10 +62,10 @@ def test_amounts_and_times_are_shown_in_yuan_and_beijing_time(renderer: NoticeRe
 
 
 def test_a_rejection_says_why(renderer: NoticeRenderer) -> None:
-    for locale in ("zh-CN", "en"):
+    for locale, channel in itertools.product(("zh-CN", "en"), Channel):
         assert (
             "符合七天内退款政策"
-            in renderer.render(NoticeEvent.REFUND_REJECTED, Channel.EMAIL, locale, CONTEXT).text
+            in renderer.render(NoticeEvent.REFUND_REJECTED, channel, locale, CONTEXT).text
         )
 
 

@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from domain.courses import CourseType, Gateway
 from domain.notifications import Channel, NotificationStatus, NotifyInput, NotifyResult
+from domain.policy import Eligibility
 from domain.refunds import (
     CourseSnapshot,
     Decision,
@@ -32,6 +33,7 @@ from domain.refunds import (
     ReviewDecision,
     StudentSnapshot,
 )
+from tests.factories import default_policy
 from tests.temporal_env import start_time_skipping
 from worker import workflow_runner
 from workflows.refund import RefundWorkflow
@@ -122,21 +124,30 @@ async def worker(env: WorkflowEnvironment, fakes: FakeActivities) -> AsyncIterat
         yield running
 
 
-def refund_request(*, email: str | None = "student@example.test") -> RefundRequest:
+def refund_request(
+    *,
+    email: str | None = "student@example.test",
+    phone: str | None = None,
+    eligibility: Eligibility = Eligibility.ELIGIBLE,
+    reason_text: str | None = None,
+) -> RefundRequest:
     refund_id = f"RFTEST{uuid.uuid4().hex[:10].upper()}"
     return RefundRequest(
         refund_id=refund_id,
         order_id="O-1",
-        student=StudentSnapshot(id="S1", name="林小雨", email=email, locale="zh-CN"),
+        student=StudentSnapshot(id="S1", name="林小雨", email=email, phone=phone, locale="zh-CN"),
         course=CourseSnapshot(id="C1", name="数据分析系统正价课", type=CourseType.REGULAR),
         reason="工作调动",
         requested_at=datetime(2026, 11, 23, 2, 0, tzinfo=UTC),
         amount_paid_fen=199_900,
+        requested_fen=199_900,
         fee_fen=19_990,
         refund_amount_fen=179_910,
         gateway=Gateway.SANDBOX,
         gateway_trade_no="T1",
-        notice_channels=[Channel.INBOX, Channel.EMAIL],
+        policy=default_policy(CourseType.REGULAR),  # notices by inbox, email and SMS
+        eligibility=eligibility,
+        ineligible_reason_text=reason_text,
     )
 
 
@@ -342,3 +353,45 @@ async def test_a_student_without_email_is_told_in_the_inbox_only(
     await handle.execute_update(RefundWorkflow.decide, decision(Decision.REJECT, "不符合退款条件"))
     await handle.result()
     assert {n.channel for n in fakes.notices} == {Channel.INBOX}
+
+
+async def test_a_request_outside_the_window_is_rejected_at_once_with_the_policys_reason(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    why = "很抱歉，本课程的退款期限已于 2026-11-20 10:00 结束"
+    request = refund_request(eligibility=Eligibility.INELIGIBLE, reason_text=why)
+    handle = await env.client.start_workflow(
+        RefundWorkflow.run, request, id=f"refund-{request.refund_id}", task_queue=TASK_QUEUE
+    )
+    final: RefundState = await handle.result()  # no reviewer involved
+    assert final.status is RefundStatus.REJECTED
+    assert [(s.event, s.actor, s.decision_reason) for s in fakes.events] == [
+        ("refund.requested", "S1", None),
+        ("review.rejected_by_policy", "policy", why),
+    ]
+    assert fakes.events[0].detail == {"eligibility": "ineligible", "policy_version": 1}
+    assert {n.event.value for n in fakes.notices} == {"refund_rejected"}  # the answer is the rejection
+    assert all(n.context["decision_reason"] == why for n in fakes.notices)
+    assert fakes.gateway_orders == []
+
+
+async def test_an_exception_goes_to_a_reviewer_with_the_reason_it_was_flagged(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    why = "您的合同退款条款需要由专人核对"
+    handle = await start(env.client, refund_request(eligibility=Eligibility.EXCEPTION, reason_text=why))
+    awaiting = fakes.events[-1]
+    assert (awaiting.event, awaiting.note) == ("review.awaiting", why)
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.REJECT, "合同约定不可退"))
+    assert (await handle.result()).status is RefundStatus.REJECTED
+
+
+async def test_sms_goes_out_when_the_policy_names_it_and_the_student_has_a_phone(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(env.client, refund_request(phone="13800138000"))
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.REJECT, "不符合退款条件"))
+    await handle.result()
+    sms = [n for n in fakes.notices if n.channel is Channel.SMS]
+    assert sorted(n.event.value for n in sms) == ["refund_received", "refund_rejected"]
+    assert all(n.recipient.phone == "13800138000" for n in sms)

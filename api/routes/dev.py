@@ -1,4 +1,5 @@
-"""/dev/mail: the dev mailbox's messages, for people (HTML) and scripts (JSON). Only in dev mode."""
+"""Dev mode only: what the local stand-ins received — /dev/mail (the dev mailbox, HTML and JSON) and
+/dev/sms.json (the dev SMS outbox)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ from fastapi.responses import HTMLResponse
 
 from api.pages import render_page
 from devstack.mailbox import read_mailbox
+from integrations.sms import DevSmsOutbox
 
 router = APIRouter(prefix="/dev", tags=["dev"])
 
 
 def _mails(request: Request):
     return read_mailbox(request.app.state.settings.mailbox_dir)
+
+
+@router.get("/sms.json")
+def sms_json(request: Request) -> list[dict[str, str]]:
+    return DevSmsOutbox(request.app.state.settings.sms_outbox_file).messages()
 
 
 @router.get("/mail.json")
