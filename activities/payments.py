@@ -21,8 +21,12 @@ class PaymentActivities:
         try:
             return self.gateways[gateway]
         except KeyError:
+            # The API refuses requests for gateways it does not have, so this is a deployment
+            # mistake: fail the refund visibly (finance follows up) rather than retry for ever.
             raise ApplicationError(
-                f"gateway {gateway.value} is not configured on this worker", type="GatewayNotConfigured"
+                f"gateway {gateway.value} is not configured on this worker",
+                type="GatewayNotConfigured",
+                non_retryable=True,
             ) from None
 
     @activity.defn(name="request_gateway_refund")

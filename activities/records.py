@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db.engine import SessionFactory
 from db.models import AuditEvent, Refund
-from domain.refunds import FINAL_STATUSES, RefundEvent, RefundStatus
+from domain.refunds import RELEASES_ORDER, RefundEvent, RefundStatus
+
+# Column sizes (db/models.py): a gateway's error text can be longer than a note may be.
+NOTE_LIMIT = 2000
+DECISION_REASON_LIMIT = 1000
 
 
 class RecordActivities:
@@ -38,7 +42,7 @@ class RecordActivities:
                     actor=step.actor,
                     from_status=refund.status,
                     to_status=step.status.value,
-                    note=step.note,
+                    note=step.note[:NOTE_LIMIT],
                     detail=step.detail,
                     at=step.at,
                 )
@@ -46,7 +50,7 @@ class RecordActivities:
             refund.status = step.status.value
             refund.updated_at = step.at
             if step.decision_reason is not None:
-                refund.decision_reason = step.decision_reason
+                refund.decision_reason = step.decision_reason[:DECISION_REASON_LIMIT]
             if step.decided_by is not None:
                 refund.decided_by = step.decided_by
                 refund.decided_at = step.at
@@ -54,11 +58,22 @@ class RecordActivities:
                 refund.gateway_refund_id = step.gateway_refund_id
             if step.status is RefundStatus.REFUNDED:
                 refund.refunded_at = step.at
-            if step.status in FINAL_STATUSES:
-                refund.active_order_id = None  # the order may be refunded again (e.g. after a rejection)
+            if step.status in RELEASES_ORDER:
+                refund.active_order_id = None  # the order may be asked about again
             session.add(refund)
             try:
                 session.commit()
             except IntegrityError:
                 # A concurrent attempt of this same step won the race on event_key: already recorded.
                 session.rollback()
+            except StatementError as exc:
+                # The step itself cannot be stored (too long, a forbidden character, a naive time):
+                # retrying would hang the refund, so fail loudly where the Temporal UI shows it.
+                # Anything else (a locked database, a lost connection) is worth retrying.
+                if isinstance(exc, DataError) or isinstance(exc.orig, ValueError):
+                    raise ApplicationError(
+                        f"step {step.event} of refund {step.refund_id} cannot be stored: {exc}",
+                        type="InvalidRecord",
+                        non_retryable=True,
+                    ) from exc
+                raise

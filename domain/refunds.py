@@ -7,11 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from domain.courses import CourseType, Gateway
 from domain.notifications import Channel
 from domain.policy import Eligibility, RefundPolicy
+from domain.text import PlainText
 
 
 class RefundStatus(StrEnum):
@@ -25,7 +26,12 @@ class RefundStatus(StrEnum):
     REFUND_FAILED = "refund_failed"
 
 
-FINAL_STATUSES = frozenset({RefundStatus.REFUNDED, RefundStatus.REJECTED, RefundStatus.REFUND_FAILED})
+# Statuses after which the order may be asked about again: nothing moved (rejected), or the money
+# is settled and counted as refunded. A failed refund keeps the order locked until finance has
+# found out where the money is.
+RELEASES_ORDER = frozenset({RefundStatus.REFUNDED, RefundStatus.REJECTED})
+# Before a decision exists, a reviewer may decide (the update's validator allows it).
+DECIDABLE_STATUSES = frozenset({RefundStatus.REQUESTED, RefundStatus.AWAITING_REVIEW})
 
 
 def refund_workflow_id(refund_id: str) -> str:
@@ -80,7 +86,7 @@ class Decision(StrEnum):
 
 class ReviewDecision(BaseModel):
     decision: Decision
-    reason: str = Field(default="", max_length=1000)
+    reason: PlainText = Field(default="", max_length=1000)
     reviewer_id: str
     reviewer_name: str
 
@@ -128,7 +134,7 @@ class GatewayRefundResult(BaseModel):
     outcome: GatewayOutcome
     refund_fen: int
     total_fen: int
-    succeeded_at: datetime | None = None
+    succeeded_at: AwareDatetime | None = None
     source: str = "callback"
 
 

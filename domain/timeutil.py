@@ -27,5 +27,12 @@ def shanghai_text(moment: datetime) -> str:
     return as_utc(moment).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
+def _to_utc(moment: datetime) -> datetime:
+    try:
+        return as_utc(moment)
+    except OverflowError as exc:  # e.g. year 1 at UTC+1: no such instant in UTC
+        raise ValueError("this time cannot be expressed in UTC") from exc
+
+
 # An input time that must say its timezone; it is converted to UTC as it is read.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(as_utc)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]

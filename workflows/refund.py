@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.notifications import Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
     from domain.policy import Eligibility
     from domain.refunds import (
+        DECIDABLE_STATUSES,
         Decision,
         DecisionReceipt,
         GatewayOutcome,
@@ -133,12 +134,15 @@ class RefundWorkflow:
     async def decide(self, decision: ReviewDecision) -> DecisionReceipt:
         self._decision = decision
         # Answer once the decision is recorded, so the caller reads a settled status.
-        await workflow.wait_condition(lambda: self._status is not RefundStatus.AWAITING_REVIEW)
+        await workflow.wait_condition(lambda: self._status not in DECIDABLE_STATUSES)
         return DecisionReceipt(refund_id=self._request.refund_id, status=self._status)
 
     @decide.validator
-    def _only_while_awaiting_review(self, decision: ReviewDecision) -> None:
-        if self._status is not RefundStatus.AWAITING_REVIEW or self._decision is not None:
+    def _only_before_a_decision(self, decision: ReviewDecision) -> None:
+        # `requested` counts too: the database may already say awaiting_review while this
+        # workflow has yet to see its own write complete (updates are applied first).
+        undecided = self._decision is None and self._request.eligibility is not Eligibility.INELIGIBLE
+        if not (undecided and self._status in DECIDABLE_STATUSES):
             raise ApplicationError(
                 f"refund {self._request.refund_id} is {self._status.value}, not awaiting review",
                 type="InvalidRefundState",

@@ -6,11 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from api.deps import SessionDep, require_roles
 from db.models import Course, Order, User
 from domain.courses import CourseType, Gateway
 from domain.roles import Role
+from domain.text import PlainText
 from domain.timeutil import UtcDatetime, utcnow
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
@@ -20,7 +23,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-
 
 class CourseIn(BaseModel):
     id: Identifier
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[PlainText, Field(min_length=1, max_length=200)]
     type: CourseType
     starts_at: UtcDatetime | None = None
 
@@ -39,7 +42,7 @@ class OrderIn(BaseModel):
     amount_paid_fen: Annotated[StrictInt, Field(gt=0, le=100_000_000)]
     paid_at: UtcDatetime
     gateway: Gateway
-    gateway_trade_no: Annotated[str, Field(min_length=1, max_length=64)]
+    gateway_trade_no: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-|*@]+$")]
     contract: ContractIn | None = None
 
 
@@ -62,21 +65,7 @@ def _field_error(field: str, message: str) -> HTTPException:
     )
 
 
-@router.put(
-    "/{order_id}",
-    response_model=OrderOut,
-    responses={201: {"model": OrderOut, "description": "created"}},
-    dependencies=[Depends(require_roles(Role.INTEGRATION))],
-)
-def upsert_order(
-    order_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")],
-    body: OrderIn,
-    session: SessionDep,
-    response: Response,
-) -> OrderOut:
-    student = session.get(User, body.student_id)
-    if student is None or student.role != Role.STUDENT:
-        raise _field_error("student_id", f"no student with id {body.student_id}")
+def _upsert(session: Session, order_id: str, body: OrderIn) -> tuple[Order, Course, bool]:
     order = session.get(Order, order_id)
     created = order is None
     if order is not None and order.student_id != body.student_id:
@@ -100,6 +89,31 @@ def upsert_order(
     order.updated_at = now
     session.add(order)
     session.commit()
+    return order, course, created
+
+
+@router.put(
+    "/{order_id}",
+    response_model=OrderOut,
+    responses={201: {"model": OrderOut, "description": "created"}},
+    dependencies=[Depends(require_roles(Role.INTEGRATION))],
+)
+def upsert_order(
+    order_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")],
+    body: OrderIn,
+    session: SessionDep,
+    response: Response,
+) -> OrderOut:
+    student = session.get(User, body.student_id)
+    if student is None or student.role != Role.STUDENT:
+        raise _field_error("student_id", f"no student with id {body.student_id}")
+    try:
+        order, course, created = _upsert(session, order_id, body)
+    except IntegrityError:
+        # The commerce system pushed the same new course or order twice at once and the other
+        # request inserted it first: apply this one on top.
+        session.rollback()
+        order, course, created = _upsert(session, order_id, body)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return OrderOut(
         id=order.id,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
@@ -13,6 +13,7 @@ from domain.notifications import Channel
 from domain.policy import Eligibility, IneligibleReason, RefundPolicy, RefundQuote, reason_text
 from domain.refunds import Decision, DecisionReceipt, RefundStatus, ReviewDecision, check_decision_reason
 from domain.roles import REFUND_DECIDERS, Role
+from domain.text import PlainText
 
 router = APIRouter(prefix="/api/refunds", tags=["refunds"])
 
@@ -24,7 +25,7 @@ class QuoteIn(BaseModel):
 
 
 class RefundIn(QuoteIn):
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[PlainText, Field(min_length=1, max_length=2000)]
 
 
 class QuoteOut(RefundQuote):
@@ -93,7 +94,7 @@ class RefundDetail(RefundOut):
 
 class DecisionIn(BaseModel):
     decision: Decision
-    reason: Annotated[str, Field(max_length=1000)] = ""
+    reason: Annotated[PlainText, Field(max_length=1000)] = ""
 
     @model_validator(mode="after")
     def _rejection_needs_reason(self) -> DecisionIn:
@@ -126,6 +127,7 @@ def quote_refund(
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=RefundAccepted)
 async def request_refund(
+    request: Request,
     body: RefundIn,
     session: SessionDep,
     temporal: TemporalDep,
@@ -140,6 +142,7 @@ async def request_refund(
         order_id=body.order_id,
         reason=body.reason,
         requested_fen=body.amount_fen,
+        gateways=request.app.state.gateways,
     )
     return RefundAccepted(
         refund_id=refund.id, workflow_id=refund.workflow_id, status=RefundStatus(refund.status)

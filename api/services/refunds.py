@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 
 from fastapi import HTTPException, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
-from temporalio.client import WorkflowUpdateFailedError
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientProvider
@@ -41,6 +46,10 @@ from domain.roles import REFUND_READERS, Role
 from domain.timeutil import SHANGHAI, utcnow
 from settings import Settings
 from workflows.refund import RefundWorkflow
+
+# How long a request may wait on Temporal before the API answers 503 rather than hang.
+TEMPORAL_CALL_SECONDS = 15
+STALE_REQUEST_AFTER = timedelta(minutes=2)
 
 
 def new_refund_id() -> str:
@@ -102,18 +111,25 @@ def judge_request(
     return JudgedRequest(order=order, course=course, policy=policy, quote=quote)
 
 
-async def request_refund(
+def _prepare_refund(
     *,
     session: Session,
-    temporal: TemporalClientProvider,
-    settings: Settings,
     student: User,
     order_id: str,
     reason: str,
-    requested_fen: int | None = None,
-) -> Refund:
+    requested_fen: int | None,
+    gateways: Collection[Gateway],
+) -> tuple[Refund, RefundRequest]:
+    """Judge the request and commit its row (the workflow's first write expects it). Blocking I/O:
+    routes run it in the thread pool."""
     judged = judge_request(session=session, student=student, order_id=order_id, requested_fen=requested_fen)
     order, course, policy, quote = judged.order, judged.course, judged.policy, judged.quote
+    if Gateway(order.gateway) not in gateways:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"order {order_id} was paid through {order.gateway}, which is not connected here; "
+            "please contact support to be refunded",
+        )
     in_progress = session.exec(select(Refund).where(Refund.active_order_id == order_id)).first()
     if in_progress is not None:
         raise _in_progress_conflict(in_progress.id, order_id)
@@ -125,8 +141,10 @@ async def request_refund(
         else None
     )
     requested_at = utcnow()
+    refund_id = new_refund_id()
     refund = Refund(
-        id=new_refund_id(),
+        id=refund_id,
+        workflow_id=refund_workflow_id(refund_id),
         order_id=order.id,
         active_order_id=order.id,
         student_id=student.id,
@@ -147,19 +165,15 @@ async def request_refund(
         policy=policy.model_dump(mode="json"),
         requested_at=requested_at,
         updated_at=requested_at,
-        workflow_id="",
     )
-    refund.workflow_id = refund_workflow_id(refund.id)
     session.add(refund)
     try:
-        # Committed before the workflow starts, so the workflow's first write always finds it;
-        # the unique active_order_id refuses a concurrent second request for the same order.
+        # The unique active_order_id refuses a concurrent second request for the same order.
         session.commit()
     except IntegrityError:
         session.rollback()
         winner = session.exec(select(Refund).where(Refund.active_order_id == order_id)).first()
         raise _in_progress_conflict(winner.id if winner else "?", order_id) from None
-
     request = RefundRequest(
         refund_id=refund.id,
         order_id=order.id,
@@ -186,41 +200,112 @@ async def request_refund(
         ineligible_reason_text=reason_for_student,
         needs_manager_confirmation=quote.needs_manager_confirmation,
     )
+    return refund, request
+
+
+def _take_back(session: Session, refund_id: str) -> None:
+    """Delete a refund row whose workflow never started: nothing was sent, nothing was decided."""
+    row = session.get(Refund, refund_id)
+    if row is not None and row.status == RefundStatus.REQUESTED.value:
+        session.delete(row)
+        session.commit()
+
+
+def _stale_request(session: Session, order_id: str) -> Refund | None:
+    """A row left `requested` for a while may belong to a request whose API process died before it
+    started the workflow; such a row would lock its order for good."""
+    row = session.exec(select(Refund).where(Refund.active_order_id == order_id)).first()
+    stale = row is not None and row.status == RefundStatus.REQUESTED.value
+    return row if stale and utcnow() - row.requested_at > STALE_REQUEST_AFTER else None
+
+
+async def _workflow_exists(client: Client, workflow_id: str) -> bool | None:
+    """True or False when Temporal can say; None when it cannot be asked right now."""
+    try:
+        async with asyncio.timeout(TEMPORAL_CALL_SECONDS):
+            await client.get_workflow_handle(workflow_id).describe()
+        return True
+    except RPCError as exc:
+        return False if exc.status == RPCStatusCode.NOT_FOUND else None
+    except TimeoutError:
+        return None
+
+
+async def request_refund(
+    *,
+    session: Session,
+    temporal: TemporalClientProvider,
+    settings: Settings,
+    student: User,
+    order_id: str,
+    reason: str,
+    requested_fen: int | None = None,
+    gateways: Collection[Gateway],
+) -> Refund:
+    stale = await run_in_threadpool(_stale_request, session, order_id)
+    if stale is not None and await _workflow_exists(await temporal.get(), stale.workflow_id) is False:
+        await run_in_threadpool(_take_back, session, stale.id)
+    refund, request = await run_in_threadpool(
+        partial(
+            _prepare_refund,
+            session=session,
+            student=student,
+            order_id=order_id,
+            reason=reason,
+            requested_fen=requested_fen,
+            gateways=gateways,
+        )
+    )
+    session.close()  # hold no database connection while waiting on Temporal
     try:
         client = await temporal.get()
-        await client.start_workflow(
-            RefundWorkflow.run,
-            request,
-            id=refund.workflow_id,
-            task_queue=settings.task_queue,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(search_attributes.REFUND_STATUS, RefundStatus.REQUESTED.value),
-                    SearchAttributePair(search_attributes.STUDENT_ID, student.id),
-                    SearchAttributePair(search_attributes.ORDER_ID, order.id),
-                    SearchAttributePair(search_attributes.COURSE_TYPE, course.type),
-                    SearchAttributePair(search_attributes.AMOUNT_FEN, quote.refund_amount_fen),
-                ]
-            ),
-            static_summary=(
-                f"Refund {format_yuan(quote.refund_amount_fen)} of {course.name} for {student.display_name}"
-            ),
-            static_details=(
-                f"Order {order.id} ({course.type} course), paid {format_yuan(order.amount_paid_fen)} "
-                f"via {order.gateway}. Reason: {reason}"
-            ),
-        )
+    except HTTPException:  # Temporal unreachable: nothing started, so nothing stays written
+        await run_in_threadpool(_take_back, session, refund.id)
+        raise
+    try:
+        async with asyncio.timeout(TEMPORAL_CALL_SECONDS):
+            await client.start_workflow(
+                RefundWorkflow.run,
+                request,
+                id=refund.workflow_id,
+                task_queue=settings.task_queue,
+                search_attributes=_search_attributes(request),
+                static_summary=(
+                    f"Refund {format_yuan(request.refund_amount_fen)} of {request.course.name} "
+                    f"for {request.student.name}"
+                ),
+                static_details=(
+                    f"Order {request.order_id} ({request.course.type.value} course), paid "
+                    f"{format_yuan(request.amount_paid_fen)} via {request.gateway.value}. Reason: {reason}"
+                ),
+            )
     except BaseException as exc:
-        # Nothing started: take the row back so the student can simply try again.
-        session.delete(refund)
-        session.commit()
-        if isinstance(exc, RPCError | WorkflowAlreadyStartedError):
+        # Did it start after all (a lost reply, a retried start)? Ask before taking anything back.
+        started = await _workflow_exists(client, refund.workflow_id)
+        if started:
+            return refund
+        if started is False:
+            await run_in_threadpool(_take_back, session, refund.id)
+        # When Temporal cannot say, the row stays; a later request for the order finds it stale.
+        if isinstance(exc, Exception):
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
-                "the refund service is unavailable, nothing was submitted; try again",
+                "the refund service is unavailable and your request was not submitted; please try again",
             ) from exc
         raise
     return refund
+
+
+def _search_attributes(request: RefundRequest) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(search_attributes.REFUND_STATUS, RefundStatus.REQUESTED.value),
+            SearchAttributePair(search_attributes.STUDENT_ID, request.student.id),
+            SearchAttributePair(search_attributes.ORDER_ID, request.order_id),
+            SearchAttributePair(search_attributes.COURSE_TYPE, request.course.type.value),
+            SearchAttributePair(search_attributes.AMOUNT_FEN, request.refund_amount_fen),
+        ]
+    )
 
 
 def readable_refund(*, session: Session, user: User, refund_id: str) -> Refund:
@@ -249,6 +334,8 @@ def list_refunds(
     query = select(Refund)
     if user.role == Role.STUDENT:
         query = query.where(Refund.student_id == user.id)
+    elif user.role not in REFUND_READERS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "your role does not read refunds")
     if status_filter is not None:
         query = query.where(Refund.status == status_filter.value)
     query = query.order_by(Refund.requested_at, Refund.id).offset(offset).limit(limit)
@@ -269,14 +356,18 @@ async def decide_refund(
     refund_id: str,
     decision: ReviewDecision,
 ) -> DecisionReceipt:
-    refund = readable_refund(session=session, user=reviewer, refund_id=refund_id)
+    refund = await run_in_threadpool(
+        partial(readable_refund, session=session, user=reviewer, refund_id=refund_id)
+    )
+    session.close()  # hold no database connection while waiting on Temporal
     if refund.status != RefundStatus.AWAITING_REVIEW.value:
         raise _not_awaiting_review(refund)
     client = await temporal.get()
     handle = client.get_workflow_handle_for(RefundWorkflow.run, refund.workflow_id)
     try:
         # The update's validator refuses a decision in any other state before it reaches history.
-        return await handle.execute_update(RefundWorkflow.decide, decision)
+        async with asyncio.timeout(TEMPORAL_CALL_SECONDS):
+            return await handle.execute_update(RefundWorkflow.decide, decision)
     except WorkflowUpdateFailedError as exc:
         if isinstance(exc.cause, ApplicationError) and exc.cause.type == "InvalidRefundState":
             raise HTTPException(status.HTTP_409_CONFLICT, exc.cause.message) from exc
@@ -287,6 +378,13 @@ async def decide_refund(
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "workflow service unavailable, try again"
         ) from exc
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        # No worker took the decision in time (it is down or overloaded). Almost always nothing was
+        # recorded; if it was, trying again answers 409 with the recorded status.
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the refund service did not confirm your decision in time; please check the refund and try again",
+        ) from exc
 
 
 async def deliver_gateway_result(
@@ -294,7 +392,8 @@ async def deliver_gateway_result(
 ) -> None:
     """Hand a verified gateway result to its refund's workflow. A result for a refund that has
     already finished is a harmless duplicate."""
-    refund = session.get(Refund, result.refund_id)
+    refund = await run_in_threadpool(session.get, Refund, result.refund_id)
+    session.close()
     if refund is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, {"code": "FAIL", "message": "unknown refund"})
     client = await temporal.get()

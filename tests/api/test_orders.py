@@ -68,6 +68,9 @@ def test_the_commerce_system_creates_then_updates_an_order(
         ({"amount_paid_fen": "199900"}, "amount_paid_fen"),
         ({"amount_paid_fen": 0}, "amount_paid_fen"),
         ({"paid_at": "2026-11-20T09:30:00"}, "paid_at"),  # no timezone: ambiguous
+        ({"paid_at": "0001-01-01T00:00:00+01:00"}, "paid_at"),  # before the first instant UTC can hold
+        ({"gateway_trade_no": "T 1"}, "gateway_trade_no"),
+        ({"course": {"id": "C1", "name": "x\u0000", "type": "trial"}}, "name"),
         ({"gateway": "paypal"}, "gateway"),
         ({"course": {"id": "C1", "name": "x", "type": "vip"}}, "type"),
         ({"course": {"id": "C 1", "name": "x", "type": "trial"}}, "id"),

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from db.engine import SessionFactory
-from db.models import AuditEvent, Refund
+from db.models import AuditEvent, Order, Refund
 from domain.roles import Role
 from integrations.payments.sandbox import signed_headers
 from settings import Settings
@@ -121,3 +121,50 @@ def test_a_forged_gateway_callback_is_refused_and_changes_nothing(
         assert stored is not None and stored.status == "refunding"
         assert session.exec(select(AuditEvent).where(AuditEvent.case_id == refund.id)).all() == []
     assert api.post("/api/payments/paypal/notify", content=body).status_code == 422
+
+
+def test_control_characters_are_refused_where_text_comes_in(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    student = make_user(api_sessions, Role.STUDENT)
+    order = make_order(api_sessions, student)
+    nul = api.post(
+        "/api/refunds", json={"order_id": order.id, "reason": "时间\u0000冲突"}, headers=auth(api, student)
+    )
+    assert nul.status_code == 422 and "control character (U+0000)" in nul.text
+    refund = make_refund(api_sessions, make_order(api_sessions, student), status="awaiting_review")
+    reviewer = auth(api, make_user(api_sessions, Role.REVIEWER))
+    decision = {"decision": "reject", "reason": "不\u0007符合"}
+    assert api.post(f"/api/refunds/{refund.id}/decision", json=decision, headers=reviewer).status_code == 422
+    multiline = api.post(
+        "/api/refunds",
+        json={"order_id": "O-none", "reason": "第一行\n第二行\t缩进"},
+        headers=auth(api, student),
+    )
+    assert multiline.status_code == 404  # new lines and tabs are fine; that order just is not theirs
+
+
+def test_only_refund_readers_list_refunds(api: TestClient, api_sessions: SessionFactory) -> None:
+    make_refund(api_sessions, make_order(api_sessions, make_user(api_sessions, Role.STUDENT)))
+    for role, expected in [(Role.INTEGRATION, 403), (Role.FINANCE, 200), (Role.REVIEWER, 200)]:
+        response = api.get("/api/refunds", headers=auth(api, make_user(api_sessions, role)))
+        assert response.status_code == expected, role
+
+
+def test_an_order_paid_through_a_gateway_not_connected_here_is_refused_before_anything_starts(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    student = make_user(api_sessions, Role.STUDENT)
+    order = make_order(api_sessions, student)
+    with api_sessions() as session:
+        stored = session.get(Order, order.id)
+        assert stored is not None
+        stored.gateway = "alipay"
+        session.add(stored)
+        session.commit()
+    response = api.post(
+        "/api/refunds", json={"order_id": order.id, "reason": "不想学了"}, headers=auth(api, student)
+    )
+    assert response.status_code == 409 and "not connected here" in response.text
+    with api_sessions() as session:
+        assert session.exec(select(Refund).where(Refund.order_id == order.id)).all() == []

@@ -177,6 +177,16 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     [gateway_record] = [r for r in ledger["refunds"] if r["out_refund_no"] == refund_id]
     assert gateway_record["amount"] == {"refund": 179_910, "total": 199_900, "currency": "CNY"}
 
+    # All of it is back with the student: a second request has nothing left to refund.
+    again = await stack.api.post(
+        "/api/refunds", headers=student, json={"order_id": "O-E2E-APPROVE", "reason": "再退一次"}
+    )
+    assert again.status_code == 409 and "refunded in full" in again.text
+    quote = (
+        await stack.api.post("/api/refunds/quote", headers=student, json={"order_id": "O-E2E-APPROVE"})
+    ).json()
+    assert (quote["eligibility"], quote["refundable_fen"]) == ("ineligible", 0)
+
     description = await stack.client.get_workflow_handle(f"refund-{refund_id}").describe()
     assert description.typed_search_attributes.get(search_attributes.REFUND_STATUS) == "refunded"
     assert description.typed_search_attributes.get(search_attributes.ORDER_ID) == "O-E2E-APPROVE"

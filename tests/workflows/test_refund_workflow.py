@@ -52,6 +52,7 @@ class FakeActivities:
         self.gateway_refuses = False
         self.email_refused = False
         self.query_answer: GatewayOutcome | None = None
+        self.record_seconds = 0.0  # how long each write takes, to widen the race windows
 
     def result(
         self, refund_id: str, amount: int, total: int, outcome: GatewayOutcome, source: str
@@ -71,6 +72,7 @@ class FakeActivities:
     def definitions(self) -> list:
         @activity.defn(name="record_refund_event")
         async def record_refund_event(step: RefundEvent) -> None:
+            await asyncio.sleep(self.record_seconds)
             self.events.append(step)
 
         @activity.defn(name="send_notice")
@@ -395,3 +397,31 @@ async def test_sms_goes_out_when_the_policy_names_it_and_the_student_has_a_phone
     sms = [n for n in fakes.notices if n.channel is Channel.SMS]
     assert sorted(n.event.value for n in sms) == ["refund_received", "refund_rejected"]
     assert all(n.recipient.phone == "13800138000" for n in sms)
+
+
+async def test_a_decision_arriving_before_the_workflow_sees_its_own_write_is_accepted(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    """The database may say awaiting_review a moment before the workflow does: a reviewer who acts
+    in that moment must not get a 409."""
+    fakes.record_seconds = 0.5  # the update arrives while the first write is still in flight
+    request = refund_request()
+    handle = await env.client.start_workflow(
+        RefundWorkflow.run, request, id=f"refund-{request.refund_id}", task_queue=TASK_QUEUE
+    )
+    assert (await handle.query(RefundWorkflow.state)).status is RefundStatus.REQUESTED
+    receipt = await handle.execute_update(RefundWorkflow.decide, decision(Decision.REJECT, "不符合退款条件"))
+    assert receipt.status is RefundStatus.REJECTED
+    assert [s.event for s in fakes.events] == ["refund.requested", "review.awaiting", "review.rejected"]
+
+
+async def test_a_policy_rejection_cannot_be_overruled_by_a_late_decision(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    request = refund_request(eligibility=Eligibility.INELIGIBLE, reason_text="已超过退款期限")
+    handle = await env.client.start_workflow(
+        RefundWorkflow.run, request, id=f"refund-{request.refund_id}", task_queue=TASK_QUEUE
+    )
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
+    assert (await handle.result()).status is RefundStatus.REJECTED
