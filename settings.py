@@ -9,11 +9,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
+DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
 
 
 class Settings(BaseSettings):
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
     # those name no address / namespace, the dev server of temporal-dev.yml is meant.
     temporal_profile: str | None = None
     task_queue: str = "aftercare"
+    # How long an API request waits on Temporal (start, update) before answering 503 instead.
+    temporal_call_timeout_seconds: float = 15.0
     # `make dev` only: run the dev server on other ports or another file than temporal-dev.yml says.
     temporal_dev_port: int | None = None
     temporal_dev_ui_port: int | None = None
@@ -40,7 +43,7 @@ class Settings(BaseSettings):
     # Where the outside world (payment gateways) reaches this API; callback URLs are built from it.
     # Default: http://<api_host>:<api_port>.
     public_base_url: str | None = None
-    jwt_secret: SecretStr = SecretStr("dev-only-secret-change-me-in-production-0123456789")
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_minutes: int = 12 * 60
 
     # --- mail ----------------------------------------------------------------------------------
@@ -72,6 +75,12 @@ class Settings(BaseSettings):
     # --- dev stack -----------------------------------------------------------------------------
     temporal_dev_config: Path = PROJECT_ROOT / "temporal-dev.yml"
     dev_mode: bool = True  # enables /dev/mail; switch off in production
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Settings:
+        if not self.dev_mode and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            raise ValueError("AFTERCARE_JWT_SECRET must be set when AFTERCARE_DEV_MODE is false")
+        return self
 
     @property
     def callback_base_url(self) -> str:

@@ -27,6 +27,7 @@ from settings import Settings, get_settings
 from workflows.refund import RefundWorkflow
 
 WORKFLOWS = [RefundWorkflow]
+ACTIVITY_THREADS = 16
 # Modules the workflow sandbox takes from outside instead of re-importing per run: our pure domain
 # types and the activity classes whose methods workflows reference (#585 on Python 3.11 too).
 PASSTHROUGH_MODULES = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types")
@@ -83,6 +84,8 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=build_activities(settings, sessions),
         activity_executor=executor,
+        # No more activities at once than threads to run the synchronous ones.
+        max_concurrent_activities=ACTIVITY_THREADS,
         workflow_runner=workflow_runner(),
     )
 
@@ -96,7 +99,7 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         async with build_worker(client, settings, sessions, executor):
             logging.info("worker polling task queue %r", settings.task_queue)
             await stop.wait()

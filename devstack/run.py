@@ -6,6 +6,7 @@ is set), the sandbox payment gateway, the worker and the API. If one of them die
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -23,6 +24,8 @@ from settings import PROJECT_ROOT, Settings, get_settings
 
 STARTUP_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 10
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclass
@@ -67,20 +70,27 @@ def _fail_if_any_died(children: list[Child]) -> None:
 
 
 def stop_all(children: list[Child]) -> None:
-    # A second Ctrl-C (or SIGTERM) must not cut the shutdown short and orphan children.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """Stop children one by one, last started first: the API, then the worker (which finishes its
+    tasks against a live server), the stand-ins, and the Temporal server last."""
+    # A second Ctrl-C (or SIGTERM, SIGHUP) must not cut the shutdown short and orphan children.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     for child in reversed(children):
-        if child.process.poll() is None:
-            child.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    for child in reversed(children):
+        if child.process.poll() is not None:
+            continue
+        child.process.send_signal(signal.SIGTERM)
         try:
-            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            child.process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             print(f"{child.name} did not stop in time; killing it", flush=True)
             child.process.kill()
             child.process.wait()
+
+
+def _die_with_parent() -> None:
+    """Run in each child before it starts: if the launcher itself is killed (even with SIGKILL),
+    the kernel sends the child SIGTERM, so no process is left holding a port."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stand_ins(settings: Settings) -> list[tuple[str, list[str]]]:
@@ -118,13 +128,15 @@ def main() -> int:
         process = subprocess.Popen(
             args, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
             start_new_session=True,  # Ctrl-C reaches only this launcher, which stops children in order
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         children.append(Child(name, process))
 
     def request_stop(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt  # Ctrl-C and SIGTERM both stop everything, in order
+        raise KeyboardInterrupt  # Ctrl-C, SIGTERM and a closed terminal all stop everything, in order
 
-    signal.signal(signal.SIGTERM, request_stop)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, request_stop)
 
     try:
         temporal_db.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep
 
@@ -10,7 +11,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz(request: Request, session: SessionDep) -> dict[str, str]:
-    session.exec(text("SELECT 1"))
+    await run_in_threadpool(session.exec, text("SELECT 1"))
+    session.close()
     try:
         await request.app.state.temporal.get()
         temporal = "ok"

@@ -178,6 +178,7 @@ async def decide_refund(
     session: SessionDep,
     temporal: TemporalDep,
     reviewer: Annotated[User, Depends(require_roles(*REFUND_DECIDERS))],
+    settings: SettingsDep,
 ) -> DecisionReceipt:
     decision = ReviewDecision(
         decision=body.decision,
@@ -186,5 +187,10 @@ async def decide_refund(
         reviewer_name=reviewer.display_name,
     )
     return await service.decide_refund(
-        session=session, temporal=temporal, reviewer=reviewer, refund_id=refund_id, decision=decision
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        reviewer=reviewer,
+        refund_id=refund_id,
+        decision=decision,
     )

@@ -47,8 +47,6 @@ from domain.timeutil import SHANGHAI, utcnow
 from settings import Settings
 from workflows.refund import RefundWorkflow
 
-# How long a request may wait on Temporal before the API answers 503 rather than hang.
-TEMPORAL_CALL_SECONDS = 15
 STALE_REQUEST_AFTER = timedelta(minutes=2)
 
 
@@ -219,10 +217,10 @@ def _stale_request(session: Session, order_id: str) -> Refund | None:
     return row if stale and utcnow() - row.requested_at > STALE_REQUEST_AFTER else None
 
 
-async def _workflow_exists(client: Client, workflow_id: str) -> bool | None:
+async def _workflow_exists(client: Client, workflow_id: str, within_seconds: float) -> bool | None:
     """True or False when Temporal can say; None when it cannot be asked right now."""
     try:
-        async with asyncio.timeout(TEMPORAL_CALL_SECONDS):
+        async with asyncio.timeout(within_seconds):
             await client.get_workflow_handle(workflow_id).describe()
         return True
     except RPCError as exc:
@@ -243,7 +241,13 @@ async def request_refund(
     gateways: Collection[Gateway],
 ) -> Refund:
     stale = await run_in_threadpool(_stale_request, session, order_id)
-    if stale is not None and await _workflow_exists(await temporal.get(), stale.workflow_id) is False:
+    if (
+        stale is not None
+        and await _workflow_exists(
+            await temporal.get(), stale.workflow_id, settings.temporal_call_timeout_seconds
+        )
+        is False
+    ):
         await run_in_threadpool(_take_back, session, stale.id)
     refund, request = await run_in_threadpool(
         partial(
@@ -263,7 +267,7 @@ async def request_refund(
         await run_in_threadpool(_take_back, session, refund.id)
         raise
     try:
-        async with asyncio.timeout(TEMPORAL_CALL_SECONDS):
+        async with asyncio.timeout(settings.temporal_call_timeout_seconds):
             await client.start_workflow(
                 RefundWorkflow.run,
                 request,
@@ -281,7 +285,7 @@ async def request_refund(
             )
     except BaseException as exc:
         # Did it start after all (a lost reply, a retried start)? Ask before taking anything back.
-        started = await _workflow_exists(client, refund.workflow_id)
+        started = await _workflow_exists(client, refund.workflow_id, settings.temporal_call_timeout_seconds)
         if started:
             return refund
         if started is False:
@@ -352,6 +356,7 @@ async def decide_refund(
     *,
     session: Session,
     temporal: TemporalClientProvider,
+    settings: Settings,
     reviewer: User,
     refund_id: str,
     decision: ReviewDecision,
@@ -366,7 +371,7 @@ async def decide_refund(
     handle = client.get_workflow_handle_for(RefundWorkflow.run, refund.workflow_id)
     try:
         # The update's validator refuses a decision in any other state before it reaches history.
-        async with asyncio.timeout(TEMPORAL_CALL_SECONDS):
+        async with asyncio.timeout(settings.temporal_call_timeout_seconds):
             return await handle.execute_update(RefundWorkflow.decide, decision)
     except WorkflowUpdateFailedError as exc:
         if isinstance(exc.cause, ApplicationError) and exc.cause.type == "InvalidRefundState":

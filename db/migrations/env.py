@@ -30,6 +30,11 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = build_engine(_database_url())
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # SQLite rebuilds a table to alter it; with foreign keys on, rebuilding a referenced
+            # table (users, orders) on a populated database fails. Outside a transaction, as SQLite wants.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()

@@ -25,7 +25,7 @@ from tests.http_server import serving
 from tests.mail_server import MailboxUnderTest, running_mailbox
 from tests.netutil import free_port
 from tests.temporal_env import start_local_dev_server
-from worker import build_worker
+from worker import ACTIVITY_THREADS, build_worker
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +74,7 @@ async def stack(
             callback_delay_seconds=settings.sandbox_callback_delay_seconds,
         )
         api_app = create_app(settings, temporal_client=temporal_env.client)
-        with ThreadPoolExecutor(max_workers=8) as executor:
+        with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
             async with (
                 serving(gateway_app, gateway_port) as gateway_url,
                 serving(api_app, api_port) as api_url,

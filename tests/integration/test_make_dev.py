@@ -25,6 +25,13 @@ from tests.netutil import free_port
 pytestmark = pytest.mark.integration
 
 READY_LINE = "Aftercare is running"
+PORT_SETTINGS = (
+    "AFTERCARE_API_PORT",
+    "AFTERCARE_DEV_MAILBOX_PORT",
+    "AFTERCARE_SANDBOX_GATEWAY_PORT",
+    "AFTERCARE_TEMPORAL_DEV_PORT",
+    "AFTERCARE_TEMPORAL_DEV_UI_PORT",
+)
 STARTUP_SECONDS = 60
 
 
@@ -111,12 +118,11 @@ def test_make_dev_runs_the_readme_walkthrough_and_stops_cleanly(
         assert process.wait(timeout=30) == 0
     log = (tmp_path / "first.log").read_text()
     assert "all stopped." in log
-    for name in ("AFTERCARE_API_PORT", "AFTERCARE_DEV_MAILBOX_PORT", "AFTERCARE_SANDBOX_GATEWAY_PORT",
-                 "AFTERCARE_TEMPORAL_DEV_PORT", "AFTERCARE_TEMPORAL_DEV_UI_PORT"):  # fmt: skip
+    for name in PORT_SETTINGS:
         assert port_is_closed(int(dev_env[name])), f"{name} still served after Ctrl-C"
 
     # A second run reuses the data: no new seed, and the refund and its workflow are still there.
-    with launched(dev_env, tmp_path / "second.log"):
+    with launched(dev_env, tmp_path / "second.log") as process:
         assert "demo seed: already there" in (tmp_path / "second.log").read_text()
         token = httpx.post(
             f"{dev_env['API']}/api/auth/token", data={"username": "student@demo", "password": "demo"}
@@ -132,3 +138,11 @@ def test_make_dev_runs_the_readme_walkthrough_and_stops_cleanly(
         )  # fmt: skip
         listed = [json.loads(line) for line in workflows.stdout.splitlines() if line.strip()]
         assert [w["execution"]["workflowId"] for w in listed] == [f"refund-{refunds[0]['refund_id']}"]
+
+        # Even a launcher killed outright takes its children with it: nothing keeps a port.
+        process.kill()
+        process.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while not all(port_is_closed(int(dev_env[name])) for name in PORT_SETTINGS):
+        assert time.monotonic() < deadline, "children outlived a killed launcher"
+        time.sleep(0.5)
