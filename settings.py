@@ -65,11 +65,24 @@ class Settings(BaseSettings):
     support_email: str = "support@aftercare.local"
     support_hours: str = "09:00-21:00"
 
-    # --- payment gateway -----------------------------------------------------------------------
-    # The sandbox gateway (devstack/sandbox_gateway.py) is the dev default for every order.
+    # --- payment gateways ----------------------------------------------------------------------
+    # WeChat Pay APIv3. With the key files unset in dev mode, the client uses the dev keys under
+    # <data_dir>/keys and talks to the sandbox gateway instead.
+    wechatpay_mchid: str | None = None
+    wechatpay_merchant_serial: str | None = None
+    wechatpay_private_key_file: Path | None = None
+    wechatpay_apiv3_key: SecretStr | None = None
+    wechatpay_platform_public_key_file: Path | None = None
+    wechatpay_platform_serial: str | None = None
+    wechatpay_base_url: str = "https://api.mch.weixin.qq.com"
+    # Alipay OpenAPI, the same way.
+    alipay_app_id: str | None = None
+    alipay_private_key_file: Path | None = None
+    alipay_public_key_file: Path | None = None
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    # The sandbox gateway (devstack/sandbox_gateway.py): both protocols, for dev and tests.
     sandbox_gateway_port: int = 8090
     sandbox_gateway_url: str | None = None  # default: http://127.0.0.1:<sandbox_gateway_port>
-    sandbox_gateway_secret: SecretStr = SecretStr("sandbox-dev-signing-key")
     sandbox_callback_delay_seconds: float = 2.0
 
     # --- dev stack -----------------------------------------------------------------------------

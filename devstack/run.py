@@ -19,6 +19,7 @@ from pathlib import Path
 
 from db.migrate import upgrade
 from devstack import seed
+from devstack.dev_keys import ensure_dev_keys
 from devstack.temporal_dev_config import dev_config, venv_binary
 from settings import PROJECT_ROOT, Settings, get_settings
 
@@ -113,6 +114,8 @@ def main() -> int:
 
     upgrade(settings.database_url)
     seed.main()
+    if settings.dev_mode:
+        ensure_dev_keys(settings.data_dir)  # before any child reads them
 
     env = {
         **os.environ,

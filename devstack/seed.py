@@ -73,8 +73,8 @@ def seed(session: Session) -> list[str]:
                     course_id=course_id,
                     amount_paid_fen=amount,
                     paid_at=now - timedelta(days=5),
-                    gateway=Gateway.SANDBOX.value,
-                    gateway_trade_no=f"SBTRADE{order_id[-4:]}",
+                    gateway=Gateway.WECHATPAY.value,
+                    gateway_trade_no=f"42000{order_id[-4:]}2026112012345678",
                 )
             )
             added.append(f"order {order_id}")

@@ -10,8 +10,8 @@ class CourseType(StrEnum):
 
 
 class Gateway(StrEnum):
-    """The payment gateway an order was paid through; its refund goes back the same way."""
+    """The payment gateway an order was paid through; its refund goes back the same way. In dev,
+    both talk to the sandbox gateway, which speaks their protocols."""
 
-    SANDBOX = "sandbox"
     WECHATPAY = "wechatpay"
     ALIPAY = "alipay"

@@ -55,7 +55,7 @@ def make_order(
             course_id=course.id,
             amount_paid_fen=amount_paid_fen,
             paid_at=now - timedelta(days=1),
-            gateway=Gateway.SANDBOX.value,
+            gateway=Gateway.WECHATPAY.value,
             gateway_trade_no=f"T{suffix}",
         )
         session.add(course)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from domain.refunds import GatewayRefundOrder, GatewayRefundResult
@@ -25,3 +26,14 @@ class PaymentGateway(Protocol):
     def verify_callback(self, headers: dict[str, str], body: bytes) -> GatewayRefundResult:
         """Check an asynchronous notification and read it; raises CallbackRejected."""
         ...
+
+    def callback_answer(self, accepted: bool, message: str) -> CallbackAnswer:
+        """What this gateway expects back from a notify URL."""
+        ...
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    status_code: int
+    media_type: str
+    body: bytes

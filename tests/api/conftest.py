@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from db.engine import SessionFactory
+from devstack.dev_keys import ensure_dev_keys
 from settings import Settings
 from tests.netutil import free_port
 
@@ -18,13 +19,14 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
         jwt_secret="api-test-secret-0123456789abcdef0123456789",
-        sandbox_gateway_secret="api-test-sandbox-secret",
     )
 
 
 @pytest.fixture(scope="module")
 def api(settings: Settings) -> Iterator[TestClient]:
-    """The API with Temporal unreachable: whatever these tests get back was decided without it."""
+    """The API with Temporal unreachable: whatever these tests get back was decided without it.
+    Both gateways are connected, with the dev keys (the sandbox's peers)."""
+    ensure_dev_keys(settings.data_dir)
     saved = os.environ.get("TEMPORAL_ADDRESS")
     os.environ["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"
     try:

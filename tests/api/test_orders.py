@@ -24,7 +24,7 @@ def order_body(student_id: str, **overrides: Any) -> dict[str, Any]:
         },
         "amount_paid_fen": 199_900,
         "paid_at": "2026-11-20T09:30:00+08:00",
-        "gateway": "sandbox",
+        "gateway": "wechatpay",
         "gateway_trade_no": "4200001234202611201234567890",
     }
     body.update(overrides)

@@ -4,14 +4,20 @@ before the workflow service was involved — and the 503 case shows nothing is l
 from __future__ import annotations
 
 import json
+import time
 
+import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from db.engine import SessionFactory
 from db.models import AuditEvent, Order, Refund
+from devstack.dev_keys import ALIPAY_APP_ID, WECHATPAY_MCHID, WECHATPAY_PLATFORM_SERIAL, load_dev_keys
+from domain.courses import Gateway
 from domain.roles import Role
-from integrations.payments.sandbox import signed_headers
+from integrations.payments.alipay import sign_params
+from integrations.payments.wechatpay import encrypt_resource, platform_signed_headers
 from settings import Settings
 from tests.api.helpers import auth
 from tests.factories import make_order, make_refund, make_user
@@ -94,33 +100,67 @@ def test_decisions_are_refused_for_the_wrong_role_state_or_input(
     assert api.post("/api/refunds/RF-NOPE/decision", json=approve, headers=reviewer).status_code == 404
 
 
-def test_a_forged_gateway_callback_is_refused_and_changes_nothing(
+def test_forged_and_stale_wechatpay_notifications_are_refused_and_change_nothing(
     api: TestClient, api_sessions: SessionFactory, settings: Settings
 ) -> None:
     refund = make_refund(
         api_sessions, make_order(api_sessions, make_user(api_sessions, Role.STUDENT)), status="refunding"
     )
+    keys = load_dev_keys(settings.data_dir)
     resource = {
-        "refund_id": "SB1",
+        "mchid": WECHATPAY_MCHID,
+        "transaction_id": "4200000001",
+        "out_trade_no": refund.order_id,
+        "refund_id": "50300000001",
         "out_refund_no": refund.id,
-        "status": "SUCCESS",
-        "success_time": "2026-11-23T05:00:00+00:00",
+        "refund_status": "SUCCESS",
+        "success_time": "2026-11-23T13:00:00+08:00",
         "amount": {"refund": refund.refund_amount_fen, "total": refund.amount_paid_fen},
     }
-    body = json.dumps({"event_type": "REFUND.SUCCESS", "resource": resource}).encode()
-    forged = signed_headers("not-the-sandbox-secret", body)
-    response = api.post("/api/payments/sandbox/notify", content=body, headers=forged)
-    assert response.status_code == 401
-    assert response.json()["code"] == "FAIL"
-    unsigned = api.post(
-        "/api/payments/sandbox/notify", content=body, headers={"Content-Type": "application/json"}
+    body = json.dumps(
+        {"event_type": "REFUND.SUCCESS", "resource": encrypt_resource(keys.wechatpay_apiv3_key, resource)}
+    ).encode()
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    attempts = {
+        "signed by another key": platform_signed_headers(forger, WECHATPAY_PLATFORM_SERIAL, body),
+        "unknown key serial": platform_signed_headers(keys.wechatpay_platform, "SOMEONE-ELSE", body),
+        "replayed an hour later": platform_signed_headers(
+            keys.wechatpay_platform, WECHATPAY_PLATFORM_SERIAL, body, timestamp=int(time.time()) - 3600
+        ),
+        "unsigned": {"Content-Type": "application/json"},
+    }
+    for attempt, headers in attempts.items():
+        response = api.post("/api/payments/wechatpay/notify", content=body, headers=headers)
+        assert response.status_code == 401, attempt
+        assert response.json()["code"] == "FAIL", attempt
+    tampered = body.replace(b"REFUND.SUCCESS", b"REFUND.CLOSED")
+    signed_then_tampered = platform_signed_headers(keys.wechatpay_platform, WECHATPAY_PLATFORM_SERIAL, body)
+    assert (
+        api.post("/api/payments/wechatpay/notify", content=tampered, headers=signed_then_tampered).status_code
+        == 401
     )
-    assert unsigned.status_code == 401
     with api_sessions() as session:
         stored = session.get(Refund, refund.id)
         assert stored is not None and stored.status == "refunding"
         assert session.exec(select(AuditEvent).where(AuditEvent.case_id == refund.id)).all() == []
     assert api.post("/api/payments/paypal/notify", content=body).status_code == 422
+
+
+def test_a_forged_alipay_notification_gets_failure(api: TestClient, settings: Settings) -> None:
+    params = {
+        "app_id": ALIPAY_APP_ID,
+        "out_biz_no": "RF1",
+        "gmt_refund": "2026-11-23 13:00:00",
+        "refund_fee": "1.00",
+    }
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    params["sign"] = sign_params(forger, params)
+    response = api.post(
+        "/api/payments/alipay/notify",
+        content=str(httpx.QueryParams(params)).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (response.status_code, response.text) == (401, "failure")
 
 
 def test_control_characters_are_refused_where_text_comes_in(
@@ -162,9 +202,14 @@ def test_an_order_paid_through_a_gateway_not_connected_here_is_refused_before_an
         stored.gateway = "alipay"
         session.add(stored)
         session.commit()
-    response = api.post(
-        "/api/refunds", json={"order_id": order.id, "reason": "不想学了"}, headers=auth(api, student)
-    )
+    connected = api.app.state.gateways
+    api.app.state.gateways = {g: c for g, c in connected.items() if g is not Gateway.ALIPAY}
+    try:
+        response = api.post(
+            "/api/refunds", json={"order_id": order.id, "reason": "不想学了"}, headers=auth(api, student)
+        )
+    finally:
+        api.app.state.gateways = connected
     assert response.status_code == 409 and "not connected here" in response.text
     with api_sessions() as session:
         assert session.exec(select(Refund).where(Refund.order_id == order.id)).all() == []

@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from db.engine import SessionFactory, build_engine
 from devstack import sandbox_gateway
+from devstack.dev_keys import ensure_dev_keys
 from devstack.seed import seed
 from settings import Settings
 from tests.http_server import serving
@@ -62,15 +63,16 @@ async def stack(
             sandbox_gateway_port=gateway_port,
             dev_mailbox_port=mailbox.port,  # smtp_host unset: mail goes to the dev mailbox, as in make dev
             jwt_secret="e2e-secret-0123456789abcdef0123456789abcdef",
-            sandbox_gateway_secret="e2e-sandbox-secret",
             sandbox_callback_delay_seconds=0.3,
         )
+        keys = ensure_dev_keys(data_dir)
         engine = build_engine(database_url)
         sessions = SessionFactory(engine)
         with Session(engine) as session:
             seed(session)
         gateway_app = sandbox_gateway.create_app(
-            secret=settings.sandbox_gateway_secret.get_secret_value(),
+            keys=keys,
+            alipay_notify_url=f"{settings.callback_base_url}/api/payments/alipay/notify",
             callback_delay_seconds=settings.sandbox_callback_delay_seconds,
         )
         api_app = create_app(settings, temporal_client=temporal_env.client)

@@ -46,7 +46,7 @@ async def push_order(stack: Stack, order_id: str, amount_fen: int, course_type: 
             "course": {"id": f"C-{order_id}", "name": "机器学习系统正价课", "type": course_type},
             "amount_paid_fen": amount_fen,
             "paid_at": "2026-11-20T09:30:00+08:00",
-            "gateway": "sandbox",
+            "gateway": "wechatpay",
             "gateway_trade_no": f"TRADE-{order_id}",
         },
     )
@@ -251,7 +251,7 @@ async def test_a_request_after_the_window_is_rejected_at_once_with_the_reason(st
             },
             "amount_paid_fen": 990,
             "paid_at": "2026-01-01T09:30:00+08:00",
-            "gateway": "sandbox",
+            "gateway": "wechatpay",
             "gateway_trade_no": "TRADE-LATE",
         },
     )
@@ -281,3 +281,49 @@ async def _async(value: Any) -> Any:
 
 async def _status_is(stack: Stack, refund_id: str, headers: dict[str, str], status: str) -> bool:
     return (await refund_status(stack, refund_id, headers))["status"] == status
+
+
+async def test_an_alipay_order_is_refunded_through_alipays_protocol(stack: Stack) -> None:
+    trade = "2026112022001499990001"
+    (await stack.gateway.put(f"/sandbox/trades/{trade}", params={"total_fen": 59_900})).raise_for_status()
+    integration = await login(stack.api, "integration@demo")
+    pushed = await stack.api.put(
+        "/api/orders/O-E2E-ALIPAY",
+        headers=integration,
+        json={
+            "student_id": DEMO_STUDENT_ID,
+            "course": {"id": "C-ALIPAY", "name": "英语口语体验课", "type": "trial"},
+            "amount_paid_fen": 59_900,
+            "paid_at": "2026-11-20T09:30:00+08:00",
+            "gateway": "alipay",
+            "gateway_trade_no": trade,
+        },
+    )
+    assert pushed.status_code == 201
+    student = await login(stack.api, "student@demo")
+    reviewer = await login(stack.api, "reviewer@demo")
+    refund_id = (
+        await stack.api.post(
+            "/api/refunds", headers=student, json={"order_id": "O-E2E-ALIPAY", "reason": "时间冲突"}
+        )
+    ).json()["refund_id"]
+    await eventually(lambda: _status_is(stack, refund_id, student, "awaiting_review"), "awaiting review")
+    approved = await stack.api.post(
+        f"/api/refunds/{refund_id}/decision", headers=reviewer, json={"decision": "approve", "reason": "同意"}
+    )
+    assert approved.status_code == 200
+    await eventually(lambda: _status_is(stack, refund_id, student, "refunded"), "the Alipay refund")
+    ledger = (await stack.gateway.get("/sandbox/refunds")).json()
+    [record] = [r for r in ledger["refunds"] if r["out_refund_no"] == refund_id]
+    assert (record["gateway"], record["amount"]["refund"], ledger["requests_seen"][refund_id]) == (
+        "alipay",
+        59_900,
+        1,
+    )
+
+    # Alipay's notification comes after the refund is already settled; it is acknowledged all the same.
+    async def notification_acknowledged() -> bool:
+        records = (await stack.gateway.get("/sandbox/refunds")).json()["refunds"]
+        return any(r["out_refund_no"] == refund_id and r.get("notifications_acknowledged") for r in records)
+
+    await eventually(notification_acknowledged, "Alipay's notification to be answered `success`")

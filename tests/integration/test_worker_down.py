@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from db.engine import SessionFactory, build_engine
+from devstack.dev_keys import ensure_dev_keys
 from db.models import Refund, User
 from domain.roles import Role
 from domain.timeutil import utcnow
@@ -43,6 +44,7 @@ async def no_worker(database_url: str, tmp_path_factory: pytest.TempPathFactory)
         temporal_call_timeout_seconds=1.5,
         jwt_secret="no-worker-secret-0123456789abcdef0123456789",
     )
+    ensure_dev_keys(settings.data_dir)  # the gateways are connected; only the worker is missing
     engine = build_engine(database_url)
     async with await start_local_dev_server() as env:
         port = free_port()

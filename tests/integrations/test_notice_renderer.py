@@ -23,7 +23,7 @@ CONTEXT = {
     "requested_fen": 299_900,
     "fee_fen": 29_990,
     "refund_amount_fen": 269_910,
-    "gateway": "sandbox",
+    "gateway": "wechatpay",
     "decision_reason": "符合七天内退款政策",
     "refunded_at": "2026-11-24T03:15:00+00:00",
 }

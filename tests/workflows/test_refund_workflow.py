@@ -145,7 +145,7 @@ def refund_request(
         requested_fen=199_900,
         fee_fen=19_990,
         refund_amount_fen=179_910,
-        gateway=Gateway.SANDBOX,
+        gateway=Gateway.WECHATPAY,
         gateway_trade_no="T1",
         policy=default_policy(CourseType.REGULAR),  # notices by inbox, email and SMS
         eligibility=eligibility,
