@@ -184,6 +184,7 @@ def create_app(
         return body, {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
 
     async def notify(out_refund_no: str, delay: float, *, times: int = 1) -> None:
+        """After delay, the refund settles; then the merchant is told (times=0: never told)."""
         await asyncio.sleep(delay)
         record = ledger.refunds[out_refund_no]
         settle(record)
@@ -195,6 +196,8 @@ def create_app(
             await deliver(record, body, headers)
 
     async def deliver(record: dict[str, Any], body: bytes, headers: dict[str, str]) -> None:
+        # Kept so a test (or a curious developer) can replay exactly what was sent.
+        record["last_notification"] = {"headers": headers, "body": body.decode()}
         for retry_delay in (*NOTIFY_RETRY_DELAYS_SECONDS, None):
             try:
                 async with httpx.AsyncClient(timeout=10) as client:
@@ -214,10 +217,9 @@ def create_app(
             await asyncio.sleep(retry_delay)
 
     def schedule_notification(record: dict[str, Any], fault: FaultPlan) -> None:
-        if fault.mode == "never":
-            return
         delay = fault.delay_seconds if fault.mode == "delay" else callback_delay_seconds
-        in_background(notify(record["out_refund_no"], delay, times=2 if fault.mode == "duplicate" else 1))
+        times = {"never": 0, "duplicate": 2}.get(fault.mode, 1)
+        in_background(notify(record["out_refund_no"], delay, times=times))
 
     # --- one refund, whichever protocol asked for it ------------------------------------------------
 
@@ -263,6 +265,8 @@ def create_app(
         }
         if fault.mode in ("abnormal", "closed"):
             record["ends_as"] = fault.mode.upper()
+        if fault.mode == "never":
+            record["never_notify"] = True
         ledger.refunds[out_refund_no] = record
         ledger.save()
         if fault.mode == "out_of_order":
@@ -326,7 +330,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         for out_refund_no, record in ledger.refunds.items():  # after a restart, finish what was owed
-            if not record.get("notifications_acknowledged"):
+            if not record.get("notifications_acknowledged") and not record.get("never_notify"):
                 in_background(notify(out_refund_no, callback_delay_seconds))
         yield
         for task in list(tasks):

@@ -19,6 +19,7 @@ class NoticeEvent(StrEnum):
     REFUND_APPROVED = "refund_approved"
     REFUND_REJECTED = "refund_rejected"
     REFUND_SUCCEEDED = "refund_succeeded"
+    REFUND_DELAYED = "refund_delayed"
 
 
 class NotificationStatus(StrEnum):

@@ -188,6 +188,7 @@ class RefundWorkflow:
                 actor=request.gateway.value,
                 note=str(error.cause),
             )
+            self._notify(NoticeEvent.REFUND_DELAYED)
             return
         await self._record(
             "gateway.requested",
@@ -216,6 +217,8 @@ class RefundWorkflow:
                 note=f"the gateway reported {result.outcome.value}",
                 detail={"source": result.source},
             )
+            # The student was told the money is on its way: say at once that it is delayed.
+            self._notify(NoticeEvent.REFUND_DELAYED)
 
     async def _conclusive_gateway_result(self) -> GatewayRefundResult:
         """Wait for the gateway's final word: its callback, or its query API when the callback is late."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -48,11 +50,11 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
-@pytest_asyncio.fixture(scope="module")
-async def stack(
-    temporal_env: WorkflowEnvironment, database_url: str, tmp_path_factory: pytest.TempPathFactory
+@asynccontextmanager
+async def running_stack(
+    temporal_env: WorkflowEnvironment, database_url: str, data_dir: Path, *, worker_in_process: bool = True
 ) -> AsyncIterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("data")
+    """Everything but (optionally) the worker; without it, a test runs `worker.py` itself."""
     api_port, gateway_port = free_port(), free_port()
     with running_mailbox(data_dir / "mailbox") as mailbox:
         settings = Settings(
@@ -77,12 +79,24 @@ async def stack(
         )
         api_app = create_app(settings, temporal_client=temporal_env.client)
         with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
-            async with (
-                serving(gateway_app, gateway_port) as gateway_url,
-                serving(api_app, api_port) as api_url,
-                build_worker(temporal_env.client, settings, sessions, executor),
-                httpx.AsyncClient(base_url=api_url, timeout=30) as api,
-                httpx.AsyncClient(base_url=gateway_url, timeout=10) as gateway,
-            ):
+            async with AsyncExitStack() as running:
+                gateway_url = await running.enter_async_context(serving(gateway_app, gateway_port))
+                api_url = await running.enter_async_context(serving(api_app, api_port))
+                if worker_in_process:
+                    await running.enter_async_context(
+                        build_worker(temporal_env.client, settings, sessions, executor)
+                    )
+                api = await running.enter_async_context(httpx.AsyncClient(base_url=api_url, timeout=30))
+                gateway = await running.enter_async_context(
+                    httpx.AsyncClient(base_url=gateway_url, timeout=10)
+                )
                 yield Stack(api, api_url, gateway, mailbox, temporal_env.client, sessions, settings)
         engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def stack(
+    temporal_env: WorkflowEnvironment, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    async with running_stack(temporal_env, database_url, tmp_path_factory.mktemp("data")) as running:
+        yield running

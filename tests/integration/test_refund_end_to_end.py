@@ -2,65 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-import httpx
 import pytest
 
 from activities.notify import message_id_for
 from domain import search_attributes
 from tests.integration.conftest import Stack
+from tests.integration.journey import (
+    DEMO_STUDENT_ID,
+    eventually,
+    login,
+    mails_about,
+    now,
+    push_order,
+    refund_status,
+    status_is,
+)
 
 pytestmark = pytest.mark.integration
-
-DEMO_STUDENT_ID = "S1001"  # from the dev seed
-
-
-async def login(api: httpx.AsyncClient, email: str) -> dict[str, str]:
-    response = await api.post("/api/auth/token", data={"username": email, "password": "demo"})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str, within_seconds: float = 30) -> Any:
-    """Poll until probe() returns something truthy; the system works asynchronously by design."""
-    deadline = asyncio.get_running_loop().time() + within_seconds
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
-async def push_order(stack: Stack, order_id: str, amount_fen: int, course_type: str = "regular") -> None:
-    integration = await login(stack.api, "integration@demo")
-    response = await stack.api.put(
-        f"/api/orders/{order_id}",
-        headers=integration,
-        json={
-            "student_id": DEMO_STUDENT_ID,
-            "course": {"id": f"C-{order_id}", "name": "机器学习系统正价课", "type": course_type},
-            "amount_paid_fen": amount_fen,
-            "paid_at": "2026-11-20T09:30:00+08:00",
-            "gateway": "wechatpay",
-            "gateway_trade_no": f"TRADE-{order_id}",
-        },
-    )
-    assert response.status_code == 201, response.text
-
-
-async def refund_status(stack: Stack, refund_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    response = await stack.api.get(f"/api/refunds/{refund_id}", headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def mails_about(stack: Stack, order_id: str):
-    return [mail for mail in stack.mailbox.messages() if order_id in mail.subject]
 
 
 async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
@@ -92,7 +50,7 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     [ack] = await eventually(acknowledged, "the inbox acknowledgement")
     assert "O-E2E-APPROVE" in ack["subject"] and "林小雨" in ack["body_text"]
     [ack_mail] = await eventually(
-        lambda: _async(mails_about(stack, "O-E2E-APPROVE")), "the acknowledgement email"
+        lambda: now(mails_about(stack, "O-E2E-APPROVE")), "the acknowledgement email"
     )
     assert ack_mail.to == "student@demo"
     assert ack_mail.message_id == message_id_for(f"refund-{refund_id}:refund_received:email")
@@ -100,7 +58,7 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
 
     # Only a reviewer decides, and only while the refund awaits review.
     await eventually(
-        lambda: _status_is(stack, refund_id, student, "awaiting_review"), "the refund to await review"
+        lambda: status_is(stack, refund_id, student, "awaiting_review"), "the refund to await review"
     )
     # An admin edits the policy meanwhile: this refund keeps the version it was judged by.
     admin = await login(stack.api, "admin@demo")
@@ -124,7 +82,7 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     assert approved.json() == {"refund_id": refund_id, "status": "approved"}
 
     # The sandbox gateway calls back; only that verified callback makes it refunded.
-    await eventually(lambda: _status_is(stack, refund_id, student, "refunded"), "the refund to be refunded")
+    await eventually(lambda: status_is(stack, refund_id, student, "refunded"), "the refund to be refunded")
     detail = await refund_status(stack, refund_id, student)
     assert (detail["amount_paid_fen"], detail["fee_fen"], detail["refund_amount_fen"]) == (
         199_900,
@@ -150,7 +108,7 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     assert late.status_code == 409
 
     mails = await eventually(
-        lambda: _async(len(mails_about(stack, "O-E2E-APPROVE")) == 3 and mails_about(stack, "O-E2E-APPROVE")),
+        lambda: now(len(mails_about(stack, "O-E2E-APPROVE")) == 3 and mails_about(stack, "O-E2E-APPROVE")),
         "three emails",
     )
     subjects = sorted(mail.subject for mail in mails)
@@ -206,7 +164,7 @@ async def test_a_rejected_refund_says_why_and_frees_the_order(stack: Stack) -> N
             "/api/refunds", headers=student, json={"order_id": "O-E2E-REJECT", "reason": "不想学了"}
         )
     ).json()["refund_id"]
-    await eventually(lambda: _status_is(stack, refund_id, student, "awaiting_review"), "awaiting review")
+    await eventually(lambda: status_is(stack, refund_id, student, "awaiting_review"), "awaiting review")
 
     no_reason = await stack.api.post(
         f"/api/refunds/{refund_id}/decision", headers=reviewer, json={"decision": "reject"}
@@ -222,7 +180,7 @@ async def test_a_rejected_refund_says_why_and_frees_the_order(stack: Stack) -> N
     assert detail["status"] == "rejected" and detail["decision_reason"] == "体验课已结束，不在退款期内"
 
     rejection = await eventually(
-        lambda: _async([m for m in mails_about(stack, "O-E2E-REJECT") if m.subject.startswith("关于")]),
+        lambda: now([m for m in mails_about(stack, "O-E2E-REJECT") if m.subject.startswith("关于")]),
         "the rejection email",
     )
     assert "体验课已结束，不在退款期内" in rejection[0].text
@@ -268,19 +226,11 @@ async def test_a_request_after_the_window_is_rejected_at_once_with_the_reason(st
             "/api/refunds", headers=student, json={"order_id": "O-E2E-LATE", "reason": "没时间"}
         )
     ).json()["refund_id"]
-    await eventually(lambda: _status_is(stack, refund_id, student, "rejected"), "the automatic rejection")
+    await eventually(lambda: status_is(stack, refund_id, student, "rejected"), "the automatic rejection")
     detail = await refund_status(stack, refund_id, student)
     assert (detail["decided_by"], detail["decision_reason"]) == ("policy", quote["reason_text"])
-    [mail] = await eventually(lambda: _async(mails_about(stack, "O-E2E-LATE")), "the rejection email")
+    [mail] = await eventually(lambda: now(mails_about(stack, "O-E2E-LATE")), "the rejection email")
     assert mail.subject == "关于您的退款申请（订单 O-E2E-LATE）" and quote["reason_text"] in mail.text
-
-
-async def _async(value: Any) -> Any:
-    return value
-
-
-async def _status_is(stack: Stack, refund_id: str, headers: dict[str, str], status: str) -> bool:
-    return (await refund_status(stack, refund_id, headers))["status"] == status
 
 
 async def test_an_alipay_order_is_refunded_through_alipays_protocol(stack: Stack) -> None:
@@ -307,12 +257,12 @@ async def test_an_alipay_order_is_refunded_through_alipays_protocol(stack: Stack
             "/api/refunds", headers=student, json={"order_id": "O-E2E-ALIPAY", "reason": "时间冲突"}
         )
     ).json()["refund_id"]
-    await eventually(lambda: _status_is(stack, refund_id, student, "awaiting_review"), "awaiting review")
+    await eventually(lambda: status_is(stack, refund_id, student, "awaiting_review"), "awaiting review")
     approved = await stack.api.post(
         f"/api/refunds/{refund_id}/decision", headers=reviewer, json={"decision": "approve", "reason": "同意"}
     )
     assert approved.status_code == 200
-    await eventually(lambda: _status_is(stack, refund_id, student, "refunded"), "the Alipay refund")
+    await eventually(lambda: status_is(stack, refund_id, student, "refunded"), "the Alipay refund")
     ledger = (await stack.gateway.get("/sandbox/refunds")).json()
     [record] = [r for r in ledger["refunds"] if r["out_refund_no"] == refund_id]
     assert (record["gateway"], record["amount"]["refund"], ledger["requests_seen"][refund_id]) == (

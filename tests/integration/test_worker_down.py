@@ -15,8 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from db.engine import SessionFactory, build_engine
-from devstack.dev_keys import ensure_dev_keys
 from db.models import Refund, User
+from devstack.dev_keys import ensure_dev_keys
 from domain.roles import Role
 from domain.timeutil import utcnow
 from settings import Settings

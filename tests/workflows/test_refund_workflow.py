@@ -337,6 +337,10 @@ async def test_a_refund_the_gateway_refuses_ends_as_failed(
     assert final.status is RefundStatus.REFUND_FAILED
     assert fakes.events[-1].event == "gateway.refused"
     assert "trade closed" in fakes.events[-1].note
+    assert sorted(n.channel.value for n in fakes.notices if n.event.value == "refund_delayed") == [
+        "email",
+        "inbox",
+    ]
 
 
 async def test_an_undeliverable_email_does_not_hold_up_the_refund(

@@ -1,0 +1,227 @@
+"""Money moves exactly once, whatever the gateway or the worker does: a worker killed between the
+refund call and the callback, duplicate / early / replayed notifications, a lost reply, no
+notification at all, and a refund the bank bounces.
+
+The worker runs here as its own process (`worker.py`), so it can be killed for real. SQLite only:
+these faults are the gateway's and the worker's; the database's part runs on both elsewhere."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlmodel import select
+from temporalio.testing import WorkflowEnvironment
+
+from db.migrate import upgrade
+from db.models import AuditEvent
+from settings import PROJECT_ROOT
+from tests.integration.conftest import Stack, running_stack
+from tests.integration.journey import eventually, login, refund_status, request_and_approve, status_is
+
+pytestmark = pytest.mark.integration
+
+
+class WorkerProcess:
+    def __init__(self, stack: Stack, temporal: WorkflowEnvironment) -> None:
+        settings = stack.settings
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AFTERCARE_", "TEMPORAL_"))},
+            "AFTERCARE_DATABASE_URL": settings.database_url,
+            "AFTERCARE_DATA_DIR": str(settings.data_dir),
+            "AFTERCARE_TASK_QUEUE": settings.task_queue,
+            "AFTERCARE_API_PORT": str(settings.api_port),
+            "AFTERCARE_SANDBOX_GATEWAY_PORT": str(settings.sandbox_gateway_port),
+            "AFTERCARE_DEV_MAILBOX_PORT": str(settings.dev_mailbox_port),
+            "TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
+            "TEMPORAL_NAMESPACE": temporal.client.namespace,
+        }
+        self.log = settings.data_dir / "worker.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "worker.py"],
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # SIGKILL: no goodbye, no completing what it was doing
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def stack(
+    temporal_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("faults")
+    url = f"sqlite:///{data_dir / 'aftercare.db'}"
+    upgrade(url)
+    async with running_stack(temporal_env, url, data_dir, worker_in_process=False) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def worker(stack: Stack, temporal_env: WorkflowEnvironment) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(stack, temporal_env)
+    process.start()
+    yield process
+    process.stop()
+
+
+async def fault(stack: Stack, mode: str, **extra: Any) -> None:
+    (await stack.gateway.post("/sandbox/faults", json={"mode": mode, "count": 1, **extra})).raise_for_status()
+
+
+async def gateway_record(stack: Stack, refund_id: str) -> dict[str, Any] | None:
+    ledger = (await stack.gateway.get("/sandbox/refunds")).json()
+    records = [r for r in ledger["refunds"] if r["out_refund_no"] == refund_id]
+    assert len(records) <= 1, "the gateway holds two refunds under one number"
+    return {**records[0], "requests_seen": ledger["requests_seen"][refund_id]} if records else None
+
+
+def steps(stack: Stack, refund_id: str) -> list[AuditEvent]:
+    with stack.sessions() as session:
+        return list(
+            session.exec(select(AuditEvent).where(AuditEvent.case_id == refund_id).order_by(AuditEvent.id))
+        )
+
+
+async def inbox_events(stack: Stack, student: dict[str, str], refund_id: str) -> list[str]:
+    inbox = (await stack.api.get("/api/me/inbox", headers=student, params={"limit": 200})).json()
+    return sorted(m["event"] for m in inbox["messages"] if m["case_id"] == refund_id)
+
+
+async def test_a_worker_killed_between_the_refund_call_and_the_callback_refunds_once(
+    stack: Stack, worker: WorkerProcess
+) -> None:
+    await fault(stack, "delay", delay_seconds=6)
+    refund_id, student = await request_and_approve(stack, "O-FAULT-KILL")
+    await eventually(lambda: gateway_record(stack, refund_id), "the refund call to reach the gateway")
+    worker.kill()
+    # The callback arrives while no worker runs: the API hands it to Temporal, which keeps it.
+    await eventually(
+        lambda: _acknowledged(stack, refund_id), "the gateway's notification to be acknowledged", 30
+    )
+    assert (await refund_status(stack, refund_id, student))["status"] != "refunded"
+    worker.start()
+    await eventually(
+        lambda: status_is(stack, refund_id, student, "refunded"), "the refund after the restart", 90
+    )
+    record = await gateway_record(stack, refund_id)
+    assert record is not None and record["status"] == "SUCCESS"  # one refund at the gateway
+    assert [s.event for s in steps(stack, refund_id)].count("gateway.succeeded") == 1
+    await eventually(lambda: _inbox_is(stack, student, refund_id, TOLD_ONCE), "one notice of each step")
+
+
+async def _acknowledged(stack: Stack, refund_id: str) -> bool:
+    record = await gateway_record(stack, refund_id)
+    return bool(record and record.get("notifications_acknowledged"))
+
+
+@pytest.mark.parametrize("mode", ["duplicate", "out_of_order"])
+async def test_duplicate_and_early_notifications_change_nothing(
+    stack: Stack, worker: WorkerProcess, mode: str
+) -> None:
+    await fault(stack, mode)
+    refund_id, student = await request_and_approve(stack, f"O-FAULT-{mode.upper()}")
+    await eventually(lambda: status_is(stack, refund_id, student, "refunded"), f"the refund ({mode})")
+    if mode == "duplicate":
+        await eventually(lambda: _acknowledged_twice(stack, refund_id), "both notifications to be answered")
+    assert [s.event for s in steps(stack, refund_id)].count("gateway.succeeded") == 1
+    await eventually(lambda: _inbox_is(stack, student, refund_id, TOLD_ONCE), "one notice of each step")
+
+
+async def _acknowledged_twice(stack: Stack, refund_id: str) -> bool:
+    record = await gateway_record(stack, refund_id)
+    return bool(record and record.get("notifications_acknowledged", 0) >= 2)
+
+
+async def test_a_replayed_notification_is_acknowledged_and_changes_nothing(
+    stack: Stack, worker: WorkerProcess
+) -> None:
+    refund_id, student = await request_and_approve(stack, "O-FAULT-REPLAY")
+    await eventually(lambda: status_is(stack, refund_id, student, "refunded"), "the refund")
+    record = await eventually(lambda: _with_notification(stack, refund_id), "the notification")
+    before = [s.event for s in steps(stack, refund_id)]
+    sent = record["last_notification"]
+    replayed = await stack.api.post(
+        "/api/payments/wechatpay/notify", content=sent["body"].encode(), headers=sent["headers"]
+    )
+    assert replayed.status_code == 204
+    assert [s.event for s in steps(stack, refund_id)] == before
+
+
+async def _with_notification(stack: Stack, refund_id: str) -> dict[str, Any] | None:
+    record = await gateway_record(stack, refund_id)
+    return record if record and record.get("notifications_acknowledged") else None
+
+
+async def test_a_lost_reply_is_asked_again_and_refunds_once(stack: Stack, worker: WorkerProcess) -> None:
+    await fault(stack, "lose_response")
+    refund_id, student = await request_and_approve(stack, "O-FAULT-LOST")
+    await eventually(lambda: status_is(stack, refund_id, student, "refunded"), "the refund after the retry")
+    record = await gateway_record(stack, refund_id)
+    assert record is not None and record["requests_seen"] >= 2  # asked again under the same number…
+    assert record["status"] == "SUCCESS"  # …and refunded once (gateway_record checks there is one)
+
+
+async def test_without_any_notification_the_query_api_finishes_the_refund(
+    stack: Stack, worker: WorkerProcess
+) -> None:
+    await fault(stack, "never")
+    refund_id, student = await request_and_approve(stack, "O-FAULT-SILENT")
+    # The workflow waits a minute for the callback, then asks the gateway.
+    await eventually(lambda: status_is(stack, refund_id, student, "refunded"), "the query path", 100)
+    [succeeded] = [s for s in steps(stack, refund_id) if s.event == "gateway.succeeded"]
+    assert succeeded.detail == {"source": "query"}
+    record = await gateway_record(stack, refund_id)
+    assert record is not None and not record.get("notifications_acknowledged")
+
+
+async def test_a_refund_the_bank_bounces_is_marked_failed_and_the_student_told(
+    stack: Stack, worker: WorkerProcess
+) -> None:
+    await fault(stack, "abnormal")
+    refund_id, student = await request_and_approve(stack, "O-FAULT-ABNORMAL")
+    await eventually(lambda: status_is(stack, refund_id, student, "refund_failed"), "the failed refund")
+    await eventually(
+        lambda: _has(inbox_events(stack, student, refund_id), "refund_delayed"),
+        "the delay notice in the inbox",
+    )
+    # Where the money is must be settled first: the order stays locked.
+    again = await stack.api.post(
+        "/api/refunds", headers=student, json={"order_id": "O-FAULT-ABNORMAL", "reason": "再试"}
+    )
+    assert again.status_code == 409
+    assert (await refund_status(stack, refund_id, await login(stack.api, "finance@demo")))[
+        "status"
+    ] == "refund_failed"
+
+
+async def _has(events: Any, event: str) -> bool:
+    return event in await events
+
+
+TOLD_ONCE = ["refund_approved", "refund_received", "refund_succeeded"]
+
+
+async def _inbox_is(stack: Stack, student: dict[str, str], refund_id: str, expected: list[str]) -> bool:
+    events = await inbox_events(stack, student, refund_id)
+    assert len(events) <= len(expected), f"more notices than steps: {events}"
+    return events == expected
