@@ -108,6 +108,7 @@ def test_make_dev_runs_the_readme_walkthrough_and_stops_cleanly(
         )  # fmt: skip
         assert walkthrough.returncode == 0, walkthrough.stdout + walkthrough.stderr
         output = walkthrough.stdout
+        assert "quote: eligible 269910 fen back" in output
         assert "我们已收到您的退款申请（订单 O-DEMO-1002）" in output
         assert '"status":"approved"' in output
         assert "refunded 269910 fen;" in output
