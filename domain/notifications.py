@@ -20,6 +20,7 @@ class NoticeEvent(StrEnum):
     REFUND_REJECTED = "refund_rejected"
     REFUND_SUCCEEDED = "refund_succeeded"
     REFUND_DELAYED = "refund_delayed"
+    REFUND_MANAGER_CALL = "refund_manager_call"
 
 
 class NotificationStatus(StrEnum):

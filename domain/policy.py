@@ -46,6 +46,8 @@ class PolicyTerms(BaseModel):
     manager_confirmation: bool = False
     # Any refund of at least this much needs the same phone confirmation (None: no threshold).
     manager_confirmation_from_fen: Annotated[int, Field(gt=0)] | None = None
+    # While a manager's call is awaited, how often to remind the team.
+    confirmation_reminder_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
     review_reminder_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 24
     review_escalation_hours: Annotated[int, Field(ge=1, le=24 * 60)] = 48
 

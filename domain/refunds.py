@@ -19,17 +19,21 @@ class RefundStatus(StrEnum):
     REQUESTED = "requested"
     AWAITING_REVIEW = "awaiting_review"
     APPROVED = "approved"
+    # Premium and high-value refunds: an account manager phones the student before money moves.
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
     # Sent to the payment gateway; only its verified result moves it on.
     REFUNDING = "refunding"
     REFUNDED = "refunded"
     REJECTED = "rejected"
+    # The student withdrew the request on the manager's call: nothing moved.
+    WITHDRAWN = "withdrawn"
     REFUND_FAILED = "refund_failed"
 
 
 # Statuses after which the order may be asked about again: nothing moved (rejected), or the money
 # is settled and counted as refunded. A failed refund keeps the order locked until finance has
 # found out where the money is.
-RELEASES_ORDER = frozenset({RefundStatus.REFUNDED, RefundStatus.REJECTED})
+RELEASES_ORDER = frozenset({RefundStatus.REFUNDED, RefundStatus.REJECTED, RefundStatus.WITHDRAWN})
 # Before a decision exists, a reviewer may decide (the update's validator allows it).
 DECIDABLE_STATUSES = frozenset({RefundStatus.REQUESTED, RefundStatus.AWAITING_REVIEW})
 
@@ -99,6 +103,20 @@ class ReviewDecision(BaseModel):
 def check_decision_reason(decision: Decision, reason: str) -> None:
     if decision is Decision.REJECT and not reason.strip():
         raise ValueError("a rejection needs a reason the student can read")
+
+
+class ConfirmationOutcome(StrEnum):
+    CONFIRMED = "confirmed"  # the student still wants the refund: money may move
+    WITHDRAWN = "withdrawn"  # the student changed their mind on the call
+
+
+class ManagerConfirmation(BaseModel):
+    """What the account manager reports after phoning the student."""
+
+    outcome: ConfirmationOutcome
+    note: PlainText = Field(min_length=1, max_length=1000)
+    manager_id: str
+    manager_name: str
 
 
 class DecisionReceipt(BaseModel):

@@ -15,5 +15,7 @@ class Role(StrEnum):
 
 # Who may decide a refund: reviewers, and leads (the escalation target of a review).
 REFUND_DECIDERS = frozenset({Role.REVIEWER, Role.LEAD})
+# Who reports an account manager's confirmation call.
+REFUND_CONFIRMERS = frozenset({Role.LEAD, Role.FINANCE})
 # Staff who may read any refund.
 REFUND_READERS = frozenset({Role.REVIEWER, Role.AGENT, Role.LEAD, Role.FINANCE, Role.ADMIN})

@@ -25,12 +25,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy import Eligibility
     from domain.refunds import (
         DECIDABLE_STATUSES,
+        ConfirmationOutcome,
         Decision,
         DecisionReceipt,
         GatewayOutcome,
         GatewayQuery,
         GatewayRefundOrder,
         GatewayRefundResult,
+        ManagerConfirmation,
         RefundEvent,
         RefundRequest,
         RefundState,
@@ -65,6 +67,9 @@ class RefundWorkflow:
         self._steps = 0
         self._decision: ReviewDecision | None = None
         self._decision_reason = ""
+        self._confirmation: ManagerConfirmation | None = None
+        self._confirmation_open = False
+        self._confirmation_recorded = False
         self._refunded_at: datetime | None = None
         self._gateway_results: list[GatewayRefundResult] = []
         self._results_read = 0
@@ -124,9 +129,50 @@ class RefundWorkflow:
         )
         if approved:
             self._notify(NoticeEvent.REFUND_APPROVED)
+            if self._request.needs_manager_confirmation and not await self._confirmed_by_phone():
+                return
             await self._refund_at_gateway()
         else:
             self._notify(NoticeEvent.REFUND_REJECTED)
+
+    async def _confirmed_by_phone(self) -> bool:
+        """Premium and high-value refunds: an account manager phones the student before any money
+        moves; the team is reminded until the call is reported."""
+        self._confirmation_open = True
+        await self._record(
+            "confirmation.awaiting",
+            RefundStatus.AWAITING_CONFIRMATION,
+            actor="system",
+            note="an account manager will phone the student before the refund is paid",
+        )
+        self._notify(NoticeEvent.REFUND_MANAGER_CALL)
+        every = timedelta(hours=self._request.policy.confirmation_reminder_hours)
+        reminders = 0
+        while self._confirmation is None:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._confirmation is not None,
+                    timeout=every,
+                    timeout_summary="waiting for the account manager's call",
+                )
+            except TimeoutError:
+                reminders += 1
+                await self._record(
+                    "confirmation.reminder",
+                    RefundStatus.AWAITING_CONFIRMATION,
+                    actor="system",
+                    note=f"reminder {reminders}: nobody has reported the call to the student yet",
+                )
+        confirmation = self._confirmation
+        confirmed = confirmation.outcome is ConfirmationOutcome.CONFIRMED
+        await self._record(
+            "confirmation.confirmed" if confirmed else "confirmation.withdrawn",
+            RefundStatus.APPROVED if confirmed else RefundStatus.WITHDRAWN,
+            actor=confirmation.manager_id,
+            note=confirmation.note,
+        )
+        self._confirmation_recorded = True
+        return confirmed
 
     # --- humans and gateways talk to the workflow here -------------------------------------------
 
@@ -145,6 +191,21 @@ class RefundWorkflow:
         if not (undecided and self._status in DECIDABLE_STATUSES):
             raise ApplicationError(
                 f"refund {self._request.refund_id} is {self._status.value}, not awaiting review",
+                type="InvalidRefundState",
+            )
+
+    @workflow.update
+    async def confirm(self, confirmation: ManagerConfirmation) -> DecisionReceipt:
+        self._confirmation = confirmation
+        await workflow.wait_condition(lambda: self._confirmation_recorded)
+        return DecisionReceipt(refund_id=self._request.refund_id, status=self._status)
+
+    @confirm.validator
+    def _only_while_a_call_is_awaited(self, confirmation: ManagerConfirmation) -> None:
+        # Open from just before awaiting_confirmation is recorded, for the same reason as decide's.
+        if not self._confirmation_open or self._confirmation is not None:
+            raise ApplicationError(
+                f"refund {self._request.refund_id} is {self._status.value}, not awaiting a manager's call",
                 type="InvalidRefundState",
             )
 

@@ -11,8 +11,16 @@ from db.models import AuditEvent, Refund, User
 from domain.courses import CourseType
 from domain.notifications import Channel
 from domain.policy import Eligibility, IneligibleReason, RefundPolicy, RefundQuote, reason_text
-from domain.refunds import Decision, DecisionReceipt, RefundStatus, ReviewDecision, check_decision_reason
-from domain.roles import REFUND_DECIDERS, Role
+from domain.refunds import (
+    ConfirmationOutcome,
+    Decision,
+    DecisionReceipt,
+    ManagerConfirmation,
+    RefundStatus,
+    ReviewDecision,
+    check_decision_reason,
+)
+from domain.roles import REFUND_CONFIRMERS, REFUND_DECIDERS, Role
 from domain.text import PlainText
 
 router = APIRouter(prefix="/api/refunds", tags=["refunds"])
@@ -169,6 +177,34 @@ def get_refund(refund_id: str, session: SessionDep, user: CurrentUser) -> Refund
     events: list[AuditEvent] = service.refund_timeline(session=session, refund_id=refund.id)
     timeline = [TimelineItem.model_validate(event, from_attributes=True) for event in events]
     return RefundDetail(**RefundOut.of(refund).model_dump(), policy=refund.policy, timeline=timeline)
+
+
+class ConfirmationIn(BaseModel):
+    outcome: ConfirmationOutcome
+    note: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+
+
+@router.post("/{refund_id}/confirmation", response_model=DecisionReceipt)
+async def confirm_refund(
+    refund_id: str,
+    body: ConfirmationIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    manager: Annotated[User, Depends(require_roles(*REFUND_CONFIRMERS))],
+) -> DecisionReceipt:
+    """The account manager phoned the student: confirmed (the refund is paid) or withdrawn."""
+    confirmation = ManagerConfirmation(
+        outcome=body.outcome, note=body.note, manager_id=manager.id, manager_name=manager.display_name
+    )
+    return await service.confirm_refund(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        manager=manager,
+        refund_id=refund_id,
+        confirmation=confirmation,
+    )
 
 
 @router.post("/{refund_id}/decision", response_model=DecisionReceipt)

@@ -8,6 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from fastapi import HTTPException, status
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,7 @@ from domain.refunds import (
     CourseSnapshot,
     DecisionReceipt,
     GatewayRefundResult,
+    ManagerConfirmation,
     RefundRequest,
     RefundStatus,
     ReviewDecision,
@@ -346,10 +348,53 @@ def list_refunds(
     return list(session.exec(query))
 
 
-def _not_awaiting_review(refund: Refund) -> HTTPException:
-    return HTTPException(
-        status.HTTP_409_CONFLICT, f"refund {refund.id} is {refund.status}, not awaiting review"
+def _not_in(refund: Refund, awaited: str) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, f"refund {refund.id} is {refund.status}, not {awaited}")
+
+
+async def _update_refund(
+    *,
+    session: Session,
+    temporal: TemporalClientProvider,
+    settings: Settings,
+    user: User,
+    refund_id: str,
+    expected: RefundStatus,
+    awaited: str,
+    update: Any,
+    argument: Any,
+) -> DecisionReceipt:
+    """Run one of RefundWorkflow's updates for a person: 404 if they may not see the refund, 409 if it
+    is not in the state the update is for (checked here first, then by the update's validator before
+    anything reaches history), 503 if no worker answers in time."""
+    refund = await run_in_threadpool(
+        partial(readable_refund, session=session, user=user, refund_id=refund_id)
     )
+    session.close()  # hold no database connection while waiting on Temporal
+    if refund.status != expected.value:
+        raise _not_in(refund, awaited)
+    client = await temporal.get()
+    handle = client.get_workflow_handle_for(RefundWorkflow.run, refund.workflow_id)
+    try:
+        async with asyncio.timeout(settings.temporal_call_timeout_seconds):
+            return await handle.execute_update(update, argument)
+    except WorkflowUpdateFailedError as exc:
+        if isinstance(exc.cause, ApplicationError) and exc.cause.type == "InvalidRefundState":
+            raise HTTPException(status.HTTP_409_CONFLICT, exc.cause.message) from exc
+        raise
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # the workflow has already finished
+            raise _not_in(refund, awaited) from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "workflow service unavailable, try again"
+        ) from exc
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        # No worker took it in time (down or overloaded). Almost always nothing was recorded; if it
+        # was, trying again answers 409 with the recorded status.
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the refund service did not confirm your decision in time; please check the refund and try again",
+        ) from exc
 
 
 async def decide_refund(
@@ -361,35 +406,39 @@ async def decide_refund(
     refund_id: str,
     decision: ReviewDecision,
 ) -> DecisionReceipt:
-    refund = await run_in_threadpool(
-        partial(readable_refund, session=session, user=reviewer, refund_id=refund_id)
+    return await _update_refund(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=reviewer,
+        refund_id=refund_id,
+        expected=RefundStatus.AWAITING_REVIEW,
+        awaited="awaiting review",
+        update=RefundWorkflow.decide,
+        argument=decision,
     )
-    session.close()  # hold no database connection while waiting on Temporal
-    if refund.status != RefundStatus.AWAITING_REVIEW.value:
-        raise _not_awaiting_review(refund)
-    client = await temporal.get()
-    handle = client.get_workflow_handle_for(RefundWorkflow.run, refund.workflow_id)
-    try:
-        # The update's validator refuses a decision in any other state before it reaches history.
-        async with asyncio.timeout(settings.temporal_call_timeout_seconds):
-            return await handle.execute_update(RefundWorkflow.decide, decision)
-    except WorkflowUpdateFailedError as exc:
-        if isinstance(exc.cause, ApplicationError) and exc.cause.type == "InvalidRefundState":
-            raise HTTPException(status.HTTP_409_CONFLICT, exc.cause.message) from exc
-        raise
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:  # the workflow has already finished
-            raise _not_awaiting_review(refund) from exc
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "workflow service unavailable, try again"
-        ) from exc
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
-        # No worker took the decision in time (it is down or overloaded). Almost always nothing was
-        # recorded; if it was, trying again answers 409 with the recorded status.
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "the refund service did not confirm your decision in time; please check the refund and try again",
-        ) from exc
+
+
+async def confirm_refund(
+    *,
+    session: Session,
+    temporal: TemporalClientProvider,
+    settings: Settings,
+    manager: User,
+    refund_id: str,
+    confirmation: ManagerConfirmation,
+) -> DecisionReceipt:
+    return await _update_refund(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=manager,
+        refund_id=refund_id,
+        expected=RefundStatus.AWAITING_CONFIRMATION,
+        awaited="awaiting a manager's call",
+        update=RefundWorkflow.confirm,
+        argument=confirmation,
+    )
 
 
 async def deliver_gateway_result(

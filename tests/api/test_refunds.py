@@ -213,3 +213,22 @@ def test_an_order_paid_through_a_gateway_not_connected_here_is_refused_before_an
     assert response.status_code == 409 and "not connected here" in response.text
     with api_sessions() as session:
         assert session.exec(select(Refund).where(Refund.order_id == order.id)).all() == []
+
+
+def test_manager_confirmations_are_refused_for_the_wrong_role_state_or_input(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    refund = make_refund(
+        api_sessions, make_order(api_sessions, make_user(api_sessions, Role.STUDENT)), status="approved"
+    )
+    url = f"/api/refunds/{refund.id}/confirmation"
+    confirmed = {"outcome": "confirmed", "note": "已电话确认"}
+    assert (
+        api.post(url, json=confirmed, headers=auth(api, make_user(api_sessions, Role.REVIEWER))).status_code
+        == 403
+    )
+    lead = auth(api, make_user(api_sessions, Role.LEAD))
+    wrong_state = api.post(url, json=confirmed, headers=lead)
+    assert wrong_state.status_code == 409 and "not awaiting a manager's call" in wrong_state.text
+    assert api.post(url, json={"outcome": "confirmed", "note": ""}, headers=lead).status_code == 422
+    assert api.post(url, json={"outcome": "maybe", "note": "x"}, headers=lead).status_code == 422

@@ -277,3 +277,58 @@ async def test_an_alipay_order_is_refunded_through_alipays_protocol(stack: Stack
         return any(r["out_refund_no"] == refund_id and r.get("notifications_acknowledged") for r in records)
 
     await eventually(notification_acknowledged, "Alipay's notification to be answered `success`")
+
+
+async def test_a_premium_refund_is_paid_only_after_the_managers_call(stack: Stack) -> None:
+    integration = await login(stack.api, "integration@demo")
+    pushed = await stack.api.put(
+        "/api/orders/O-E2E-PREMIUM",
+        headers=integration,
+        json={
+            "student_id": DEMO_STUDENT_ID,
+            "course": {"id": "C-PREMIUM-E2E", "name": "AI 工程师高端定制课", "type": "premium"},
+            "amount_paid_fen": 1_980_000,
+            "paid_at": "2026-11-20T09:30:00+08:00",
+            "gateway": "wechatpay",
+            "gateway_trade_no": "4200000000000000099",
+            "contract": {"refund_deadline": "2099-12-31T23:59:59+08:00", "fee_bp": 2_000},
+        },
+    )
+    assert pushed.status_code == 201, pushed.text
+    student = await login(stack.api, "student@demo")
+    quote = (
+        await stack.api.post("/api/refunds/quote", headers=student, json={"order_id": "O-E2E-PREMIUM"})
+    ).json()
+    assert (quote["fee_fen"], quote["refund_amount_fen"], quote["needs_manager_confirmation"]) == (
+        396_000,
+        1_584_000,
+        True,
+    )
+    refund_id = (
+        await stack.api.post(
+            "/api/refunds", headers=student, json={"order_id": "O-E2E-PREMIUM", "reason": "工作变动"}
+        )
+    ).json()["refund_id"]
+    await eventually(lambda: status_is(stack, refund_id, student, "awaiting_review"), "awaiting review")
+    reviewer = await login(stack.api, "reviewer@demo")
+    await stack.api.post(f"/api/refunds/{refund_id}/decision", headers=reviewer, json={"decision": "approve"})
+    await eventually(
+        lambda: status_is(stack, refund_id, student, "awaiting_confirmation"), "the manager's call"
+    )
+    [call_mail] = await eventually(
+        lambda: now([m for m in mails_about(stack, "O-E2E-PREMIUM") if "客户经理将致电" in m.subject]),
+        "the call notice",
+    )
+    assert "视频回拨" in call_mail.text
+    assert refund_id not in (await stack.gateway.get("/sandbox/refunds")).json()["requests_seen"]
+
+    lead = await login(stack.api, "lead@demo")
+    confirmed = await stack.api.post(
+        f"/api/refunds/{refund_id}/confirmation",
+        headers=lead,
+        json={"outcome": "confirmed", "note": "已电话确认"},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    await eventually(lambda: status_is(stack, refund_id, student, "refunded"), "the refund after the call")
+    timeline = [step["event"] for step in (await refund_status(stack, refund_id, student))["timeline"]]
+    assert timeline.index("confirmation.confirmed") < timeline.index("gateway.requested")

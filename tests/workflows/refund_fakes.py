@@ -1,0 +1,158 @@
+"""Fakes and helpers for RefundWorkflow tests: activities that record what they were asked."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+
+from domain.courses import CourseType, Gateway
+from domain.notifications import Channel, NotificationStatus, NotifyInput, NotifyResult
+from domain.policy import Eligibility
+from domain.refunds import (
+    CourseSnapshot,
+    Decision,
+    GatewayOutcome,
+    GatewayQuery,
+    GatewayRefundOrder,
+    GatewayRefundResult,
+    RefundEvent,
+    RefundRequest,
+    RefundState,
+    RefundStatus,
+    ReviewDecision,
+    StudentSnapshot,
+)
+from tests.factories import default_policy
+from workflows.refund import RefundWorkflow
+
+TASK_QUEUE = "refund-workflow-tests"
+
+
+class FakeActivities:
+    """Stand-ins registered under the real activity names."""
+
+    def __init__(self) -> None:
+        self.events: list[RefundEvent] = []
+        self.notices: list[NotifyInput] = []
+        self.gateway_orders: list[GatewayRefundOrder] = []
+        self.queries: list[GatewayQuery] = []
+        self.gateway_refuses = False
+        self.email_refused = False
+        self.query_answer: GatewayOutcome | None = None
+        self.record_seconds = 0.0  # how long each write takes, to widen the race windows
+
+    def result(
+        self, refund_id: str, amount: int, total: int, outcome: GatewayOutcome, source: str
+    ) -> GatewayRefundResult:
+        return GatewayRefundResult(
+            refund_id=refund_id,
+            gateway_refund_id="SB-FAKE",
+            outcome=outcome,
+            refund_fen=amount,
+            total_fen=total,
+            succeeded_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+            if outcome is GatewayOutcome.SUCCESS
+            else None,
+            source=source,
+        )
+
+    def definitions(self) -> list:
+        @activity.defn(name="record_refund_event")
+        async def record_refund_event(step: RefundEvent) -> None:
+            await asyncio.sleep(self.record_seconds)
+            self.events.append(step)
+
+        @activity.defn(name="send_notice")
+        async def send_notice(notice: NotifyInput) -> NotifyResult:
+            self.notices.append(notice)
+            if notice.channel is Channel.EMAIL and self.email_refused:
+                raise ApplicationError(
+                    "550 no such mailbox", type="PermanentDeliveryError", non_retryable=True
+                )
+            return NotifyResult(notification_id=notice.notification_id, status=NotificationStatus.SENT)
+
+        @activity.defn(name="request_gateway_refund")
+        async def request_gateway_refund(order: GatewayRefundOrder) -> GatewayRefundResult:
+            self.gateway_orders.append(order)
+            if self.gateway_refuses:
+                raise ApplicationError("trade closed", type="RefundRefusedByGateway", non_retryable=True)
+            return self.result(
+                order.refund_id, order.refund_fen, order.total_fen, GatewayOutcome.PROCESSING, "request"
+            )
+
+        @activity.defn(name="query_gateway_refund")
+        async def query_gateway_refund(query: GatewayQuery) -> GatewayRefundResult | None:
+            self.queries.append(query)
+            if self.query_answer is None:
+                return None
+            return self.result(query.refund_id, 179_910, 199_900, self.query_answer, "query")
+
+        return [record_refund_event, send_notice, request_gateway_refund, query_gateway_refund]
+
+
+def refund_request(
+    *,
+    email: str | None = "student@example.test",
+    phone: str | None = None,
+    eligibility: Eligibility = Eligibility.ELIGIBLE,
+    reason_text: str | None = None,
+    manager_call: bool = False,
+) -> RefundRequest:
+    refund_id = f"RFTEST{uuid.uuid4().hex[:10].upper()}"
+    return RefundRequest(
+        refund_id=refund_id,
+        order_id="O-1",
+        student=StudentSnapshot(id="S1", name="林小雨", email=email, phone=phone, locale="zh-CN"),
+        course=CourseSnapshot(id="C1", name="数据分析系统正价课", type=CourseType.REGULAR),
+        reason="工作调动",
+        requested_at=datetime(2026, 11, 23, 2, 0, tzinfo=UTC),
+        amount_paid_fen=199_900,
+        requested_fen=199_900,
+        fee_fen=19_990,
+        refund_amount_fen=179_910,
+        gateway=Gateway.WECHATPAY,
+        gateway_trade_no="T1",
+        policy=default_policy(CourseType.REGULAR),  # notices by inbox, email and SMS
+        eligibility=eligibility,
+        ineligible_reason_text=reason_text,
+        needs_manager_confirmation=manager_call,
+    )
+
+
+async def start(client: Client, request: RefundRequest) -> WorkflowHandle:
+    handle = await client.start_workflow(
+        RefundWorkflow.run, request, id=f"refund-{request.refund_id}", task_queue=TASK_QUEUE
+    )
+    await wait_for_status(handle, RefundStatus.AWAITING_REVIEW)
+    return handle
+
+
+async def wait_for_status(handle: WorkflowHandle, status: RefundStatus) -> None:
+    for _ in range(200):
+        state: RefundState = await handle.query(RefundWorkflow.state)
+        if state.status is status:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never reached {status}, stuck at {state.status}")
+
+
+def decision(kind: Decision, reason: str = "符合退款政策") -> ReviewDecision:
+    return ReviewDecision(decision=kind, reason=reason, reviewer_id="U-REV", reviewer_name="王审核")
+
+
+async def timers_started(handle: WorkflowHandle) -> list[timedelta]:
+    """The durable timers the workflow set, read from its history."""
+    return [
+        event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+        async for event in handle.fetch_history_events()
+        if event.HasField("timer_started_event_attributes")
+    ]
+
+
+def notice_events(fakes: FakeActivities) -> list[tuple[str, str]]:
+    return sorted((n.event.value, n.channel.value) for n in fakes.notices)
