@@ -17,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.notify import NotifyActivities
 from activities.payments import PaymentActivities
 from activities.records import RecordActivities
+from activities.review import ReviewActivities
 from db.engine import SessionFactory, build_engine
 from integrations import temporal
 from integrations.mail import SmtpConfig, SmtpMailer
@@ -53,6 +54,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
 
 def build_activities(settings: Settings, sessions: SessionFactory) -> list:
     records = RecordActivities(sessions)
+    review = ReviewActivities(sessions)
     notify = NotifyActivities(
         sessions,
         NoticeRenderer(support_contact(settings)),
@@ -63,6 +65,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
     payments = PaymentActivities(build_gateways(settings), settings.callback_base_url)
     return [
         records.record_refund_event,
+        review.assign_reviewer,
         notify.send_notice,
         payments.request_gateway_refund,
         payments.query_gateway_refund,

@@ -56,6 +56,13 @@ class RecordActivities:
                 refund.decided_at = step.at
             if step.gateway_refund_id is not None:
                 refund.gateway_refund_id = step.gateway_refund_id
+            if step.review_group is not None:
+                refund.review_group = step.review_group
+            if step.assigned_reviewer_id is not None:
+                refund.assigned_reviewer_id = step.assigned_reviewer_id
+                refund.assigned_at = step.at
+            if step.review_due_at is not None:
+                refund.review_due_at = step.review_due_at
             if step.status is RefundStatus.REFUNDED:
                 refund.refunded_at = step.at
             if step.status in RELEASES_ORDER:

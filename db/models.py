@@ -27,6 +27,7 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     locale: str = Field(default="zh-CN", max_length=10)
     phone: str | None = Field(default=None, max_length=32)
+    is_vip: bool = False  # routed to the VIP desk
     is_active: bool = True
     created_at: datetime = _utc(default_factory=utcnow)
 
@@ -71,9 +72,39 @@ class RefundPolicyVersion(SQLModel, table=True):
     created_at: datetime = _utc(default_factory=utcnow)
 
 
+class ReviewerGroup(SQLModel, table=True):
+    __tablename__ = "reviewer_groups"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=100)
+
+
+class ReviewerGroupMember(SQLModel, table=True):
+    __tablename__ = "reviewer_group_members"
+
+    group_id: str = Field(foreign_key="reviewer_groups.id", primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=64)
+
+
+class RoutingRuleRow(SQLModel, table=True):
+    """domain.routing.RoutingRule, stored: tried in priority order, the first match names the group."""
+
+    __tablename__ = "routing_rules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    priority: int = Field(unique=True)
+    group_id: str = Field(foreign_key="reviewer_groups.id", max_length=40)
+    course_type: str | None = Field(default=None, max_length=20)
+    min_amount_fen: int | None = None
+    vip_only: bool = False
+
+
 class Refund(SQLModel, table=True):
     __tablename__ = "refunds"
-    __table_args__ = (Index("ix_refunds_status_requested", "status", "requested_at"),)
+    __table_args__ = (
+        Index("ix_refunds_status_requested", "status", "requested_at"),
+        Index("ix_refunds_queue", "status", "review_group", "review_due_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     workflow_id: str = Field(unique=True, max_length=64)
@@ -99,6 +130,11 @@ class Refund(SQLModel, table=True):
     needs_manager_confirmation: bool = False
     policy_version: int
     policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # domain.policy.RefundPolicy
+    review_group: str | None = Field(default=None, max_length=40)
+    assigned_reviewer_id: str | None = Field(default=None, index=True, max_length=64)
+    assigned_at: datetime | None = _utc(default=None, nullable=True)
+    # When the review is due (the escalation time of the policy's review SLA).
+    review_due_at: datetime | None = _utc(default=None, nullable=True)
     decision_reason: str | None = Field(default=None, max_length=1000)
     decided_by: str | None = Field(default=None, max_length=64)
     gateway_refund_id: str | None = Field(default=None, max_length=64)

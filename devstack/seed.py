@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.security import hash_password
 from db.engine import build_engine
-from db.models import Course, Order, User
+from db.models import Course, Order, ReviewerGroup, ReviewerGroupMember, User
 from domain.courses import CourseType, Gateway
 from domain.roles import Role
 from domain.timeutil import utcnow
@@ -59,6 +59,11 @@ def seed(session: Session) -> list[str]:
             session.add(Course(id=course_id, name=name, type=course_type.value, starts_at=starts_at))
             added.append(f"course {course_id}")
     session.flush()
+    # The demo reviewer reviews for every group (the groups and rules come with migration 0004).
+    for group in session.exec(select(ReviewerGroup)):
+        if session.get(ReviewerGroupMember, (group.id, "U2001")) is None:
+            session.add(ReviewerGroupMember(group_id=group.id, user_id="U2001"))
+            added.append(f"reviewer@demo in {group.id}")
     orders = [
         ("O-DEMO-1001", "C-TRIAL-PY", 9_900),
         ("O-DEMO-1002", "C-REG-DATA", 299_900),

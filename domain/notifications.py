@@ -21,6 +21,12 @@ class NoticeEvent(StrEnum):
     REFUND_SUCCEEDED = "refund_succeeded"
     REFUND_DELAYED = "refund_delayed"
     REFUND_MANAGER_CALL = "refund_manager_call"
+    # To staff, in their in-app inbox.
+    REVIEW_REMINDER = "review_reminder"
+    REVIEW_ESCALATED = "review_escalated"
+
+
+STAFF_EVENTS = frozenset({NoticeEvent.REVIEW_REMINDER, NoticeEvent.REVIEW_ESCALATED})
 
 
 class NotificationStatus(StrEnum):

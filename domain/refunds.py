@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from domain.courses import CourseType, Gateway
-from domain.notifications import Channel
+from domain.notifications import Channel, Recipient
 from domain.policy import Eligibility, RefundPolicy
 from domain.text import PlainText
 
@@ -171,7 +171,26 @@ class RefundEvent(BaseModel):
     decision_reason: str | None = None
     decided_by: str | None = None
     gateway_refund_id: str | None = None
+    review_group: str | None = None
+    assigned_reviewer_id: str | None = None
+    review_due_at: datetime | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AssignmentRequest(BaseModel):
+    refund_id: str
+    student_id: str
+    course_type: CourseType
+    refund_amount_fen: int
+
+
+class Assignment(BaseModel):
+    """Who reviews a refund: the group its routing rules name, the reviewer picked in it (None when
+    the group has nobody yet: its leads decide), and the lead to escalate to."""
+
+    group_id: str | None
+    reviewer: Recipient | None
+    lead: Recipient | None
 
 
 class GatewayQuery(BaseModel):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from api.security import hash_password
 from db.engine import SessionFactory
-from db.models import Course, Order, Refund, User
+from db.models import Course, Order, Refund, ReviewerGroupMember, User
 from domain.courses import CourseType, Gateway
 from domain.policy import DEFAULT_POLICIES, RefundPolicy
 from domain.roles import Role
@@ -70,7 +70,20 @@ def default_policy(course_type: CourseType, version: int = 1) -> RefundPolicy:
     )
 
 
-def make_refund(sessions: SessionFactory, order: Order, *, status: str = "requested") -> Refund:
+def join_group(sessions: SessionFactory, user: User, group_id: str = "regular-courses") -> None:
+    with sessions() as session:
+        session.add(ReviewerGroupMember(group_id=group_id, user_id=user.id))
+        session.commit()
+
+
+def make_refund(
+    sessions: SessionFactory,
+    order: Order,
+    *,
+    status: str = "requested",
+    review_group: str | None = "regular-courses",
+    review_due_at: datetime | None = None,
+) -> Refund:
     refund_id = f"RF{secrets.token_hex(9).upper()}"
     now = utcnow()
     with sessions() as session:
@@ -94,6 +107,8 @@ def make_refund(sessions: SessionFactory, order: Order, *, status: str = "reques
             fee_fen=0,
             refund_amount_fen=order.amount_paid_fen,
             eligibility="eligible",
+            review_group=review_group,
+            review_due_at=review_due_at,
             policy_version=policy.version,
             policy=policy.model_dump(mode="json"),
             requested_at=now,

@@ -9,6 +9,7 @@ Notices go out beside the main path, so a slow mail server never holds up a refu
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,11 +21,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.payments import PaymentActivities
     from activities.records import RecordActivities
+    from activities.review import ReviewActivities
     from domain import search_attributes
     from domain.notifications import Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
     from domain.policy import Eligibility
     from domain.refunds import (
         DECIDABLE_STATUSES,
+        Assignment,
+        AssignmentRequest,
         ConfirmationOutcome,
         Decision,
         DecisionReceipt,
@@ -107,14 +111,40 @@ class RefundWorkflow:
         self._notify(NoticeEvent.REFUND_REJECTED)
 
     async def _review_then_refund(self) -> None:
+        request = self._request
+        assignment = await workflow.execute_activity_method(
+            ReviewActivities.assign_reviewer,
+            AssignmentRequest(
+                refund_id=request.refund_id,
+                student_id=request.student.id,
+                course_type=request.course.type,
+                refund_amount_fen=request.refund_amount_fen,
+            ),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+            summary="Route to a reviewer group and pick the reviewer",
+        )
+        policy = request.policy
+        due = workflow.now() + timedelta(hours=policy.review_escalation_hours)
+        reviewer = assignment.reviewer
         await self._record(
             "review.awaiting",
             RefundStatus.AWAITING_REVIEW,
             actor="system",
-            note=self._request.ineligible_reason_text or "",  # why an exception needs a closer look
+            note=request.ineligible_reason_text or "",  # why an exception needs a closer look
+            review_group=assignment.group_id,
+            assigned_reviewer_id=reviewer.user_id if reviewer else None,
+            review_due_at=due,
+            detail={"group": assignment.group_id, "reviewer": reviewer.user_id if reviewer else None},
         )
-
-        await workflow.wait_condition(lambda: self._decision is not None)
+        workflow.upsert_search_attributes(
+            [
+                search_attributes.ASSIGNED_TO.value_set(reviewer.user_id if reviewer else ""),
+                search_attributes.SLA_DUE_AT.value_set(due),
+                search_attributes.SLA_BREACHED.value_set(False),
+            ]
+        )
+        await self._review_sla(assignment, due)
         decision = self._decision
         assert decision is not None
         approved = decision.decision is Decision.APPROVE
@@ -134,6 +164,46 @@ class RefundWorkflow:
             await self._refund_at_gateway()
         else:
             self._notify(NoticeEvent.REFUND_REJECTED)
+
+    async def _review_sla(self, assignment: Assignment, due: datetime) -> None:
+        """Wait for the decision; remind the reviewer at the policy's reminder time and escalate to a
+        lead when the review is overdue. Both are durable timers, so a restart loses neither."""
+        policy = self._request.policy
+        decided = lambda: self._decision is not None  # noqa: E731
+        reminder = timedelta(hours=policy.review_reminder_hours)
+        if not await self._within(decided, reminder, "the review reminder"):
+            await self._record(
+                "review.reminder", RefundStatus.AWAITING_REVIEW, actor="system", note="review SLA"
+            )
+            if assignment.reviewer:
+                self._notify_staff(NoticeEvent.REVIEW_REMINDER, assignment.reviewer, due)
+            if not await self._within(decided, due - workflow.now(), "the review escalation"):
+                lead = assignment.lead
+                await self._record(
+                    "review.escalated",
+                    RefundStatus.AWAITING_REVIEW,
+                    actor="system",
+                    note=f"review overdue since {due.isoformat()}; escalated to a lead",
+                    assigned_reviewer_id=lead.user_id if lead else None,
+                )
+                workflow.upsert_search_attributes(
+                    [
+                        search_attributes.SLA_BREACHED.value_set(True),
+                        search_attributes.ASSIGNED_TO.value_set(lead.user_id if lead else ""),
+                    ]
+                )
+                if lead:
+                    self._notify_staff(NoticeEvent.REVIEW_ESCALATED, lead, due)
+        await workflow.wait_condition(decided)
+
+    @staticmethod
+    async def _within(condition: Callable[[], bool], limit: timedelta, what: str) -> bool:
+        """True if condition held within limit; False once the timer fired."""
+        try:
+            await workflow.wait_condition(condition, timeout=limit, timeout_summary=what)
+        except TimeoutError:
+            return False
+        return True
 
     async def _confirmed_by_phone(self) -> bool:
         """Premium and high-value refunds: an account manager phones the student before any money
@@ -358,6 +428,18 @@ class RefundWorkflow:
         workflow.upsert_search_attributes([search_attributes.REFUND_STATUS.value_set(status.value)])
 
     # --- notices ---------------------------------------------------------------------------------
+
+    def _notify_staff(self, event: NoticeEvent, staff: Recipient, due: datetime) -> None:
+        notice = NotifyInput(
+            notification_id=notification_id_for(self._workflow_id, event, Channel.INBOX),
+            case_type="refund",
+            case_id=self._request.refund_id,
+            event=event,
+            channel=Channel.INBOX,
+            recipient=staff,
+            context={**self._notice_context(), "staff_name": staff.name, "review_due_at": due.isoformat()},
+        )
+        self._notices.append(asyncio.create_task(self._send(notice)))
 
     def _notify(self, event: NoticeEvent) -> None:
         student = self._request.student

@@ -79,6 +79,9 @@ class RefundOut(BaseModel):
     ineligible_reason: IneligibleReason | None
     needs_manager_confirmation: bool
     policy_version: int
+    review_group: str | None
+    assigned_reviewer_id: str | None
+    review_due_at: AwareDatetime | None
     decision_reason: str | None
     decided_by: str | None
     requested_at: AwareDatetime
@@ -90,7 +93,7 @@ class RefundOut(BaseModel):
         return cls(
             refund_id=refund.id,
             **refund.model_dump(
-                exclude={"id", "active_order_id", "updated_at", "gateway_refund_id", "policy"}
+                exclude={"id", "active_order_id", "updated_at", "gateway_refund_id", "policy", "assigned_at"}
             ),
         )
 

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from fastapi import HTTPException, status
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientProvider
 from api.services.policies import current_policy
-from db.models import AuditEvent, Course, Order, Refund, User
+from db.models import AuditEvent, Course, Order, Refund, ReviewerGroupMember, User
 from domain import search_attributes
 from domain.courses import CourseType, Gateway
 from domain.money import format_yuan
@@ -337,15 +338,34 @@ def refund_timeline(*, session: Session, refund_id: str) -> list[AuditEvent]:
 def list_refunds(
     *, session: Session, user: User, status_filter: RefundStatus | None, limit: int, offset: int
 ) -> list[Refund]:
+    """Students: their own. Reviewers: their queue (refunds of their groups or given to them).
+    Other refund readers: all. Soonest review due first, then oldest request."""
     query = select(Refund)
     if user.role == Role.STUDENT:
         query = query.where(Refund.student_id == user.id)
+    elif user.role == Role.REVIEWER:
+        groups = select(ReviewerGroupMember.group_id).where(ReviewerGroupMember.user_id == user.id)
+        query = query.where(or_(col(Refund.review_group).in_(groups), Refund.assigned_reviewer_id == user.id))
     elif user.role not in REFUND_READERS:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "your role does not read refunds")
     if status_filter is not None:
         query = query.where(Refund.status == status_filter.value)
-    query = query.order_by(Refund.requested_at, Refund.id).offset(offset).limit(limit)
-    return list(session.exec(query))
+    query = query.order_by(
+        col(Refund.review_due_at).is_(None),
+        col(Refund.review_due_at),
+        col(Refund.requested_at),
+        col(Refund.id),
+    )
+    return list(session.exec(query.offset(offset).limit(limit)))
+
+
+def may_decide(session: Session, *, user: User, refund: Refund) -> bool:
+    """Leads decide any refund; a reviewer, those of their groups and those given to them."""
+    if user.role == Role.LEAD or refund.assigned_reviewer_id == user.id:
+        return True
+    if user.role != Role.REVIEWER or refund.review_group is None:
+        return False
+    return session.get(ReviewerGroupMember, (refund.review_group, user.id)) is not None
 
 
 def _not_in(refund: Refund, awaited: str) -> HTTPException:
@@ -363,6 +383,7 @@ async def _update_refund(
     awaited: str,
     update: Any,
     argument: Any,
+    check_group: bool = False,
 ) -> DecisionReceipt:
     """Run one of RefundWorkflow's updates for a person: 404 if they may not see the refund, 409 if it
     is not in the state the update is for (checked here first, then by the update's validator before
@@ -370,6 +391,10 @@ async def _update_refund(
     refund = await run_in_threadpool(
         partial(readable_refund, session=session, user=user, refund_id=refund_id)
     )
+    if check_group and not await run_in_threadpool(partial(may_decide, session, user=user, refund=refund)):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"refund {refund.id} is for the {refund.review_group} group to review"
+        )
     session.close()  # hold no database connection while waiting on Temporal
     if refund.status != expected.value:
         raise _not_in(refund, awaited)
@@ -416,6 +441,7 @@ async def decide_refund(
         awaited="awaiting review",
         update=RefundWorkflow.decide,
         argument=decision,
+        check_group=True,
     )
 
 

@@ -60,6 +60,11 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     await eventually(
         lambda: status_is(stack, refund_id, student, "awaiting_review"), "the refund to await review"
     )
+    routed = await refund_status(stack, refund_id, reviewer)
+    assert (routed["review_group"], routed["assigned_reviewer_id"]) == ("regular-courses", "U2001")
+    queue = (await stack.api.get("/api/refunds", headers=reviewer, params={"status": "awaiting_review"})).json()
+    assert refund_id in [r["refund_id"] for r in queue]
+
     # An admin edits the policy meanwhile: this refund keeps the version it was judged by.
     admin = await login(stack.api, "admin@demo")
     edited = await stack.api.put(

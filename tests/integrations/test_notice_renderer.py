@@ -5,7 +5,7 @@ import itertools
 import pytest
 from jinja2 import UndefinedError
 
-from domain.notifications import Channel, NoticeEvent
+from domain.notifications import STAFF_EVENTS, Channel, NoticeEvent
 from integrations.notice_renderer import NoticeRenderer, SupportContact
 
 SUPPORT = SupportContact(phone="400-000-0000", email="help@school.test", hours="09:00-21:00")
@@ -34,7 +34,10 @@ def renderer() -> NoticeRenderer:
     return NoticeRenderer(SUPPORT)
 
 
-@pytest.mark.parametrize("event", list(NoticeEvent))
+STUDENT_EVENTS = [event for event in NoticeEvent if event not in STAFF_EVENTS]
+
+
+@pytest.mark.parametrize("event", STUDENT_EVENTS)
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 @pytest.mark.parametrize("channel", list(Channel))
 def test_every_notice_renders_with_what_the_student_needs(
@@ -86,3 +89,15 @@ def test_a_missing_variable_is_an_error_not_a_blank(renderer: NoticeRenderer) ->
     context = {key: value for key, value in CONTEXT.items() if key != "refunded_at"}
     with pytest.raises(UndefinedError, match="refunded_at"):
         renderer.render(NoticeEvent.REFUND_SUCCEEDED, Channel.EMAIL, "zh-CN", context)
+
+
+@pytest.mark.parametrize("event", sorted(STAFF_EVENTS))
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_staff_notices_say_which_refund_and_by_when(
+    renderer: NoticeRenderer, event: NoticeEvent, locale: str
+) -> None:
+    context = {**CONTEXT, "staff_name": "王审核", "review_due_at": "2026-11-25T02:00:00+00:00"}
+    notice = renderer.render(event, Channel.INBOX, locale, context)
+    assert notice.template == f"{event.value}.inbox.{locale}.j2"
+    for needed in ("王审核", "RF20261123ABCDEF0123", "林小雨", "O-778899", "¥2,699.10", "2026-11-25 10:00"):
+        assert needed in notice.text, f"{needed} missing from {notice.template}"

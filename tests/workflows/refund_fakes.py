@@ -11,9 +11,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from domain.courses import CourseType, Gateway
-from domain.notifications import Channel, NotificationStatus, NotifyInput, NotifyResult
+from domain.notifications import Channel, NotificationStatus, NotifyInput, NotifyResult, Recipient
 from domain.policy import Eligibility
 from domain.refunds import (
+    Assignment,
+    AssignmentRequest,
     CourseSnapshot,
     Decision,
     GatewayOutcome,
@@ -45,6 +47,12 @@ class FakeActivities:
         self.email_refused = False
         self.query_answer: GatewayOutcome | None = None
         self.record_seconds = 0.0  # how long each write takes, to widen the race windows
+        self.assignment = Assignment(
+            group_id="regular-courses",
+            reviewer=Recipient(user_id="U-REV", name="王审核", email="reviewer@example.test"),
+            lead=Recipient(user_id="U-LEAD", name="刘主管", email="lead@example.test"),
+        )
+        self.assignments: list[AssignmentRequest] = []
 
     def result(
         self, refund_id: str, amount: int, total: int, outcome: GatewayOutcome, source: str
@@ -66,6 +74,11 @@ class FakeActivities:
         async def record_refund_event(step: RefundEvent) -> None:
             await asyncio.sleep(self.record_seconds)
             self.events.append(step)
+
+        @activity.defn(name="assign_reviewer")
+        async def assign_reviewer(request: AssignmentRequest) -> Assignment:
+            self.assignments.append(request)
+            return self.assignment
 
         @activity.defn(name="send_notice")
         async def send_notice(notice: NotifyInput) -> NotifyResult:
@@ -92,7 +105,13 @@ class FakeActivities:
                 return None
             return self.result(query.refund_id, 179_910, 199_900, self.query_answer, "query")
 
-        return [record_refund_event, send_notice, request_gateway_refund, query_gateway_refund]
+        return [
+            record_refund_event,
+            assign_reviewer,
+            send_notice,
+            request_gateway_refund,
+            query_gateway_refund,
+        ]
 
 
 def refund_request(

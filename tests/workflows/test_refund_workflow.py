@@ -123,7 +123,8 @@ async def test_without_a_callback_the_query_api_finishes_the_refund(
     final: RefundState = await handle.result()  # time skips to the first poll, one minute later
     assert final.status is RefundStatus.REFUNDED
     assert len(fakes.queries) == 1
-    assert await timers_started(handle) == [timedelta(minutes=1)]
+    # The review's reminder timer (cut short by the decision), then one wait for the callback.
+    assert await timers_started(handle) == [timedelta(hours=24), timedelta(minutes=1)]
     assert fakes.events[-1].detail == {"source": "query"}
 
 
@@ -142,7 +143,9 @@ async def test_the_query_api_backs_off_while_the_gateway_is_still_processing(
     )
     assert (await handle.result()).status is RefundStatus.REFUNDED
     # The fourth wait was cut short by the callback.
-    assert await timers_started(handle) == [timedelta(minutes=m) for m in (1, 5, 10, 20)]
+    assert await timers_started(handle) == [timedelta(hours=24)] + [
+        timedelta(minutes=m) for m in (1, 5, 10, 20)
+    ]
     events = (await handle.fetch_history()).events
     took = events[-1].event_time.ToDatetime() - events[0].event_time.ToDatetime()
     assert timedelta(minutes=16) < took < timedelta(minutes=17)
