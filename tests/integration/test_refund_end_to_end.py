@@ -62,7 +62,9 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     )
     routed = await refund_status(stack, refund_id, reviewer)
     assert (routed["review_group"], routed["assigned_reviewer_id"]) == ("regular-courses", "U2001")
-    queue = (await stack.api.get("/api/refunds", headers=reviewer, params={"status": "awaiting_review"})).json()
+    queue = (
+        await stack.api.get("/api/refunds", headers=reviewer, params={"status": "awaiting_review"})
+    ).json()
     assert refund_id in [r["refund_id"] for r in queue]
 
     # An admin edits the policy meanwhile: this refund keeps the version it was judged by.
