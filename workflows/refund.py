@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.records import RecordActivities
     from activities.review import ReviewActivities
     from domain import search_attributes
+    from domain.calendar import expected_arrival
     from domain.notifications import Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
     from domain.policy import Eligibility
     from domain.refunds import (
@@ -75,6 +76,7 @@ class RefundWorkflow:
         self._confirmation_open = False
         self._confirmation_recorded = False
         self._refunded_at: datetime | None = None
+        self._expected_arrival: date | None = None
         self._gateway_results: list[GatewayRefundResult] = []
         self._results_read = 0
         self._notices: list[asyncio.Task[None]] = []
@@ -158,6 +160,7 @@ class RefundWorkflow:
             decided_by=decision.reviewer_id,
         )
         if approved:
+            self._expected_arrival = expected_arrival(self._request.gateway, workflow.now())
             self._notify(NoticeEvent.REFUND_APPROVED)
             if self._request.needs_manager_confirmation and not await self._confirmed_by_phone():
                 return
@@ -503,4 +506,6 @@ class RefundWorkflow:
         }
         if self._refunded_at is not None:
             context["refunded_at"] = self._refunded_at.isoformat()
+        if self._expected_arrival is not None:
+            context["expected_arrival"] = self._expected_arrival.isoformat()
         return context

@@ -26,6 +26,7 @@ CONTEXT = {
     "gateway": "wechatpay",
     "decision_reason": "符合七天内退款政策",
     "refunded_at": "2026-11-24T03:15:00+00:00",
+    "expected_arrival": "2026-11-26",
 }
 
 
@@ -60,6 +61,7 @@ def test_every_notice_renders_with_what_the_student_needs(
 def test_amounts_and_times_are_shown_in_yuan_and_beijing_time(renderer: NoticeRenderer) -> None:
     approved = renderer.render(NoticeEvent.REFUND_APPROVED, Channel.EMAIL, "zh-CN", CONTEXT).text
     assert "¥2,699.10" in approved and "¥299.90" in approved and "¥2,999.00" in approved
+    assert "2026-11-26" in approved  # the expected arrival date
     received = renderer.render(NoticeEvent.REFUND_RECEIVED, Channel.EMAIL, "zh-CN", CONTEXT).text
     assert "2026-11-23 10:00" in received  # 02:00 UTC is 10:00 in Shanghai
 

@@ -12,6 +12,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from domain.calendar import expected_arrival
+from domain.courses import Gateway
 from domain.notifications import Channel
 from domain.policy import Eligibility
 from domain.refunds import (
@@ -68,6 +70,11 @@ async def test_approved_refund_is_refunded_only_on_the_gateway_callback(
     assert succeeded.context["refunded_at"] == "2026-11-24T03:00:00+00:00"
     assert succeeded.context["refund_amount_fen"] == 179_910
     assert not fakes.queries  # the callback came in time: no need to ask
+    approval = next(n for n in fakes.notices if n.event.value == "refund_approved")
+    approved_at = next(s.at for s in fakes.events if s.event == "review.approved")
+    assert (
+        approval.context["expected_arrival"] == expected_arrival(Gateway.WECHATPAY, approved_at).isoformat()
+    )
 
 
 async def test_rejected_refund_tells_the_student_why_and_never_touches_the_gateway(
