@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     alipay_private_key_file: Path | None = None
     alipay_public_key_file: Path | None = None
     alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    # The commerce system's hook (enrollment revocation after a refund). In dev mode, unset means
+    # the sandbox gateway's stand-in at <sandbox>/sandbox/commerce, which records every call.
+    commerce_hook_url: str | None = None
+    commerce_hook_secret: SecretStr = SecretStr("dev-commerce-hook-secret")
     # The sandbox gateway (devstack/sandbox_gateway.py): both protocols, for dev and tests.
     sandbox_gateway_port: int = 8090
     sandbox_gateway_url: str | None = None  # default: http://127.0.0.1:<sandbox_gateway_port>
@@ -98,6 +102,12 @@ class Settings(BaseSettings):
     @property
     def callback_base_url(self) -> str:
         return (self.public_base_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    @property
+    def effective_commerce_hook_url(self) -> str | None:
+        if self.commerce_hook_url:
+            return self.commerce_hook_url
+        return f"{self.sandbox_base_url}/sandbox/commerce" if self.dev_mode else None
 
     @property
     def sandbox_base_url(self) -> str:

@@ -14,12 +14,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.commerce import CommerceActivities
 from activities.notify import NotifyActivities
 from activities.payments import PaymentActivities
 from activities.records import RecordActivities
 from activities.review import ReviewActivities
 from db.engine import SessionFactory, build_engine
 from integrations import temporal
+from integrations.commerce import CommerceHook
 from integrations.mail import SmtpConfig, SmtpMailer
 from integrations.notice_renderer import NoticeRenderer, SupportContact
 from integrations.payments.registry import build_gateways
@@ -63,12 +65,17 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         DevSmsOutbox(settings.sms_outbox_file),
     )
     payments = PaymentActivities(build_gateways(settings), settings.callback_base_url)
+    hook_url = settings.effective_commerce_hook_url
+    commerce = CommerceActivities(
+        CommerceHook(hook_url, settings.commerce_hook_secret.get_secret_value()) if hook_url else None
+    )
     return [
         records.record_refund_event,
         review.assign_reviewer,
         notify.send_notice,
         payments.request_gateway_refund,
         payments.query_gateway_refund,
+        commerce.revoke_enrollment,
     ]
 
 

@@ -47,6 +47,9 @@ class RecordActivities:
                     at=step.at,
                 )
             )
+            newly_refunded = (
+                step.status is RefundStatus.REFUNDED and refund.status != RefundStatus.REFUNDED.value
+            )
             refund.status = step.status.value
             refund.updated_at = step.at
             if step.decision_reason is not None:
@@ -63,7 +66,7 @@ class RecordActivities:
                 refund.assigned_at = step.at
             if step.review_due_at is not None:
                 refund.review_due_at = step.review_due_at
-            if step.status is RefundStatus.REFUNDED:
+            if newly_refunded:  # later steps of a refunded refund (enrollment revoked...) keep the date
                 refund.refunded_at = step.at
             if step.status in RELEASES_ORDER:
                 refund.active_order_id = None  # the order may be asked about again

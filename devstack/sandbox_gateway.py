@@ -15,6 +15,7 @@ misbehave (see FAULTS); `GET /sandbox/refunds` shows every record and how often 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import secrets
@@ -33,6 +34,7 @@ from pydantic import BaseModel, Field
 
 from devstack import dev_keys
 from domain.timeutil import SHANGHAI, utcnow
+from integrations import commerce
 from integrations.payments import alipay, wechatpay
 
 log = logging.getLogger("sandbox_gateway")
@@ -102,6 +104,7 @@ def create_app(
     alipay_notify_url: str,
     callback_delay_seconds: float = 2.0,
     state_file: Path | None = None,
+    commerce_secret: str = "dev-commerce-hook-secret",
 ) -> FastAPI:
     ledger = SandboxLedger(state_file)
     tasks: set[asyncio.Task[None]] = set()
@@ -499,6 +502,26 @@ def create_app(
         ledger.save()
         return {"trade": trade, "total_fen": total_fen}
 
+    # --- the school's commerce system, for its enrollment hook -------------------------------------
+
+    revocations: dict[str, dict[str, Any]] = {}
+
+    @app.post("/sandbox/commerce/enrollments/revoke")
+    async def revoke_enrollment(request: Request) -> dict[str, Any]:
+        body = await request.body()
+        timestamp = request.headers.get("x-aftercare-timestamp", "")
+        expected = commerce.sign(commerce_secret, timestamp, body)
+        if not hmac.compare_digest(expected, request.headers.get("x-aftercare-signature", "")):
+            raise HTTPException(401, "signature does not match")
+        key = request.headers.get("idempotency-key", "")
+        record = revocations.setdefault(key, {**json.loads(body), "requests": 0})
+        record["requests"] += 1
+        return {"revoked": True, "refund_id": key}
+
+    @app.get("/sandbox/commerce/revocations")
+    async def list_revocations() -> list[dict[str, Any]]:
+        return list(revocations.values())
+
     @app.get("/sandbox/refunds")
     async def list_refunds() -> dict[str, Any]:
         return {"refunds": list(ledger.refunds.values()), "requests_seen": ledger.requests_seen}
@@ -517,6 +540,7 @@ def main() -> None:
         alipay_notify_url=f"{settings.callback_base_url}/api/payments/alipay/notify",
         callback_delay_seconds=settings.sandbox_callback_delay_seconds,
         state_file=settings.data_dir / "sandbox-gateway.json",
+        commerce_secret=settings.commerce_hook_secret.get_secret_value(),
     )
     uvicorn.run(app, host="127.0.0.1", port=settings.sandbox_gateway_port, log_level="warning")
 

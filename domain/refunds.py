@@ -193,6 +193,13 @@ class Assignment(BaseModel):
     lead: Recipient | None
 
 
+class EnrollmentRevocation(BaseModel):
+    refund_id: str
+    order_id: str
+    student_id: str
+    course_id: str
+
+
 class GatewayQuery(BaseModel):
     refund_id: str
     gateway: Gateway

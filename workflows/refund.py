@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.commerce import CommerceActivities
     from activities.notify import NotifyActivities
     from activities.payments import PaymentActivities
     from activities.records import RecordActivities
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ConfirmationOutcome,
         Decision,
         DecisionReceipt,
+        EnrollmentRevocation,
         GatewayOutcome,
         GatewayQuery,
         GatewayRefundOrder,
@@ -79,7 +81,8 @@ class RefundWorkflow:
         self._expected_arrival: date | None = None
         self._gateway_results: list[GatewayRefundResult] = []
         self._results_read = 0
-        self._notices: list[asyncio.Task[None]] = []
+        # Notices and other work beside the main path, awaited before the workflow ends.
+        self._background: list[asyncio.Task[None]] = []
 
     @workflow.run
     async def run(self, request: RefundRequest) -> RefundState:
@@ -95,7 +98,7 @@ class RefundWorkflow:
         else:
             self._notify(NoticeEvent.REFUND_RECEIVED)
             await self._review_then_refund()
-        await asyncio.gather(*self._notices)
+        await asyncio.gather(*self._background)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
 
@@ -343,6 +346,7 @@ class RefundWorkflow:
                 detail={"source": result.source},
             )
             self._notify(NoticeEvent.REFUND_SUCCEEDED)
+            self._background.append(asyncio.create_task(self._revoke_enrollment()))
         else:
             await self._record(
                 f"gateway.{result.outcome.value}",
@@ -353,6 +357,31 @@ class RefundWorkflow:
             )
             # The student was told the money is on its way: say at once that it is delayed.
             self._notify(NoticeEvent.REFUND_DELAYED)
+
+    async def _revoke_enrollment(self) -> None:
+        """The money is back with the student, so the course is no longer theirs: tell the commerce
+        system (retried for up to two days; a refusal is recorded for staff to follow up)."""
+        request = self._request
+        try:
+            await workflow.execute_activity_method(
+                CommerceActivities.revoke_enrollment,
+                EnrollmentRevocation(
+                    refund_id=request.refund_id,
+                    order_id=request.order_id,
+                    student_id=request.student.id,
+                    course_id=request.course.id,
+                ),
+                start_to_close_timeout=GATEWAY_TIMEOUT,
+                schedule_to_close_timeout=NOTICE_DEADLINE,
+                retry_policy=NOTICE_RETRY,
+                summary="Revoke the course enrollment in the commerce system",
+            )
+        except ActivityError as error:
+            await self._record(
+                "enrollment.revoke_failed", RefundStatus.REFUNDED, actor="commerce", note=str(error.cause)
+            )
+            return
+        await self._record("enrollment.revoked", RefundStatus.REFUNDED, actor="commerce")
 
     async def _conclusive_gateway_result(self) -> GatewayRefundResult:
         """Wait for the gateway's final word: its callback, or its query API when the callback is late."""
@@ -442,7 +471,7 @@ class RefundWorkflow:
             recipient=staff,
             context={**self._notice_context(), "staff_name": staff.name, "review_due_at": due.isoformat()},
         )
-        self._notices.append(asyncio.create_task(self._send(notice)))
+        self._background.append(asyncio.create_task(self._send(notice)))
 
     def _notify(self, event: NoticeEvent) -> None:
         student = self._request.student
@@ -470,7 +499,7 @@ class RefundWorkflow:
                 recipient=recipient,
                 context=self._notice_context(),
             )
-            self._notices.append(asyncio.create_task(self._send(notice)))
+            self._background.append(asyncio.create_task(self._send(notice)))
 
     async def _send(self, notice: NotifyInput) -> None:
         try:

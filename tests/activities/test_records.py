@@ -85,3 +85,20 @@ def test_a_step_in_progress_keeps_the_order_locked(sessions: SessionFactory) -> 
             "SB42",
             order.id,
         )
+
+
+def test_steps_after_the_refund_keep_its_refunded_date(sessions: SessionFactory) -> None:
+    refund = make_refund(
+        sessions, make_order(sessions, make_user(sessions, Role.STUDENT)), status="refunding"
+    )
+    records = RecordActivities(sessions)
+    env = ActivityEnvironment()
+    env.run(records.record_refund_event, _step(refund.id, 1, "gateway.succeeded", RefundStatus.REFUNDED))
+    with sessions() as session:
+        first = session.get(Refund, refund.id)
+        assert first is not None and first.refunded_at is not None
+        refunded_at = first.refunded_at
+    env.run(records.record_refund_event, _step(refund.id, 2, "enrollment.revoked", RefundStatus.REFUNDED))
+    with sessions() as session:
+        later = session.get(Refund, refund.id)
+        assert later is not None and later.refunded_at == refunded_at

@@ -99,13 +99,13 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     assert detail["decision_reason"] == "符合七天退款政策" and detail["decided_by"] == "U2001"
     assert detail["refunded_at"] is not None
     assert detail["policy_version"] == 1 and detail["policy"]["fee_bp"] == 1_000
-    assert [step["event"] for step in detail["timeline"]] == [
+    assert [step["event"] for step in detail["timeline"]][:5] == [
         "refund.requested",
         "review.awaiting",
         "review.approved",
         "gateway.requested",
         "gateway.succeeded",
-    ]
+    ]  # then enrollment.revoked, beside the notices
 
     late = await stack.api.post(
         f"/api/refunds/{refund_id}/decision",
@@ -133,6 +133,18 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
         "refund_received",
         "refund_succeeded",
     ]
+
+    # The school's commerce system was told to revoke the course, once.
+    async def revoked() -> list:
+        revocations = (await stack.gateway.get("/sandbox/commerce/revocations")).json()
+        return [r for r in revocations if r["refund_id"] == refund_id]
+
+    [revocation] = await eventually(revoked, "the enrollment revocation")
+    assert (revocation["order_id"], revocation["student_id"], revocation["requests"]) == (
+        "O-E2E-APPROVE",
+        "S1001",
+        1,
+    )
 
     sms = [m for m in (await stack.api.get("/dev/sms.json")).json() if "O-E2E-APPROVE" in m["text"]]
     assert len(sms) == 3 and {m["to"] for m in sms} == {"13800138000"}  # regular courses notify by SMS too

@@ -18,6 +18,7 @@ from domain.refunds import (
     AssignmentRequest,
     CourseSnapshot,
     Decision,
+    EnrollmentRevocation,
     GatewayOutcome,
     GatewayQuery,
     GatewayRefundOrder,
@@ -53,6 +54,7 @@ class FakeActivities:
             lead=Recipient(user_id="U-LEAD", name="刘主管", email="lead@example.test"),
         )
         self.assignments: list[AssignmentRequest] = []
+        self.revocations: list[EnrollmentRevocation] = []
 
     def result(
         self, refund_id: str, amount: int, total: int, outcome: GatewayOutcome, source: str
@@ -79,6 +81,11 @@ class FakeActivities:
         async def assign_reviewer(request: AssignmentRequest) -> Assignment:
             self.assignments.append(request)
             return self.assignment
+
+        @activity.defn(name="revoke_enrollment")
+        async def revoke_enrollment(revocation: EnrollmentRevocation) -> str:
+            self.revocations.append(revocation)
+            return "revoked"
 
         @activity.defn(name="send_notice")
         async def send_notice(notice: NotifyInput) -> NotifyResult:
@@ -111,6 +118,7 @@ class FakeActivities:
             send_notice,
             request_gateway_refund,
             query_gateway_refund,
+            revoke_enrollment,
         ]
 
 

@@ -58,8 +58,16 @@ async def test_approved_refund_is_refunded_only_on_the_gateway_callback(
         "review.approved",
         "gateway.requested",
         "gateway.succeeded",
+        "enrollment.revoked",  # the course is no longer the student's
     ]
-    assert fakes.events[-1].at == datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # the gateway's time of success
+    [revocation] = fakes.revocations
+    assert (revocation.refund_id, revocation.order_id, revocation.course_id) == (
+        request.refund_id,
+        "O-1",
+        "C1",
+    )
+    succeeded = next(s for s in fakes.events if s.event == "gateway.succeeded")
+    assert succeeded.at == datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # the gateway's time of success
     assert len({step.event_key for step in fakes.events}) == len(fakes.events)
     assert notice_events(fakes) == sorted(
         (event, channel)
@@ -132,7 +140,7 @@ async def test_without_a_callback_the_query_api_finishes_the_refund(
     assert len(fakes.queries) == 1
     # The review's reminder timer (cut short by the decision), then one wait for the callback.
     assert await timers_started(handle) == [timedelta(hours=24), timedelta(minutes=1)]
-    assert fakes.events[-1].detail == {"source": "query"}
+    assert next(s for s in fakes.events if s.event == "gateway.succeeded").detail == {"source": "query"}
 
 
 async def test_the_query_api_backs_off_while_the_gateway_is_still_processing(
