@@ -31,18 +31,30 @@ async def eventually(probe: Callable[[], Awaitable[Any]], what: str, within_seco
         await asyncio.sleep(0.2)
 
 
-async def push_order(stack: Stack, order_id: str, amount_fen: int, course_type: str = "regular") -> None:
+async def push_order(
+    stack: Stack,
+    order_id: str,
+    amount_fen: int,
+    course_type: str = "regular",
+    *,
+    course: dict[str, Any] | None = None,
+    gateway: str = "wechatpay",
+    trade_no: str | None = None,
+    **extra: Any,
+) -> None:
+    """The commerce system pushes an order of the demo student."""
     integration = await login(stack.api, "integration@demo")
     response = await stack.api.put(
         f"/api/orders/{order_id}",
         headers=integration,
         json={
             "student_id": DEMO_STUDENT_ID,
-            "course": {"id": f"C-{order_id}", "name": "机器学习系统正价课", "type": course_type},
+            "course": course or {"id": f"C-{order_id}", "name": "机器学习系统正价课", "type": course_type},
             "amount_paid_fen": amount_fen,
             "paid_at": "2026-11-20T09:30:00+08:00",
-            "gateway": "wechatpay",
-            "gateway_trade_no": f"TRADE-{order_id}",
+            "gateway": gateway,
+            "gateway_trade_no": trade_no or f"TRADE-{order_id}",
+            **extra,
         },
     )
     assert response.status_code == 201, response.text

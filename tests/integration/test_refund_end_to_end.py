@@ -8,7 +8,6 @@ from activities.notify import message_id_for
 from domain import search_attributes
 from tests.integration.conftest import Stack
 from tests.integration.journey import (
-    DEMO_STUDENT_ID,
     eventually,
     login,
     mails_about,
@@ -214,25 +213,18 @@ async def test_a_rejected_refund_says_why_and_frees_the_order(stack: Stack) -> N
 
 
 async def test_a_request_after_the_window_is_rejected_at_once_with_the_reason(stack: Stack) -> None:
-    integration = await login(stack.api, "integration@demo")
-    started = await stack.api.put(
-        "/api/orders/O-E2E-LATE",
-        headers=integration,
-        json={
-            "student_id": DEMO_STUDENT_ID,
-            "course": {
-                "id": "C-LATE",
-                "name": "Python 体验课",
-                "type": "trial",
-                "starts_at": "2026-01-05T19:00:00+08:00",
-            },
-            "amount_paid_fen": 990,
-            "paid_at": "2026-01-01T09:30:00+08:00",
-            "gateway": "wechatpay",
-            "gateway_trade_no": "TRADE-LATE",
+    await push_order(
+        stack,
+        "O-E2E-LATE",
+        990,
+        course={
+            "id": "C-LATE",
+            "name": "Python 体验课",
+            "type": "trial",
+            "starts_at": "2026-01-05T19:00:00+08:00",
         },
+        paid_at="2026-01-01T09:30:00+08:00",
     )
-    assert started.status_code == 201
     student = await login(stack.api, "student@demo")
     quote = (
         await stack.api.post("/api/refunds/quote", headers=student, json={"order_id": "O-E2E-LATE"})
@@ -255,20 +247,14 @@ async def test_a_request_after_the_window_is_rejected_at_once_with_the_reason(st
 async def test_an_alipay_order_is_refunded_through_alipays_protocol(stack: Stack) -> None:
     trade = "2026112022001499990001"
     (await stack.gateway.put(f"/sandbox/trades/{trade}", params={"total_fen": 59_900})).raise_for_status()
-    integration = await login(stack.api, "integration@demo")
-    pushed = await stack.api.put(
-        "/api/orders/O-E2E-ALIPAY",
-        headers=integration,
-        json={
-            "student_id": DEMO_STUDENT_ID,
-            "course": {"id": "C-ALIPAY", "name": "英语口语体验课", "type": "trial"},
-            "amount_paid_fen": 59_900,
-            "paid_at": "2026-11-20T09:30:00+08:00",
-            "gateway": "alipay",
-            "gateway_trade_no": trade,
-        },
+    await push_order(
+        stack,
+        "O-E2E-ALIPAY",
+        59_900,
+        course={"id": "C-ALIPAY", "name": "英语口语体验课", "type": "trial"},
+        gateway="alipay",
+        trade_no=trade,
     )
-    assert pushed.status_code == 201
     student = await login(stack.api, "student@demo")
     reviewer = await login(stack.api, "reviewer@demo")
     refund_id = (
@@ -299,21 +285,14 @@ async def test_an_alipay_order_is_refunded_through_alipays_protocol(stack: Stack
 
 
 async def test_a_premium_refund_is_paid_only_after_the_managers_call(stack: Stack) -> None:
-    integration = await login(stack.api, "integration@demo")
-    pushed = await stack.api.put(
-        "/api/orders/O-E2E-PREMIUM",
-        headers=integration,
-        json={
-            "student_id": DEMO_STUDENT_ID,
-            "course": {"id": "C-PREMIUM-E2E", "name": "AI 工程师高端定制课", "type": "premium"},
-            "amount_paid_fen": 1_980_000,
-            "paid_at": "2026-11-20T09:30:00+08:00",
-            "gateway": "wechatpay",
-            "gateway_trade_no": "4200000000000000099",
-            "contract": {"refund_deadline": "2099-12-31T23:59:59+08:00", "fee_bp": 2_000},
-        },
+    await push_order(
+        stack,
+        "O-E2E-PREMIUM",
+        1_980_000,
+        course={"id": "C-PREMIUM-E2E", "name": "AI 工程师高端定制课", "type": "premium"},
+        trade_no="4200000000000000099",
+        contract={"refund_deadline": "2099-12-31T23:59:59+08:00", "fee_bp": 2_000},
     )
-    assert pushed.status_code == 201, pushed.text
     student = await login(stack.api, "student@demo")
     quote = (
         await stack.api.post("/api/refunds/quote", headers=student, json={"order_id": "O-E2E-PREMIUM"})
