@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
 DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+DEV_COMMERCE_HOOK_SECRET = "dev-commerce-hook-secret"
 
 
 class Settings(BaseSettings):
@@ -83,11 +84,16 @@ class Settings(BaseSettings):
     # The commerce system's hook (enrollment revocation after a refund). In dev mode, unset means
     # the sandbox gateway's stand-in at <sandbox>/sandbox/commerce, which records every call.
     commerce_hook_url: str | None = None
-    commerce_hook_secret: SecretStr = SecretStr("dev-commerce-hook-secret")
+    commerce_hook_secret: SecretStr = SecretStr(DEV_COMMERCE_HOOK_SECRET)
     # The sandbox gateway (devstack/sandbox_gateway.py): both protocols, for dev and tests.
     sandbox_gateway_port: int = 8090
     sandbox_gateway_url: str | None = None  # default: http://127.0.0.1:<sandbox_gateway_port>
     sandbox_callback_delay_seconds: float = 2.0
+
+    # --- staff chat ------------------------------------------------------------------------------
+    # Apprise URLs of the team's rooms, space-separated (integrations/staff_chat.py). In dev mode,
+    # unset means the sandbox's stand-in room at <sandbox>/sandbox/staff-chat.
+    staff_chat_urls: str | None = None
 
     # --- dev stack -----------------------------------------------------------------------------
     temporal_dev_config: Path = PROJECT_ROOT / "temporal-dev.yml"
@@ -108,6 +114,15 @@ class Settings(BaseSettings):
         if self.commerce_hook_url:
             return self.commerce_hook_url
         return f"{self.sandbox_base_url}/sandbox/commerce" if self.dev_mode else None
+
+    @property
+    def effective_staff_chat_urls(self) -> list[str]:
+        if self.staff_chat_urls:
+            return self.staff_chat_urls.split()
+        if not self.dev_mode:
+            return []
+        host_and_port = self.sandbox_base_url.split("://", 1)[1].rstrip("/")
+        return [f"json://{host_and_port}/sandbox/staff-chat"]
 
     @property
     def sandbox_base_url(self) -> str:

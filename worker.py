@@ -15,10 +15,12 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.commerce import CommerceActivities
+from activities.finance import FinanceActivities
 from activities.notify import NotifyActivities
 from activities.payments import PaymentActivities
 from activities.records import RecordActivities
 from activities.review import ReviewActivities
+from activities.webhooks import WebhookActivities
 from db.engine import SessionFactory, build_engine
 from integrations import temporal
 from integrations.commerce import CommerceHook
@@ -26,6 +28,7 @@ from integrations.mail import SmtpConfig, SmtpMailer
 from integrations.notice_renderer import NoticeRenderer, SupportContact
 from integrations.payments.registry import build_gateways
 from integrations.sms import DevSmsOutbox
+from integrations.staff_chat import StaffChat
 from settings import Settings, get_settings
 from workflows.refund import RefundWorkflow
 
@@ -57,12 +60,16 @@ def smtp_config(settings: Settings) -> SmtpConfig:
 def build_activities(settings: Settings, sessions: SessionFactory) -> list:
     records = RecordActivities(sessions)
     review = ReviewActivities(sessions)
+    finance = FinanceActivities(sessions)
+    webhooks = WebhookActivities(sessions)
+    staff_chat_urls = settings.effective_staff_chat_urls
     notify = NotifyActivities(
         sessions,
         NoticeRenderer(support_contact(settings)),
         SmtpMailer(smtp_config(settings)),
         settings.mail_from,
         DevSmsOutbox(settings.sms_outbox_file),
+        StaffChat(staff_chat_urls) if staff_chat_urls else None,
     )
     payments = PaymentActivities(build_gateways(settings), settings.callback_base_url)
     hook_url = settings.effective_commerce_hook_url
@@ -76,6 +83,10 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         payments.request_gateway_refund,
         payments.query_gateway_refund,
         commerce.revoke_enrollment,
+        finance.open_finance_task,
+        finance.close_finance_task,
+        webhooks.fan_out_event,
+        webhooks.deliver_webhook,
     ]
 
 

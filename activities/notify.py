@@ -1,5 +1,5 @@
-"""Sends student notices: the in-app inbox (a DB row), email over SMTP and SMS. Each notice has a
-deterministic id, so retries and replays deliver it once and the stored row is the proof."""
+"""Sends notices: the in-app inbox (a DB row), email over SMTP, SMS, and the team's staff chat.
+Each notice has a deterministic id, so retries and replays deliver it once and the stored row is the proof."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from integrations.delivery import PermanentDeliveryError
 from integrations.mail import SmtpMailer
 from integrations.notice_renderer import NoticeRenderer, RenderedNotice
 from integrations.sms import SmsSender
+from integrations.staff_chat import StaffChat
 
 
 def message_id_for(notification_id: str, domain: str = "aftercare.local") -> str:
@@ -37,12 +38,14 @@ class NotifyActivities:
         mailer: SmtpMailer,
         mail_from: str,
         sms: SmsSender,
+        staff_chat: StaffChat | None = None,
     ) -> None:
         self.sessions = session_factory
         self.renderer = renderer
         self.mailer = mailer
         self.mail_from = mail_from
         self.sms = sms
+        self.staff_chat = staff_chat
 
     @activity.defn(name="send_notice")
     async def send_notice(self, notice: NotifyInput) -> NotifyResult:
@@ -66,6 +69,14 @@ class NotifyActivities:
                 lambda: self.sms.send(
                     phone=phone or "", text=rendered.text, message_id=notice.notification_id
                 ),
+            )
+        if notice.channel is Channel.STAFF_CHAT:
+            staff_chat = self.staff_chat
+            return await self._deliver_once(
+                notice,
+                rendered,
+                f"{staff_chat.room_count} chat room(s)" if staff_chat else None,
+                lambda: staff_chat.send(rendered.subject, rendered.text),  # type: ignore[union-attr]
             )
         raise ApplicationError(
             f"no sender for channel {notice.channel}", type="UnknownChannel", non_retryable=True
@@ -100,7 +111,7 @@ class NotifyActivities:
                     locale=notice.recipient.locale,
                     subject=rendered.subject,
                     body_text=rendered.text,
-                    body_html=rendered.html if notice.channel is not Channel.SMS else None,
+                    body_html=rendered.html if notice.channel in (Channel.INBOX, Channel.EMAIL) else None,
                     status=NotificationStatus.QUEUED.value,
                 )
             return row
@@ -136,7 +147,11 @@ class NotifyActivities:
             )
         if not address:
             row.status = NotificationStatus.FAILED.value
-            row.provider_response = f"the student has no {notice.channel.value} address"
+            row.provider_response = (
+                "no staff chat room is configured (AFTERCARE_STAFF_CHAT_URLS)"
+                if notice.channel is Channel.STAFF_CHAT
+                else f"the student has no {notice.channel.value} address"
+            )
             await asyncio.to_thread(self._save, row)
             raise ApplicationError(row.provider_response, type="NoRecipientAddress", non_retryable=True)
 

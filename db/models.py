@@ -190,3 +190,59 @@ class Notification(SQLModel, table=True):
     created_at: datetime = _utc(default_factory=utcnow)
     sent_at: datetime | None = _utc(default=None, nullable=True)
     read_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class FinanceTask(SQLModel, table=True):
+    """A refund the gateway could not complete, waiting for the finance team (domain/finance.py)."""
+
+    __tablename__ = "finance_tasks"
+    __table_args__ = (Index("ix_finance_tasks_queue", "status", "opened_at"),)
+
+    id: str = Field(primary_key=True, max_length=48)  # FT-<refund id>-<attempt>
+    refund_id: str = Field(foreign_key="refunds.id", index=True, max_length=32)
+    kind: str = Field(max_length=32)
+    status: str = Field(max_length=20)
+    detail: str = Field(default="", max_length=2000)  # what the gateway said
+    opened_at: datetime = _utc(default_factory=utcnow)
+    outcome: str | None = Field(default=None, max_length=32)
+    reference: str | None = Field(default=None, max_length=100)
+    note: str | None = Field(default=None, max_length=1000)
+    resolved_by: str | None = Field(default=None, max_length=64)
+    resolved_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """An integrator's endpoint and the event types it wants (domain/webhooks.py)."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: str = Field(primary_key=True, max_length=40)
+    url: str = Field(max_length=500)
+    # Shared with the subscriber to sign deliveries, so it is stored as given, not hashed.
+    secret: str = Field(max_length=100)
+    event_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    description: str = Field(default="", max_length=200)
+    active: bool = True
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _utc(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event to one subscriber: the log of what was sent, when, and what the subscriber said."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_subscription", "subscription_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=200)  # <event id>:<subscription id>
+    subscription_id: str = Field(foreign_key="webhook_subscriptions.id", max_length=40)
+    event_id: str = Field(index=True, max_length=160)
+    event_type: str = Field(max_length=64)
+    case_type: str = Field(max_length=20)
+    case_id: str = Field(index=True, max_length=64)
+    body: str  # the exact JSON sent, so every retry is signed over the same bytes
+    status: str = Field(max_length=20)
+    attempts: int = 0
+    response_status: int | None = None
+    response_excerpt: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _utc(default_factory=utcnow)
+    delivered_at: datetime | None = _utc(default=None, nullable=True)

@@ -15,7 +15,6 @@ misbehave (see FAULTS); `GET /sandbox/refunds` shows every record and how often 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import secrets
@@ -33,9 +32,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from devstack import dev_keys
+from devstack.school_systems import school_systems_router
 from domain.timeutil import SHANGHAI, utcnow
-from integrations import commerce
 from integrations.payments import alipay, wechatpay
+from settings import DEV_COMMERCE_HOOK_SECRET
 
 log = logging.getLogger("sandbox_gateway")
 NOTIFY_RETRY_DELAYS_SECONDS = (1, 2, 5, 15, 30, 60, 120)
@@ -104,7 +104,7 @@ def create_app(
     alipay_notify_url: str,
     callback_delay_seconds: float = 2.0,
     state_file: Path | None = None,
-    commerce_secret: str = "dev-commerce-hook-secret",
+    commerce_secret: str = DEV_COMMERCE_HOOK_SECRET,
 ) -> FastAPI:
     ledger = SandboxLedger(state_file)
     tasks: set[asyncio.Task[None]] = set()
@@ -502,25 +502,8 @@ def create_app(
         ledger.save()
         return {"trade": trade, "total_fen": total_fen}
 
-    # --- the school's commerce system, for its enrollment hook -------------------------------------
-
-    revocations: dict[str, dict[str, Any]] = {}
-
-    @app.post("/sandbox/commerce/enrollments/revoke")
-    async def revoke_enrollment(request: Request) -> dict[str, Any]:
-        body = await request.body()
-        timestamp = request.headers.get("x-aftercare-timestamp", "")
-        expected = commerce.sign(commerce_secret, timestamp, body)
-        if not hmac.compare_digest(expected, request.headers.get("x-aftercare-signature", "")):
-            raise HTTPException(401, "signature does not match")
-        key = request.headers.get("idempotency-key", "")
-        record = revocations.setdefault(key, {**json.loads(body), "requests": 0})
-        record["requests"] += 1
-        return {"revoked": True, "refund_id": key}
-
-    @app.get("/sandbox/commerce/revocations")
-    async def list_revocations() -> list[dict[str, Any]]:
-        return list(revocations.values())
+    # --- the school's own systems (commerce hook, CRM webhook subscriber, staff chat room) ----------
+    app.include_router(school_systems_router(commerce_secret=commerce_secret))
 
     @app.get("/sandbox/refunds")
     async def list_refunds() -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Demo data for `make dev`: one account per role (password `demo`), a course of each type and
-orders for the demo student. Only adds what is missing, so a second run keeps everything."""
+"""Demo data for `make dev`: one account per role (password `demo`), a course of each type, orders
+for the demo student, and the sandbox CRM as a webhook subscriber. Only adds what is missing (the
+subscriber's URL follows the sandbox's port), so a second run keeps everything."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from sqlmodel import Session, select
 
 from api.security import hash_password
 from db.engine import build_engine
-from db.models import Course, Order, ReviewerGroup, ReviewerGroupMember, User
+from db.models import Course, Order, ReviewerGroup, ReviewerGroupMember, User, WebhookSubscription
+from devstack.school_systems import CRM_EVENTS_PATH, DEV_CRM_WEBHOOK_SECRET
 from domain.courses import CourseType, Gateway
 from domain.roles import Role
 from domain.timeutil import utcnow
@@ -29,8 +31,12 @@ DEMO_USERS = [
 ]
 
 
-def seed(session: Session) -> list[str]:
-    """Insert the demo rows that are not there yet; return what was added."""
+DEV_CRM_SUBSCRIPTION_ID = "wh_dev_crm"
+
+
+def seed(session: Session, sandbox_base_url: str | None = None) -> list[str]:
+    """Insert the demo rows that are not there yet; return what was added. With the sandbox's URL,
+    its CRM stand-in is subscribed to every refund event."""
     added: list[str] = []
     now = utcnow()
     password_hash = None
@@ -83,14 +89,33 @@ def seed(session: Session) -> list[str]:
                 )
             )
             added.append(f"order {order_id}")
+    if sandbox_base_url:
+        crm_url = f"{sandbox_base_url.rstrip('/')}{CRM_EVENTS_PATH}"
+        subscription = session.get(WebhookSubscription, DEV_CRM_SUBSCRIPTION_ID)
+        if subscription is None:
+            session.add(
+                WebhookSubscription(
+                    id=DEV_CRM_SUBSCRIPTION_ID,
+                    url=crm_url,
+                    secret=DEV_CRM_WEBHOOK_SECRET,
+                    event_types=["refund.*"],
+                    description="sandbox CRM (tags refunded students)",
+                    created_by="U2005",
+                )
+            )
+            added.append("webhook subscription for the sandbox CRM")
+        elif subscription.url != crm_url:
+            subscription.url = crm_url
+            session.add(subscription)
     session.commit()
     return added
 
 
 def main() -> None:
-    engine = build_engine(get_settings().database_url)
+    settings = get_settings()
+    engine = build_engine(settings.database_url)
     with Session(engine) as session:
-        added = seed(session)
+        added = seed(session, settings.sandbox_base_url if settings.dev_mode else None)
     engine.dispose()
     print(f"demo seed: added {', '.join(added)}" if added else "demo seed: already there")
 

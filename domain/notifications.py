@@ -12,6 +12,11 @@ class Channel(StrEnum):
     INBOX = "inbox"
     EMAIL = "email"
     SMS = "sms"
+    # The team's chat rooms (DingTalk, WeCom, Feishu, Slack... through Apprise); never a student's.
+    STAFF_CHAT = "staff_chat"
+
+
+STUDENT_CHANNELS = (Channel.INBOX, Channel.EMAIL, Channel.SMS)
 
 
 class NoticeEvent(StrEnum):
@@ -21,12 +26,26 @@ class NoticeEvent(StrEnum):
     REFUND_SUCCEEDED = "refund_succeeded"
     REFUND_DELAYED = "refund_delayed"
     REFUND_MANAGER_CALL = "refund_manager_call"
-    # To staff, in their in-app inbox.
+    # To one member of staff, in their in-app inbox.
     REVIEW_REMINDER = "review_reminder"
     REVIEW_ESCALATED = "review_escalated"
+    # To the team, on staff chat.
+    TEAM_REVIEW_OVERDUE = "team_review_overdue"
+    TEAM_CALL_OVERDUE = "team_call_overdue"  # the account manager's call is still not reported
+    TEAM_REFUND_STUCK = "team_refund_stuck"  # the gateway could not pay; a finance task is open
+    TEAM_REFUND_PAID = "team_refund_paid"
 
 
-STAFF_EVENTS = frozenset({NoticeEvent.REVIEW_REMINDER, NoticeEvent.REVIEW_ESCALATED})
+STAFF_INBOX_EVENTS = frozenset({NoticeEvent.REVIEW_REMINDER, NoticeEvent.REVIEW_ESCALATED})
+STAFF_CHAT_EVENTS = frozenset(
+    {
+        NoticeEvent.TEAM_REVIEW_OVERDUE,
+        NoticeEvent.TEAM_CALL_OVERDUE,
+        NoticeEvent.TEAM_REFUND_STUCK,
+        NoticeEvent.TEAM_REFUND_PAID,
+    }
+)
+STAFF_EVENTS = STAFF_INBOX_EVENTS | STAFF_CHAT_EVENTS
 
 
 class NotificationStatus(StrEnum):
@@ -41,6 +60,10 @@ class Recipient(BaseModel):
     email: str | None = None
     phone: str | None = None
     locale: str = "zh-CN"
+
+
+# Who a staff-chat notice is addressed to: the team's rooms, not a person.
+TEAM = Recipient(user_id="team", name="staff chat")
 
 
 class NotifyInput(BaseModel):
@@ -63,5 +86,7 @@ class NotifyResult(BaseModel):
     provider_response: str | None = None
 
 
-def notification_id_for(workflow_id: str, event: NoticeEvent, channel: Channel) -> str:
-    return f"{workflow_id}:{event.value}:{channel.value}"
+def notification_id_for(workflow_id: str, event: NoticeEvent, channel: Channel, repeat: int = 0) -> str:
+    """repeat counts notices of one event that recur (the 2nd, 3rd... reminder)."""
+    base = f"{workflow_id}:{event.value}:{channel.value}"
+    return f"{base}:{repeat}" if repeat else base

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from domain.courses import CourseType
 from domain.money import BASIS_POINTS_PER_WHOLE, fee_for
-from domain.notifications import Channel
+from domain.notifications import STUDENT_CHANNELS, Channel
 from domain.timeutil import shanghai_text
 
 
@@ -61,6 +61,8 @@ class PolicyTerms(BaseModel):
             raise ValueError("a per_contract policy takes its fee from the contract; leave fee_bp empty")
         if self.window is not RefundWindow.PER_CONTRACT and self.fee_bp is None:
             raise ValueError("fee_bp is required unless the policy is per_contract")
+        if not set(self.notice_channels) <= set(STUDENT_CHANNELS):
+            raise ValueError("students are told by inbox, email or sms; staff chat is for the team")
         if Channel.INBOX not in self.notice_channels:
             raise ValueError("the in-app inbox is always among the notice channels")
         if len(set(self.notice_channels)) != len(self.notice_channels):

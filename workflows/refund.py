@@ -2,14 +2,16 @@
 
 received → awaiting_review → (rejected | approved → refunding → refunded | refund_failed).
 A reviewer decides through the `decide` update; the gateway's verified callback arrives as the
-`gateway_result` signal, and when it is late the workflow asks the gateway's query API itself.
-Notices go out beside the main path, so a slow mail server never holds up a refund.
+`gateway_result` signal, and when it is late the workflow asks the gateway's query API itself. When
+the gateway cannot pay, a finance task is opened and finance settles it through `resolve_payout`.
+Notices, staff-chat messages and outbound webhook events go out beside the main path, so a slow mail
+server or subscriber never holds up a refund.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,13 +21,31 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.commerce import CommerceActivities
+    from activities.finance import FinanceActivities
     from activities.notify import NotifyActivities
     from activities.payments import PaymentActivities
     from activities.records import RecordActivities
     from activities.review import ReviewActivities
+    from activities.webhooks import WebhookActivities
     from domain import search_attributes
     from domain.calendar import expected_arrival
-    from domain.notifications import Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
+    from domain.finance import (
+        FinanceTaskClosing,
+        FinanceTaskKind,
+        FinanceTaskOpening,
+        PayoutOutcome,
+        PayoutResolution,
+        finance_task_id,
+        refusal_of_retry,
+    )
+    from domain.notifications import (
+        TEAM,
+        Channel,
+        NoticeEvent,
+        NotifyInput,
+        Recipient,
+        notification_id_for,
+    )
     from domain.policy import Eligibility
     from domain.refunds import (
         DECIDABLE_STATUSES,
@@ -48,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         gateway_poll_minutes,
     )
+    from domain.webhooks import OutboundEvent, OutboundEventType
 
 RECORD_TIMEOUT = timedelta(seconds=30)
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -61,6 +82,12 @@ GATEWAY_TIMEOUT = timedelta(seconds=30)
 GATEWAY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2, maximum_interval=timedelta(minutes=2)
 )
+# A subscriber that is down is tried again for two days, backing off to once an hour.
+WEBHOOK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10), backoff_coefficient=2, maximum_interval=timedelta(hours=1)
+)
+# How often staff chat is reminded of an open finance task.
+FINANCE_REMINDER_EVERY = timedelta(days=1)
 
 
 @workflow.defn
@@ -81,6 +108,12 @@ class RefundWorkflow:
         self._expected_arrival: date | None = None
         self._gateway_results: list[GatewayRefundResult] = []
         self._results_read = 0
+        # The open finance task (id, kind), finance's answer, and whether that answer is recorded.
+        self._finance_task: tuple[str, FinanceTaskKind] | None = None
+        self._payout: PayoutResolution | None = None
+        self._payout_recorded = False
+        self._payout_reference: str | None = None
+        self._notices_sent: dict[tuple[NoticeEvent, Channel], int] = {}
         # Notices and other work beside the main path, awaited before the workflow ends.
         self._background: list[asyncio.Task[None]] = []
 
@@ -93,6 +126,7 @@ class RefundWorkflow:
             note=request.reason,
             detail={"eligibility": request.eligibility.value, "policy_version": request.policy.version},
         )
+        self._publish(OutboundEventType.REFUND_REQUESTED)
         if request.eligibility is Eligibility.INELIGIBLE:
             await self._reject_by_policy()
         else:
@@ -114,6 +148,7 @@ class RefundWorkflow:
             decided_by="policy",
         )
         self._notify(NoticeEvent.REFUND_REJECTED)
+        self._publish(OutboundEventType.REFUND_REJECTED)
 
     async def _review_then_refund(self) -> None:
         request = self._request
@@ -165,11 +200,14 @@ class RefundWorkflow:
         if approved:
             self._expected_arrival = expected_arrival(self._request.gateway, workflow.now())
             self._notify(NoticeEvent.REFUND_APPROVED)
+            self._publish(OutboundEventType.REFUND_APPROVED)
             if self._request.needs_manager_confirmation and not await self._confirmed_by_phone():
+                self._publish(OutboundEventType.REFUND_WITHDRAWN)
                 return
             await self._refund_at_gateway()
         else:
             self._notify(NoticeEvent.REFUND_REJECTED)
+            self._publish(OutboundEventType.REFUND_REJECTED)
 
     async def _review_sla(self, assignment: Assignment, due: datetime) -> None:
         """Wait for the decision; remind the reviewer at the policy's reminder time and escalate to a
@@ -200,7 +238,29 @@ class RefundWorkflow:
                 )
                 if lead:
                     self._notify_staff(NoticeEvent.REVIEW_ESCALATED, lead, due)
+                self._notify_team(
+                    NoticeEvent.TEAM_REVIEW_OVERDUE,
+                    review_due_at=due.isoformat(),
+                    lead_name=lead.name if lead else "",
+                )
         await workflow.wait_condition(decided)
+
+    @staticmethod
+    async def _wait_reminding(
+        condition: Callable[[], bool],
+        *,
+        every: timedelta,
+        what: str,
+        remind: Callable[[int], Awaitable[None]],
+    ) -> None:
+        """Wait for condition, calling remind(1), remind(2)... each time `every` passes first."""
+        reminders = 0
+        while not condition():
+            try:
+                await workflow.wait_condition(condition, timeout=every, timeout_summary=what)
+            except TimeoutError:
+                reminders += 1
+                await remind(reminders)
 
     @staticmethod
     async def _within(condition: Callable[[], bool], limit: timedelta, what: str) -> bool:
@@ -222,23 +282,22 @@ class RefundWorkflow:
             note="an account manager will phone the student before the refund is paid",
         )
         self._notify(NoticeEvent.REFUND_MANAGER_CALL)
-        every = timedelta(hours=self._request.policy.confirmation_reminder_hours)
-        reminders = 0
-        while self._confirmation is None:
-            try:
-                await workflow.wait_condition(
-                    lambda: self._confirmation is not None,
-                    timeout=every,
-                    timeout_summary="waiting for the account manager's call",
-                )
-            except TimeoutError:
-                reminders += 1
-                await self._record(
-                    "confirmation.reminder",
-                    RefundStatus.AWAITING_CONFIRMATION,
-                    actor="system",
-                    note=f"reminder {reminders}: nobody has reported the call to the student yet",
-                )
+
+        async def remind(count: int) -> None:
+            await self._record(
+                "confirmation.reminder",
+                RefundStatus.AWAITING_CONFIRMATION,
+                actor="system",
+                note=f"reminder {count}: nobody has reported the call to the student yet",
+            )
+            self._notify_team(NoticeEvent.TEAM_CALL_OVERDUE, reminder_count=count)
+
+        await self._wait_reminding(
+            lambda: self._confirmation is not None,
+            every=timedelta(hours=self._request.policy.confirmation_reminder_hours),
+            what="waiting for the account manager's call",
+            remind=remind,
+        )
         confirmation = self._confirmation
         confirmed = confirmation.outcome is ConfirmationOutcome.CONFIRMED
         await self._record(
@@ -285,6 +344,24 @@ class RefundWorkflow:
                 type="InvalidRefundState",
             )
 
+    @workflow.update
+    async def resolve_payout(self, resolution: PayoutResolution) -> DecisionReceipt:
+        self._payout = resolution
+        await workflow.wait_condition(lambda: self._payout_recorded)
+        return DecisionReceipt(refund_id=self._request.refund_id, status=self._status)
+
+    @resolve_payout.validator
+    def _only_while_finance_holds_it(self, resolution: PayoutResolution) -> None:
+        if self._finance_task is None or self._payout is not None:
+            raise ApplicationError(
+                f"refund {self._request.refund_id} is {self._status.value}, with no finance task open",
+                type="InvalidRefundState",
+            )
+        _task_id, kind = self._finance_task
+        refusal = refusal_of_retry(kind)
+        if resolution.outcome is PayoutOutcome.RETRY_GATEWAY and refusal:
+            raise ApplicationError(refusal, type="InvalidRefundState")
+
     @workflow.signal
     def gateway_result(self, result: GatewayRefundResult) -> None:
         """A verified gateway callback, delivered by the API's notify route. Duplicates and stale
@@ -300,6 +377,39 @@ class RefundWorkflow:
     # --- steps -----------------------------------------------------------------------------------
 
     async def _refund_at_gateway(self) -> None:
+        """Pay through the gateway. When it cannot, finance takes over: it pays the student another
+        way, or (when the gateway never took the refund) has the workflow ask the gateway again."""
+        attempt = 0
+        while True:
+            attempt += 1
+            failure = await self._gateway_attempt()
+            if failure is None:
+                return
+            resolution = await self._finance_resolution(attempt, *failure)
+            if resolution.outcome is PayoutOutcome.PAID_OFFLINE:
+                self._refunded_at = workflow.now()
+                self._payout_reference = resolution.reference
+                await self._record(
+                    "finance.paid_offline",
+                    RefundStatus.REFUNDED,
+                    actor=resolution.resolved_by,
+                    note=resolution.note,
+                    at=self._refunded_at,
+                    detail={"reference": resolution.reference},
+                )
+                self._payout_recorded = True
+                self._after_refunded()
+                return
+            await self._record(
+                "finance.retry_gateway",
+                RefundStatus.APPROVED,
+                actor=resolution.resolved_by,
+                note=resolution.note,
+            )
+            self._payout_recorded = True
+
+    async def _gateway_attempt(self) -> tuple[FinanceTaskKind, str] | None:
+        """One refund request and its outcome: None once refunded, else why it failed."""
         request = self._request
         order = GatewayRefundOrder(
             refund_id=request.refund_id,
@@ -319,14 +429,11 @@ class RefundWorkflow:
                 summary=f"Refund {order.refund_fen} fen via {order.gateway.value}",
             )
         except ActivityError as error:
+            detail = str(error.cause)
             await self._record(
-                "gateway.refused",
-                RefundStatus.REFUND_FAILED,
-                actor=request.gateway.value,
-                note=str(error.cause),
+                "gateway.refused", RefundStatus.REFUND_FAILED, actor=request.gateway.value, note=detail
             )
-            self._notify(NoticeEvent.REFUND_DELAYED)
-            return
+            return FinanceTaskKind.GATEWAY_REFUSED, detail
         await self._record(
             "gateway.requested",
             RefundStatus.REFUNDING,
@@ -345,18 +452,79 @@ class RefundWorkflow:
                 gateway_refund_id=result.gateway_refund_id,
                 detail={"source": result.source},
             )
-            self._notify(NoticeEvent.REFUND_SUCCEEDED)
-            self._background.append(asyncio.create_task(self._revoke_enrollment()))
-        else:
-            await self._record(
-                f"gateway.{result.outcome.value}",
-                RefundStatus.REFUND_FAILED,
-                actor=request.gateway.value,
-                note=f"the gateway reported {result.outcome.value}",
-                detail={"source": result.source},
-            )
-            # The student was told the money is on its way: say at once that it is delayed.
-            self._notify(NoticeEvent.REFUND_DELAYED)
+            self._after_refunded()
+            return None
+        detail = f"the gateway reported {result.outcome.value}"
+        await self._record(
+            f"gateway.{result.outcome.value}",
+            RefundStatus.REFUND_FAILED,
+            actor=request.gateway.value,
+            note=detail,
+            detail={"source": result.source},
+        )
+        kind = (
+            FinanceTaskKind.GATEWAY_CLOSED
+            if result.outcome is GatewayOutcome.CLOSED
+            else FinanceTaskKind.GATEWAY_ABNORMAL
+        )
+        return kind, detail
+
+    def _after_refunded(self) -> None:
+        """The money is with the student: tell them and the team, tell subscribers (the CRM re-tags
+        the student), and revoke the enrollment."""
+        self._notify(NoticeEvent.REFUND_SUCCEEDED)
+        self._notify_team(NoticeEvent.TEAM_REFUND_PAID)
+        self._publish(OutboundEventType.REFUND_REFUNDED)
+        self._background.append(asyncio.create_task(self._revoke_enrollment()))
+
+    async def _finance_resolution(self, attempt: int, kind: FinanceTaskKind, detail: str) -> PayoutResolution:
+        """Open a finance task, tell the student of the delay and the team of the task, and wait for
+        finance's answer (reminding staff chat daily). The order stays locked all along."""
+        task_id = finance_task_id(self._request.refund_id, attempt)
+        await workflow.execute_activity_method(
+            FinanceActivities.open_finance_task,
+            FinanceTaskOpening(task_id=task_id, refund_id=self._request.refund_id, kind=kind, detail=detail),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+            summary=f"Open finance task {task_id}",
+        )
+        await self._record(
+            "finance.task_opened",
+            RefundStatus.REFUND_FAILED,
+            actor="system",
+            note=detail,
+            detail={"task_id": task_id, "kind": kind.value},
+        )
+        self._finance_task = (task_id, kind)
+        self._payout_recorded = False
+        workflow.upsert_search_attributes([search_attributes.ASSIGNED_TO.value_set("finance")])
+        # The student was told the money is on its way: say at once that it is delayed.
+        self._notify(NoticeEvent.REFUND_DELAYED)
+        stuck = {"finance_task_id": task_id, "gateway_detail": detail}
+        self._notify_team(NoticeEvent.TEAM_REFUND_STUCK, reminder_count=0, **stuck)
+        self._publish(OutboundEventType.REFUND_DELAYED, finance_task_id=task_id)
+
+        async def remind(count: int) -> None:
+            self._notify_team(NoticeEvent.TEAM_REFUND_STUCK, reminder_count=count, **stuck)
+
+        await self._wait_reminding(
+            lambda: self._payout is not None,
+            every=FINANCE_REMINDER_EVERY,
+            what=f"waiting for finance on {task_id}",
+            remind=remind,
+        )
+        resolution = self._payout
+        assert resolution is not None
+        self._payout = None
+        self._finance_task = None
+        await workflow.execute_activity_method(
+            FinanceActivities.close_finance_task,
+            FinanceTaskClosing(task_id=task_id, resolution=resolution),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+            summary=f"Close finance task {task_id}",
+        )
+        return resolution
 
     async def _revoke_enrollment(self) -> None:
         """The money is back with the student, so the course is no longer theirs: tell the commerce
@@ -459,19 +627,32 @@ class RefundWorkflow:
         self._timeline.append(TimelineEntry(at=moment, event=event, status=status, actor=actor, note=note))
         workflow.upsert_search_attributes([search_attributes.REFUND_STATUS.value_set(status.value)])
 
-    # --- notices ---------------------------------------------------------------------------------
+    # --- notices, staff chat and outbound events ---------------------------------------------------
 
-    def _notify_staff(self, event: NoticeEvent, staff: Recipient, due: datetime) -> None:
+    def _queue_notice(
+        self, event: NoticeEvent, channel: Channel, recipient: Recipient, context: dict[str, Any]
+    ) -> None:
+        # The n-th notice of one event on one channel gets the n-th id: deterministic on replay, and
+        # a recurring notice (a second delay, a reminder) is a new notification, not a no-op.
+        sent_before = self._notices_sent.get((event, channel), 0)
+        self._notices_sent[(event, channel)] = sent_before + 1
         notice = NotifyInput(
-            notification_id=notification_id_for(self._workflow_id, event, Channel.INBOX),
+            notification_id=notification_id_for(self._workflow_id, event, channel, sent_before),
             case_type="refund",
             case_id=self._request.refund_id,
             event=event,
-            channel=Channel.INBOX,
-            recipient=staff,
-            context={**self._notice_context(), "staff_name": staff.name, "review_due_at": due.isoformat()},
+            channel=channel,
+            recipient=recipient,
+            context=context,
         )
         self._background.append(asyncio.create_task(self._send(notice)))
+
+    def _notify_staff(self, event: NoticeEvent, staff: Recipient, due: datetime) -> None:
+        context = {**self._notice_context(), "staff_name": staff.name, "review_due_at": due.isoformat()}
+        self._queue_notice(event, Channel.INBOX, staff, context)
+
+    def _notify_team(self, event: NoticeEvent, **extra: Any) -> None:
+        self._queue_notice(event, Channel.STAFF_CHAT, TEAM, {**self._notice_context(), **extra})
 
     def _notify(self, event: NoticeEvent) -> None:
         student = self._request.student
@@ -488,18 +669,8 @@ class RefundWorkflow:
             Channel.SMS: bool(student.phone),
         }
         for channel in self._request.notice_channels:
-            if not reachable[channel]:
-                continue
-            notice = NotifyInput(
-                notification_id=notification_id_for(self._workflow_id, event, channel),
-                case_type="refund",
-                case_id=self._request.refund_id,
-                event=event,
-                channel=channel,
-                recipient=recipient,
-                context=self._notice_context(),
-            )
-            self._background.append(asyncio.create_task(self._send(notice)))
+            if reachable.get(channel):
+                self._queue_notice(event, channel, recipient, self._notice_context())
 
     async def _send(self, notice: NotifyInput) -> None:
         try:
@@ -514,6 +685,58 @@ class RefundWorkflow:
         except ActivityError as error:
             # Permanent failures are stored on the notification row by the activity itself.
             workflow.logger.warning("notice %s not delivered: %s", notice.notification_id, error.cause)
+
+    def _publish(self, event_type: OutboundEventType, **extra: Any) -> None:
+        """Tell webhook subscribers, beside the main path. The id names the step just recorded."""
+        request = self._request
+        event = OutboundEvent(
+            id=f"{self._workflow_id}:{self._steps}:{event_type.value}",
+            type=event_type,
+            occurred_at=workflow.now(),
+            case_type="refund",
+            case_id=request.refund_id,
+            data={
+                "refund_id": request.refund_id,
+                "order_id": request.order_id,
+                "student_id": request.student.id,
+                "course_id": request.course.id,
+                "course_type": request.course.type.value,
+                "status": self._status.value,
+                "gateway": request.gateway.value,
+                "amount_paid_fen": request.amount_paid_fen,
+                "refund_amount_fen": request.refund_amount_fen,
+                "fee_fen": request.fee_fen,
+                "decision_reason": self._decision_reason or None,
+                "refunded_at": self._refunded_at.isoformat() if self._refunded_at else None,
+                "paid_outside_gateway": self._payout_reference is not None,
+                **extra,
+            },
+        )
+        self._background.append(asyncio.create_task(self._deliver_event(event)))
+
+    async def _deliver_event(self, event: OutboundEvent) -> None:
+        delivery_ids = await workflow.execute_activity_method(
+            WebhookActivities.fan_out_event,
+            event,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+            summary=f"Fan out {event.type.value} to webhook subscribers",
+        )
+        await asyncio.gather(*(self._deliver_webhook(delivery_id) for delivery_id in delivery_ids))
+
+    async def _deliver_webhook(self, delivery_id: str) -> None:
+        try:
+            await workflow.execute_activity_method(
+                WebhookActivities.deliver_webhook,
+                delivery_id,
+                start_to_close_timeout=GATEWAY_TIMEOUT,
+                schedule_to_close_timeout=NOTICE_DEADLINE,
+                retry_policy=WEBHOOK_RETRY,
+                summary=f"Deliver webhook {delivery_id}",
+            )
+        except ActivityError as error:
+            # The delivery row records the subscriber's last answer.
+            workflow.logger.warning("webhook %s not delivered: %s", delivery_id, error.cause)
 
     def _notice_context(self) -> dict[str, Any]:
         request = self._request
@@ -532,6 +755,7 @@ class RefundWorkflow:
             "gateway": request.gateway.value,
             "decision_reason": self._decision_reason,
             "requested_fen": request.requested_fen,
+            "payout_reference": self._payout_reference,
         }
         if self._refunded_at is not None:
             context["refunded_at"] = self._refunded_at.isoformat()

@@ -22,9 +22,16 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientProvider
 from api.services.policies import current_policy
-from db.models import AuditEvent, Course, Order, Refund, ReviewerGroupMember, User
+from db.models import AuditEvent, Course, FinanceTask, Order, Refund, ReviewerGroupMember, User
 from domain import search_attributes
 from domain.courses import CourseType, Gateway
+from domain.finance import (
+    FinanceTaskKind,
+    FinanceTaskStatus,
+    PayoutOutcome,
+    PayoutResolution,
+    refusal_of_retry,
+)
 from domain.money import format_yuan
 from domain.policy import (
     ContractTerms,
@@ -464,6 +471,40 @@ async def confirm_refund(
         awaited="awaiting a manager's call",
         update=RefundWorkflow.confirm,
         argument=confirmation,
+    )
+
+
+async def resolve_finance_task(
+    *,
+    session: Session,
+    temporal: TemporalClientProvider,
+    settings: Settings,
+    finance: User,
+    task_id: str,
+    resolution: PayoutResolution,
+) -> DecisionReceipt:
+    """Finance's answer on an open task: 404 for no such task, 409 when it is already resolved or
+    the answer does not fit it (asking the gateway again for a refund number it has settled)."""
+    task = await run_in_threadpool(session.get, FinanceTask, task_id)
+    if task is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no finance task {task_id}")
+    if task.status != FinanceTaskStatus.OPEN.value:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"finance task {task_id} was resolved ({task.outcome}) already"
+        )
+    refusal = refusal_of_retry(FinanceTaskKind(task.kind))
+    if resolution.outcome is PayoutOutcome.RETRY_GATEWAY and refusal:
+        raise HTTPException(status.HTTP_409_CONFLICT, refusal)
+    return await _update_refund(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=finance,
+        refund_id=task.refund_id,
+        expected=RefundStatus.REFUND_FAILED,
+        awaited="waiting for finance",
+        update=RefundWorkflow.resolve_payout,
+        argument=resolution,
     )
 
 

@@ -71,7 +71,7 @@ async def running_stack(
         engine = build_engine(database_url)
         sessions = SessionFactory(engine)
         with Session(engine) as session:
-            seed(session)
+            seed(session, settings.sandbox_base_url)
         gateway_app = sandbox_gateway.create_app(
             keys=keys,
             alipay_notify_url=f"{settings.callback_base_url}/api/payments/alipay/notify",

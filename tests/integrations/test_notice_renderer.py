@@ -5,7 +5,14 @@ import itertools
 import pytest
 from jinja2 import UndefinedError
 
-from domain.notifications import STAFF_EVENTS, Channel, NoticeEvent
+from domain.notifications import (
+    STAFF_CHAT_EVENTS,
+    STAFF_EVENTS,
+    STAFF_INBOX_EVENTS,
+    STUDENT_CHANNELS,
+    Channel,
+    NoticeEvent,
+)
 from integrations.notice_renderer import NoticeRenderer, SupportContact
 
 SUPPORT = SupportContact(phone="400-000-0000", email="help@school.test", hours="09:00-21:00")
@@ -27,6 +34,7 @@ CONTEXT = {
     "decision_reason": "符合七天内退款政策",
     "refunded_at": "2026-11-24T03:15:00+00:00",
     "expected_arrival": "2026-11-26",
+    "payout_reference": None,
 }
 
 
@@ -40,7 +48,7 @@ STUDENT_EVENTS = [event for event in NoticeEvent if event not in STAFF_EVENTS]
 
 @pytest.mark.parametrize("event", STUDENT_EVENTS)
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
-@pytest.mark.parametrize("channel", list(Channel))
+@pytest.mark.parametrize("channel", STUDENT_CHANNELS)
 def test_every_notice_renders_with_what_the_student_needs(
     renderer: NoticeRenderer, event: NoticeEvent, locale: str, channel: Channel
 ) -> None:
@@ -67,7 +75,7 @@ def test_amounts_and_times_are_shown_in_yuan_and_beijing_time(renderer: NoticeRe
 
 
 def test_a_rejection_says_why(renderer: NoticeRenderer) -> None:
-    for locale, channel in itertools.product(("zh-CN", "en"), Channel):
+    for locale, channel in itertools.product(("zh-CN", "en"), STUDENT_CHANNELS):
         assert (
             "符合七天内退款政策"
             in renderer.render(NoticeEvent.REFUND_REJECTED, channel, locale, CONTEXT).text
@@ -93,7 +101,7 @@ def test_a_missing_variable_is_an_error_not_a_blank(renderer: NoticeRenderer) ->
         renderer.render(NoticeEvent.REFUND_SUCCEEDED, Channel.EMAIL, "zh-CN", context)
 
 
-@pytest.mark.parametrize("event", sorted(STAFF_EVENTS))
+@pytest.mark.parametrize("event", sorted(STAFF_INBOX_EVENTS))
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_staff_notices_say_which_refund_and_by_when(
     renderer: NoticeRenderer, event: NoticeEvent, locale: str
@@ -103,3 +111,51 @@ def test_staff_notices_say_which_refund_and_by_when(
     assert notice.template == f"{event.value}.inbox.{locale}.j2"
     for needed in ("王审核", "RF20261123ABCDEF0123", "林小雨", "O-778899", "¥2,699.10", "2026-11-25 10:00"):
         assert needed in notice.text, f"{needed} missing from {notice.template}"
+
+
+TEAM_CONTEXT = {
+    **CONTEXT,
+    "lead_name": "刘主管",
+    "review_due_at": "2026-11-25T02:00:00+00:00",
+    "reminder_count": 2,
+    "finance_task_id": "FT-RF20261123ABCDEF0123-1",
+    "gateway_detail": "the gateway reported abnormal",
+}
+
+
+@pytest.mark.parametrize("event", sorted(STAFF_CHAT_EVENTS))
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_staff_chat_messages_name_the_refund_the_student_and_the_money(
+    renderer: NoticeRenderer, event: NoticeEvent, locale: str
+) -> None:
+    notice = renderer.render(event, Channel.STAFF_CHAT, locale, TEAM_CONTEXT)
+    assert notice.template == f"{event.value}.staff_chat.{locale}.j2"  # never a student's copy
+    assert "RF20261123ABCDEF0123" in notice.subject
+    for needed in ("林小雨", "O-778899", "¥2,699.10"):
+        assert needed in notice.text, f"{needed} missing from {notice.template}"
+
+
+def test_a_stuck_refund_message_names_the_finance_task(renderer: NoticeRenderer) -> None:
+    text = renderer.render(NoticeEvent.TEAM_REFUND_STUCK, Channel.STAFF_CHAT, "zh-CN", TEAM_CONTEXT).text
+    assert "FT-RF20261123ABCDEF0123-1" in text and "abnormal" in text
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("channel", STUDENT_CHANNELS)
+def test_a_refund_paid_by_finance_says_so_and_gives_the_reference(
+    renderer: NoticeRenderer, locale: str, channel: Channel
+) -> None:
+    context = {**CONTEXT, "payout_reference": "BANK-0001"}
+    offline = renderer.render(NoticeEvent.REFUND_SUCCEEDED, channel, locale, context).text
+    assert "BANK-0001" in offline
+    through_gateway = renderer.render(NoticeEvent.REFUND_SUCCEEDED, channel, locale, CONTEXT).text
+    assert "BANK-0001" not in through_gateway
+    assert ("原支付账户" if locale == "zh-CN" else "original payment account") in through_gateway
+    assert ("原支付账户" if locale == "zh-CN" else "original payment account") not in offline.replace(
+        "原支付渠道", ""
+    )
+
+
+def test_every_event_is_either_for_students_or_for_staff() -> None:
+    assert STAFF_EVENTS == STAFF_INBOX_EVENTS | STAFF_CHAT_EVENTS
+    assert not STAFF_INBOX_EVENTS & STAFF_CHAT_EVENTS

@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from domain.courses import CourseType, Gateway
+from domain.finance import FinanceTaskClosing, FinanceTaskOpening
 from domain.notifications import Channel, NotificationStatus, NotifyInput, NotifyResult, Recipient
 from domain.policy import Eligibility
 from domain.refunds import (
@@ -30,6 +31,7 @@ from domain.refunds import (
     ReviewDecision,
     StudentSnapshot,
 )
+from domain.webhooks import OutboundEvent, delivery_id_for
 from tests.factories import default_policy
 from workflows.refund import RefundWorkflow
 
@@ -55,6 +57,10 @@ class FakeActivities:
         )
         self.assignments: list[AssignmentRequest] = []
         self.revocations: list[EnrollmentRevocation] = []
+        self.finance_opened: list[FinanceTaskOpening] = []
+        self.finance_closed: list[FinanceTaskClosing] = []
+        self.published: list[OutboundEvent] = []
+        self.webhook_deliveries: list[str] = []
 
     def result(
         self, refund_id: str, amount: int, total: int, outcome: GatewayOutcome, source: str
@@ -112,7 +118,30 @@ class FakeActivities:
                 return None
             return self.result(query.refund_id, 179_910, 199_900, self.query_answer, "query")
 
+        @activity.defn(name="open_finance_task")
+        async def open_finance_task(opening: FinanceTaskOpening) -> str:
+            self.finance_opened.append(opening)
+            return opening.task_id
+
+        @activity.defn(name="close_finance_task")
+        async def close_finance_task(closing: FinanceTaskClosing) -> None:
+            self.finance_closed.append(closing)
+
+        @activity.defn(name="fan_out_event")
+        async def fan_out_event(event: OutboundEvent) -> list[str]:
+            self.published.append(event)
+            return [delivery_id_for(event.id, "crm")]
+
+        @activity.defn(name="deliver_webhook")
+        async def deliver_webhook(delivery_id: str) -> str:
+            self.webhook_deliveries.append(delivery_id)
+            return "sent"
+
         return [
+            open_finance_task,
+            close_finance_task,
+            fan_out_event,
+            deliver_webhook,
             record_refund_event,
             assign_reviewer,
             send_notice,

@@ -50,6 +50,13 @@ async def test_a_premium_refund_waits_for_the_managers_call_with_reminders_befor
     await env.sleep(timedelta(hours=49))  # nobody called for two days
     assert [s.event for s in fakes.events].count("confirmation.reminder") == 2
     assert fakes.gateway_orders == []
+    # Each reminder reaches the team's chat, as its own message.
+    overdue = [n for n in fakes.notices if n.event.value == "team_call_overdue"]
+    assert [(n.channel, n.context["reminder_count"]) for n in overdue] == [
+        (Channel.STAFF_CHAT, 1),
+        (Channel.STAFF_CHAT, 2),
+    ]
+    assert overdue[0].notification_id != overdue[1].notification_id
 
     confirmed = await handle.execute_update(
         RefundWorkflow.confirm, confirmation(ConfirmationOutcome.CONFIRMED)

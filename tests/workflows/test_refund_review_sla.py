@@ -52,6 +52,8 @@ async def test_an_undecided_review_is_reminded_then_escalated_to_a_lead(
     assert escalated.assigned_reviewer_id == "U-LEAD"
     [to_lead] = [n for n in fakes.notices if n.event.value == "review_escalated"]
     assert to_lead.recipient.user_id == "U-LEAD"
+    [to_team] = [n for n in fakes.notices if n.event.value == "team_review_overdue"]
+    assert (to_team.channel.value, to_team.context["lead_name"]) == ("staff_chat", "刘主管")
     attributes = (await handle.describe()).typed_search_attributes
     assert attributes.get(search_attributes.SLA_BREACHED) is True
     assert attributes.get(search_attributes.ASSIGNED_TO) == "U-LEAD"

@@ -14,7 +14,8 @@ from temporalio.worker import Worker
 
 from domain.calendar import expected_arrival
 from domain.courses import Gateway
-from domain.notifications import Channel
+from domain.finance import FinanceTaskKind, PayoutOutcome, PayoutResolution
+from domain.notifications import Channel, NoticeEvent
 from domain.policy import Eligibility
 from domain.refunds import (
     Decision,
@@ -22,6 +23,7 @@ from domain.refunds import (
     RefundState,
     RefundStatus,
 )
+from domain.webhooks import OutboundEventType
 from tests.workflows.refund_fakes import (
     TASK_QUEUE,
     FakeActivities,
@@ -70,9 +72,12 @@ async def test_approved_refund_is_refunded_only_on_the_gateway_callback(
     assert succeeded.at == datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # the gateway's time of success
     assert len({step.event_key for step in fakes.events}) == len(fakes.events)
     assert notice_events(fakes) == sorted(
-        (event, channel)
-        for event in ("refund_received", "refund_approved", "refund_succeeded")
-        for channel in ("inbox", "email")
+        [
+            (event, channel)
+            for event in ("refund_received", "refund_approved", "refund_succeeded")
+            for channel in ("inbox", "email")
+        ]
+        + [("team_refund_paid", "staff_chat")]
     )
     succeeded = next(n for n in fakes.notices if n.event.value == "refund_succeeded")
     assert succeeded.context["refunded_at"] == "2026-11-24T03:00:00+00:00"
@@ -191,20 +196,166 @@ async def test_a_callback_that_does_not_match_is_recorded_and_not_applied(
     assert [n.event.value for n in fakes.notices].count("refund_succeeded") == 2  # inbox + email, once each
 
 
-async def test_a_refund_the_gateway_refuses_ends_as_failed(
+async def wait_for_event(fakes: FakeActivities, event: str) -> None:
+    for _ in range(200):
+        if any(step.event == event for step in fakes.events):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{event} never recorded; saw {[s.event for s in fakes.events]}")
+
+
+async def test_a_refused_refund_goes_to_finance_who_may_have_the_gateway_asked_again(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    fakes.gateway_refuses = True
+    request = refund_request()
+    handle = await start(env.client, request)
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
+    await wait_for_event(fakes, "finance.task_opened")
+    assert (await handle.query(RefundWorkflow.state)).status is RefundStatus.REFUND_FAILED
+    refused = next(step for step in fakes.events if step.event == "gateway.refused")
+    assert "trade closed" in refused.note
+    [task] = fakes.finance_opened
+    assert (task.task_id, task.kind) == (f"FT-{request.refund_id}-1", FinanceTaskKind.GATEWAY_REFUSED)
+    assert "trade closed" in task.detail
+    # The student hears of the delay; the team hears of the task, on staff chat.
+    assert [c for e, c in notice_events(fakes) if e == "refund_delayed"] == ["email", "inbox"]
+    [stuck] = [n for n in fakes.notices if n.event is NoticeEvent.TEAM_REFUND_STUCK]
+    assert (stuck.channel, stuck.recipient.user_id) == (Channel.STAFF_CHAT, "team")
+    assert stuck.context["finance_task_id"] == task.task_id
+
+    fakes.gateway_refuses = False  # finance topped up the merchant balance
+    receipt = await handle.execute_update(
+        RefundWorkflow.resolve_payout,
+        PayoutResolution(outcome=PayoutOutcome.RETRY_GATEWAY, note="余额已补足", resolved_by="U-FIN"),
+    )
+    assert receipt.status in (RefundStatus.APPROVED, RefundStatus.REFUNDING)
+    await wait_for_status(handle, RefundStatus.REFUNDING)
+    first, second = fakes.gateway_orders
+    assert first == second  # the same out_refund_no: the gateway can never pay it twice
+    await handle.signal(
+        RefundWorkflow.gateway_result,
+        fakes.result(request.refund_id, 179_910, 199_900, GatewayOutcome.SUCCESS, "callback"),
+    )
+    assert (await handle.result()).status is RefundStatus.REFUNDED
+    [closed] = fakes.finance_closed
+    assert (closed.task_id, closed.resolution.outcome) == (task.task_id, PayoutOutcome.RETRY_GATEWAY)
+    assert [s.event for s in fakes.events][-4:] == [
+        "finance.retry_gateway",
+        "gateway.requested",
+        "gateway.succeeded",
+        "enrollment.revoked",
+    ]
+
+
+async def test_an_abnormal_refund_is_paid_by_finance_outside_the_gateway(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    request = refund_request()
+    handle = await start(env.client, request)
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
+    await wait_for_status(handle, RefundStatus.REFUNDING)
+    await handle.signal(
+        RefundWorkflow.gateway_result,
+        fakes.result(request.refund_id, 179_910, 199_900, GatewayOutcome.ABNORMAL, "callback"),
+    )
+    await wait_for_event(fakes, "finance.task_opened")
+    [task] = fakes.finance_opened
+    assert task.kind is FinanceTaskKind.GATEWAY_ABNORMAL
+
+    # The refund number is spent at the gateway: asking it again is refused before history.
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            RefundWorkflow.resolve_payout,
+            PayoutResolution(outcome=PayoutOutcome.RETRY_GATEWAY, resolved_by="U-FIN"),
+        )
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "InvalidRefundState"
+    assert len(fakes.gateway_orders) == 1
+
+    receipt = await handle.execute_update(
+        RefundWorkflow.resolve_payout,
+        PayoutResolution(
+            outcome=PayoutOutcome.PAID_OFFLINE,
+            reference="BANK-20261124-0001",
+            note="学员提供新卡，已银行转账",
+            resolved_by="U-FIN",
+        ),
+    )
+    assert receipt.status is RefundStatus.REFUNDED
+    assert (await handle.result()).status is RefundStatus.REFUNDED
+    paid = next(step for step in fakes.events if step.event == "finance.paid_offline")
+    assert (paid.actor, paid.detail) == ("U-FIN", {"reference": "BANK-20261124-0001"})
+    succeeded = [n for n in fakes.notices if n.event is NoticeEvent.REFUND_SUCCEEDED]
+    assert {n.channel for n in succeeded} == {Channel.INBOX, Channel.EMAIL}
+    assert all(n.context["payout_reference"] == "BANK-20261124-0001" for n in succeeded)
+    assert [n.event for n in fakes.notices if n.channel is Channel.STAFF_CHAT] == [
+        NoticeEvent.TEAM_REFUND_STUCK,
+        NoticeEvent.TEAM_REFUND_PAID,
+    ]
+    refunded = next(e for e in fakes.published if e.type is OutboundEventType.REFUND_REFUNDED)
+    assert refunded.data["paid_outside_gateway"] is True
+    assert len(fakes.revocations) == 1
+    assert [c.task_id for c in fakes.finance_closed] == [task.task_id]
+
+
+async def test_finance_is_reminded_daily_on_staff_chat_while_a_task_is_open(
     env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
 ) -> None:
     fakes.gateway_refuses = True
     handle = await start(env.client, refund_request())
     await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
-    final: RefundState = await handle.result()
-    assert final.status is RefundStatus.REFUND_FAILED
-    assert fakes.events[-1].event == "gateway.refused"
-    assert "trade closed" in fakes.events[-1].note
-    assert sorted(n.channel.value for n in fakes.notices if n.event.value == "refund_delayed") == [
-        "email",
-        "inbox",
+    await wait_for_event(fakes, "finance.task_opened")
+    await env.sleep(timedelta(days=2, hours=1))
+    stuck = [n for n in fakes.notices if n.event is NoticeEvent.TEAM_REFUND_STUCK]
+    assert [n.context["reminder_count"] for n in stuck] == [0, 1, 2]
+    assert len({n.notification_id for n in stuck}) == 3  # each reminder is its own message
+    await handle.execute_update(
+        RefundWorkflow.resolve_payout,
+        PayoutResolution(outcome=PayoutOutcome.PAID_OFFLINE, reference="BANK-1", resolved_by="U-FIN"),
+    )
+    assert (await handle.result()).status is RefundStatus.REFUNDED
+
+
+async def test_a_payout_resolution_without_a_finance_task_is_refused(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(env.client, refund_request())
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            RefundWorkflow.resolve_payout,
+            PayoutResolution(outcome=PayoutOutcome.PAID_OFFLINE, reference="BANK-1", resolved_by="U-FIN"),
+        )
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.REJECT, "不符合退款条件"))
+    assert (await handle.result()).status is RefundStatus.REJECTED
+    assert fakes.finance_opened == []
+
+
+async def test_each_step_is_published_to_webhook_subscribers(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    request = refund_request()
+    handle = await start(env.client, request)
+    await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
+    await wait_for_status(handle, RefundStatus.REFUNDING)
+    await handle.signal(
+        RefundWorkflow.gateway_result,
+        fakes.result(request.refund_id, 179_910, 199_900, GatewayOutcome.SUCCESS, "callback"),
+    )
+    await handle.result()
+    assert [e.type for e in fakes.published] == [
+        OutboundEventType.REFUND_REQUESTED,
+        OutboundEventType.REFUND_APPROVED,
+        OutboundEventType.REFUND_REFUNDED,
     ]
+    refunded = fakes.published[-1]
+    assert refunded.data["status"] == "refunded"
+    assert refunded.data["student_id"] == "S1" and refunded.data["refunded_at"]
+    assert refunded.data["paid_outside_gateway"] is False
+    assert len({e.id for e in fakes.published}) == 3
+    assert sorted(fakes.webhook_deliveries) == sorted(f"{e.id}:crm" for e in fakes.published)
+    [paid] = [n for n in fakes.notices if n.channel is Channel.STAFF_CHAT]
+    assert paid.event is NoticeEvent.TEAM_REFUND_PAID
 
 
 async def test_an_undeliverable_email_does_not_hold_up_the_refund(

@@ -1,0 +1,110 @@
+"""The finance team's queue: refunds the gateway could not pay, and finance's answer on each."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from sqlmodel import col, select
+
+from api.deps import SessionDep, SettingsDep, TemporalDep, require_roles
+from api.services import refunds as service
+from db.models import FinanceTask, Refund, User
+from domain.finance import (
+    FinanceTaskKind,
+    FinanceTaskStatus,
+    PayoutOutcome,
+    PayoutResolution,
+    check_payout_reference,
+)
+from domain.refunds import DecisionReceipt
+from domain.roles import Role
+from domain.text import PlainText
+
+router = APIRouter(prefix="/api/finance", tags=["finance"])
+
+
+class FinanceTaskOut(BaseModel):
+    task_id: str
+    refund_id: str
+    kind: FinanceTaskKind
+    status: FinanceTaskStatus
+    detail: str
+    opened_at: AwareDatetime
+    order_id: str
+    student_id: str
+    course_name: str
+    gateway: str
+    refund_amount_fen: int
+    outcome: PayoutOutcome | None
+    reference: str | None
+    note: str | None
+    resolved_by: str | None
+    resolved_at: AwareDatetime | None
+
+
+class PayoutIn(BaseModel):
+    outcome: PayoutOutcome
+    reference: Annotated[PlainText | None, Field(max_length=100)] = None
+    note: Annotated[PlainText, Field(max_length=1000)] = ""
+
+    @model_validator(mode="after")
+    def _offline_payment_needs_reference(self) -> PayoutIn:
+        check_payout_reference(self.outcome, self.reference)
+        return self
+
+
+@router.get("/tasks", response_model=list[FinanceTaskOut])
+def list_tasks(
+    session: SessionDep,
+    _staff: Annotated[User, Depends(require_roles(Role.FINANCE, Role.LEAD, Role.ADMIN))],
+    status_filter: Annotated[FinanceTaskStatus, Query(alias="status")] = FinanceTaskStatus.OPEN,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[FinanceTaskOut]:
+    """Oldest first: the student who has waited longest is helped first."""
+    rows = session.exec(
+        select(FinanceTask, Refund)
+        .join(Refund, col(Refund.id) == col(FinanceTask.refund_id))
+        .where(FinanceTask.status == status_filter.value)
+        .order_by(col(FinanceTask.opened_at), col(FinanceTask.id))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [
+        FinanceTaskOut(
+            task_id=task.id,
+            **task.model_dump(exclude={"id"}),
+            order_id=refund.order_id,
+            student_id=refund.student_id,
+            course_name=refund.course_name,
+            gateway=refund.gateway,
+            refund_amount_fen=refund.refund_amount_fen,
+        )
+        for task, refund in rows
+    ]
+
+
+@router.post("/tasks/{task_id}/resolution", response_model=DecisionReceipt)
+async def resolve_task(
+    task_id: str,
+    body: PayoutIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    finance: Annotated[User, Depends(require_roles(Role.FINANCE))],
+) -> DecisionReceipt:
+    """paid_offline (with the transfer's reference) completes the refund; retry_gateway asks the
+    gateway again with the same refund number, allowed only when the gateway refused the request."""
+    resolution = PayoutResolution(
+        outcome=body.outcome, reference=body.reference, note=body.note, resolved_by=finance.id
+    )
+    return await service.resolve_finance_task(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        finance=finance,
+        task_id=task_id,
+        resolution=resolution,
+    )

@@ -1,0 +1,87 @@
+"""Stand-ins for the school's own systems that Aftercare talks to, served by the sandbox gateway in
+dev and tests. Each checks what a real one would and records what it was told:
+
+- the commerce system's enrollment hook (signed POST, Idempotency-Key = refund id);
+- a CRM subscribed to our outbound webhooks: it verifies the signature and the timestamp, ignores
+  a repeated delivery of the same event, and tags the student "refunded" on `refund.refunded`;
+- the team's chat room, as Apprise's json:// plugin posts to it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from integrations.signed_post import verify
+from settings import DEV_COMMERCE_HOOK_SECRET
+
+DEV_CRM_WEBHOOK_SECRET = "dev-crm-webhook-secret"
+CRM_EVENTS_PATH = "/sandbox/crm/events"
+STAFF_CHAT_PATH = "/sandbox/staff-chat"
+
+
+def school_systems_router(
+    *, commerce_secret: str = DEV_COMMERCE_HOOK_SECRET, crm_secret: str = DEV_CRM_WEBHOOK_SECRET
+) -> APIRouter:
+    router = APIRouter()
+    revocations: dict[str, dict[str, Any]] = {}
+    crm_events: dict[str, dict[str, Any]] = {}
+    crm_tags: dict[str, set[str]] = {}
+    chat_messages: list[dict[str, Any]] = []
+
+    async def verified_body(request: Request, secret: str) -> bytes:
+        body = await request.body()
+        headers = request.headers
+        if not verify(
+            secret, headers.get("x-aftercare-timestamp", ""), headers.get("x-aftercare-signature", ""), body
+        ):
+            raise HTTPException(401, "signature does not match or is too old")
+        return body
+
+    @router.post("/sandbox/commerce/enrollments/revoke")
+    async def revoke_enrollment(request: Request) -> dict[str, Any]:
+        body = await verified_body(request, commerce_secret)
+        key = request.headers.get("idempotency-key", "")
+        record = revocations.setdefault(key, {**json.loads(body), "requests": 0})
+        record["requests"] += 1
+        return {"revoked": True, "refund_id": key}
+
+    @router.get("/sandbox/commerce/revocations")
+    async def list_revocations() -> list[dict[str, Any]]:
+        return list(revocations.values())
+
+    @router.post(CRM_EVENTS_PATH)
+    async def receive_event(request: Request) -> dict[str, Any]:
+        event = json.loads(await verified_body(request, crm_secret))
+        seen = crm_events.get(event["id"])
+        if seen is not None:  # a redelivery: acknowledged, not applied twice
+            seen["deliveries"] += 1
+            return {"duplicate": True}
+        crm_events[event["id"]] = {**event, "deliveries": 1}
+        if event["type"] == "refund.refunded":
+            data = event["data"]
+            crm_tags.setdefault(data["student_id"], set()).update(
+                {"refunded", f"refunded:{data['course_type']}"}
+            )
+        return {"applied": True}
+
+    @router.get(CRM_EVENTS_PATH)
+    async def list_events() -> list[dict[str, Any]]:
+        return list(crm_events.values())
+
+    @router.get("/sandbox/crm/tags/{student_id}")
+    async def student_tags(student_id: str) -> list[str]:
+        return sorted(crm_tags.get(student_id, set()))
+
+    @router.post(STAFF_CHAT_PATH)
+    async def post_to_room(message: dict[str, Any]) -> dict[str, Any]:
+        chat_messages.append(message)
+        return {"ok": True}
+
+    @router.get(STAFF_CHAT_PATH)
+    async def read_room() -> list[dict[str, Any]]:
+        return chat_messages
+
+    return router

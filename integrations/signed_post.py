@@ -1,0 +1,72 @@
+"""How Aftercare signs what it POSTs to other systems (the commerce hook, webhook subscribers), and
+how a receiver checks it.
+
+    X-Aftercare-Timestamp: <unix seconds>
+    X-Aftercare-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>\\n<raw body>")>
+
+The timestamp is inside the signature, so a receiver that rejects old timestamps also rejects
+replays. Answers 400/401/403/404/410/422 are permanent (retrying cannot help); anything else that
+is not 2xx, and network errors, are worth retrying.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+import httpx
+
+from integrations.delivery import PermanentDeliveryError
+
+SIGNATURE_PREFIX = "sha256="
+PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 410, 422})
+DEFAULT_TOLERANCE_SECONDS = 300
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+    return SIGNATURE_PREFIX + digest
+
+
+def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    timestamp = str(int(time.time() if now is None else now))
+    return {
+        "Content-Type": "application/json",
+        "X-Aftercare-Timestamp": timestamp,
+        "X-Aftercare-Signature": signature(secret, timestamp, body),
+    }
+
+
+def verify(
+    secret: str,
+    timestamp: str,
+    given_signature: str,
+    body: bytes,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
+) -> bool:
+    """True when the signature matches and the timestamp is recent (receivers use this)."""
+    try:
+        age = abs((time.time() if now is None else now) - int(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance_seconds and hmac.compare_digest(
+        signature(secret, timestamp, body), given_signature
+    )
+
+
+async def post_signed(
+    url: str, secret: str, body: bytes, *, extra_headers: dict[str, str], timeout_seconds: float
+) -> httpx.Response:
+    """POST body signed; raise PermanentDeliveryError for a refusal, HTTPStatusError to retry."""
+    async with httpx.AsyncClient(timeout=timeout_seconds) as client:
+        headers = {**signed_headers(secret, body), **extra_headers}
+        response = await client.post(url, content=body, headers=headers)
+    if response.status_code in PERMANENT_STATUSES:
+        raise PermanentDeliveryError(
+            f"{url} refused: {response.status_code} {response.text[:200]}", status_code=response.status_code
+        )
+    response.raise_for_status()
+    return response
