@@ -3,7 +3,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlmodel import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -11,13 +13,16 @@ from temporalio.testing import ActivityEnvironment
 from activities.notify import NotifyActivities, message_id_for
 from db.engine import SessionFactory
 from db.models import Notification
-from domain.notifications import Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
+from devstack.school_systems import STAFF_CHAT_PATH, school_systems_router
+from domain.notifications import TEAM, Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
 from domain.roles import Role
 from integrations.delivery import PermanentDeliveryError
 from integrations.mail import SmtpConfig, SmtpMailer
 from integrations.notice_renderer import NoticeRenderer, SupportContact
 from integrations.sms import DevSmsOutbox, SmsSender
+from integrations.staff_chat import StaffChat
 from tests.factories import make_user
+from tests.http_server import serving
 from tests.integrations.test_notice_renderer import CONTEXT
 from tests.mail_server import running_mailbox
 from tests.netutil import free_port
@@ -154,3 +159,55 @@ async def test_a_number_the_provider_refuses_fails_for_good(sessions: SessionFac
         and row.status == "failed"
         and "MOBILE_NUMBER_ILLEGAL" in (row.provider_response or "")
     )
+
+
+def _team_notice(workflow_id: str) -> NotifyInput:
+    return NotifyInput(
+        notification_id=notification_id_for(workflow_id, NoticeEvent.TEAM_REFUND_PAID, Channel.STAFF_CHAT),
+        case_type="refund",
+        case_id=workflow_id.removeprefix("refund-"),
+        event=NoticeEvent.TEAM_REFUND_PAID,
+        channel=Channel.STAFF_CHAT,
+        recipient=TEAM,
+        context=CONTEXT,
+    )
+
+
+async def test_a_staff_chat_message_is_posted_once_and_stored(sessions: SessionFactory) -> None:
+    room = FastAPI()
+    room.include_router(school_systems_router())
+    port = free_port()
+    async with serving(room, port) as url:
+        notify = _activities(sessions, "127.0.0.1", free_port())
+        notify.staff_chat = StaffChat([f"json://127.0.0.1:{port}{STAFF_CHAT_PATH}"])
+        notice = _team_notice("refund-RFCHAT1")
+        env = ActivityEnvironment()
+        await env.run(notify.send_notice, notice)
+        await env.run(notify.send_notice, notice)  # a retry after a lost acknowledgement
+        async with httpx.AsyncClient(base_url=url) as client:
+            [message] = (await client.get(STAFF_CHAT_PATH)).json()
+    assert "RF20261123ABCDEF0123" in message["title"] and "林小雨" in message["message"]
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert row is not None
+    assert (row.status, row.recipient_user_id, row.recipient_address, row.body_html) == (
+        "sent",
+        "team",
+        "1 chat room(s)",
+        None,
+    )
+    assert row.body_text == message["message"]
+
+
+async def test_without_a_staff_chat_room_a_message_fails_for_good_on_record(
+    sessions: SessionFactory,
+) -> None:
+    notify = _activities(sessions, "127.0.0.1", free_port())  # no staff chat configured
+    notice = _team_notice("refund-RFCHAT2")
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(notify.send_notice, notice)
+    assert raised.value.non_retryable
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert row is not None and row.status == "failed"
+    assert "AFTERCARE_STAFF_CHAT_URLS" in (row.provider_response or "")
