@@ -194,12 +194,20 @@ async def test_without_any_notification_the_query_api_finishes_the_refund(
     assert record is not None and not record.get("notifications_acknowledged")
 
 
-async def test_a_refund_the_bank_bounces_is_marked_failed_and_the_student_told(
+async def test_a_refund_the_bank_bounces_goes_to_finance_who_pays_it_another_way(
     stack: Stack, worker: WorkerProcess
 ) -> None:
     await fault(stack, "abnormal")
     refund_id, student = await request_and_approve(stack, "O-FAULT-ABNORMAL")
-    await eventually(lambda: status_is(stack, refund_id, student, "refund_failed"), "the failed refund")
+    finance = await login(stack.api, "finance@demo")
+
+    async def open_task() -> dict[str, Any] | None:
+        tasks = (await stack.api.get("/api/finance/tasks", headers=finance)).json()
+        return next((task for task in tasks if task["refund_id"] == refund_id), None)
+
+    task = await eventually(open_task, "the finance task")
+    assert (task["kind"], task["order_id"]) == ("gateway_abnormal", "O-FAULT-ABNORMAL")
+    assert (await refund_status(stack, refund_id, finance))["status"] == "refund_failed"
     await eventually(
         lambda: _has(inbox_events(stack, student, refund_id), "refund_delayed"),
         "the delay notice in the inbox",
@@ -209,9 +217,43 @@ async def test_a_refund_the_bank_bounces_is_marked_failed_and_the_student_told(
         "/api/refunds", headers=student, json={"order_id": "O-FAULT-ABNORMAL", "reason": "再试"}
     )
     assert again.status_code == 409
-    assert (await refund_status(stack, refund_id, await login(stack.api, "finance@demo")))[
-        "status"
-    ] == "refund_failed"
+    # The refund number is spent at the gateway, so it is not asked again.
+    url = f"/api/finance/tasks/{task['task_id']}/resolution"
+    retry = await stack.api.post(url, headers=finance, json={"outcome": "retry_gateway"})
+    assert retry.status_code == 409
+
+    paid = await stack.api.post(
+        url,
+        headers=finance,
+        json={"outcome": "paid_offline", "reference": "BANK-20261124-0001", "note": "学员提供新卡"},
+    )
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["status"] == "refunded"
+    second_answer = {"outcome": "paid_offline", "reference": "BANK-2"}
+    twice = await stack.api.post(url, headers=finance, json=second_answer)
+    assert twice.status_code == 409  # answered once
+    await eventually(
+        lambda: _has(inbox_events(stack, student, refund_id), "refund_succeeded"), "the refunded notice"
+    )
+    ledger = (await stack.gateway.get("/sandbox/refunds")).json()
+    assert ledger["requests_seen"][refund_id] == 1  # the gateway was asked once, and only once
+
+    # The team saw it on staff chat; the CRM heard of the delay and of the payment.
+    async def chat_about_refund() -> list[str] | None:
+        room = (await stack.gateway.get("/sandbox/staff-chat")).json()
+        titles = [m["title"] for m in room if refund_id in m["title"]]
+        return titles if len(titles) == 2 else None
+
+    stuck, paid_message = await eventually(chat_about_refund, "two staff-chat messages")
+    assert task["task_id"] in stuck and "退款到账" in paid_message
+
+    async def crm_events() -> list[str] | None:
+        events = (await stack.gateway.get("/sandbox/crm/events")).json()
+        types = [e["type"] for e in events if e["data"]["refund_id"] == refund_id]
+        return types if "refund.refunded" in types else None
+
+    types = await eventually(crm_events, "the CRM events")
+    assert sorted(types) == ["refund.approved", "refund.delayed", "refund.refunded", "refund.requested"]
 
 
 async def _has(events: Any, event: str) -> bool:

@@ -145,6 +145,24 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
         1,
     )
 
+    # The CRM subscribed in the seed heard each step and tagged the student; the team saw it paid.
+    async def crm_heard_refunded() -> list | None:
+        events = (await stack.gateway.get("/sandbox/crm/events")).json()
+        mine = [e for e in events if e["data"]["refund_id"] == refund_id]
+        return mine if any(e["type"] == "refund.refunded" for e in mine) else None
+
+    events = await eventually(crm_heard_refunded, "the refund.refunded webhook")
+    assert sorted(e["type"] for e in events) == ["refund.approved", "refund.refunded", "refund.requested"]
+    assert all(e["deliveries"] == 1 for e in events)
+    assert "refunded" in (await stack.gateway.get("/sandbox/crm/tags/S1001")).json()
+
+    async def paid_in_chat() -> list | None:
+        room = (await stack.gateway.get("/sandbox/staff-chat")).json()
+        return [m for m in room if refund_id in m["title"]] or None
+
+    [chat] = await eventually(paid_in_chat, "the staff-chat message")
+    assert "退款到账" in chat["title"] and "O-E2E-APPROVE" in chat["message"]
+
     sms = [m for m in (await stack.api.get("/dev/sms.json")).json() if "O-E2E-APPROVE" in m["text"]]
     assert len(sms) == 3 and {m["to"] for m in sms} == {"13800138000"}  # regular courses notify by SMS too
 
