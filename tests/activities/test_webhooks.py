@@ -4,6 +4,7 @@ stand-in (which checks signatures) and a subscriber told how to answer."""
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -69,7 +70,8 @@ def _pause_all(sessions: SessionFactory) -> None:
 
 def _event(n: str, kind: OutboundEventType = OutboundEventType.REFUND_REFUNDED) -> OutboundEvent:
     return OutboundEvent(
-        id=f"refund-RF{n}:7:{kind.value}",
+        # Unique per call: the CRM stand-in outlives one database's run of this module.
+        id=f"refund-RF{n}:{secrets.token_hex(4)}:{kind.value}",
         type=kind,
         occurred_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC),
         case_type="refund",
@@ -108,7 +110,7 @@ async def test_an_event_reaches_each_matching_subscriber_once_signed(
     for _ in range(2):  # the second run is a retry after a lost acknowledgement
         assert await env.run(webhooks.deliver_webhook, deliveries[0]) == "sent"
     async with httpx.AsyncClient(base_url=school_url) as school:
-        [received] = (await school.get(CRM_EVENTS_PATH)).json()
+        [received] = [e for e in (await school.get(CRM_EVENTS_PATH)).json() if e["id"] == event.id]
         tags = (await school.get("/sandbox/crm/tags/S-A1")).json()
     assert (received["id"], received["type"], received["deliveries"]) == (event.id, "refund.refunded", 1)
     assert tags == ["refunded", "refunded:regular"]  # the CRM re-tagged the student
@@ -153,7 +155,8 @@ async def test_a_subscriber_that_is_down_is_retried_and_one_that_refuses_is_give
 
 async def test_a_forged_delivery_is_refused_by_the_crm(endpoints) -> None:
     school_url, _subscriber, _url = endpoints
-    body = json.dumps(_event("C1").body()).encode()
+    event = _event("C1")
+    body = json.dumps(event.body()).encode()
     async with httpx.AsyncClient(base_url=school_url) as school:
         forged = await school.post(
             CRM_EVENTS_PATH,
@@ -161,7 +164,7 @@ async def test_a_forged_delivery_is_refused_by_the_crm(endpoints) -> None:
             headers={"X-Aftercare-Timestamp": "1700000000", "X-Aftercare-Signature": "sha256=00"},
         )
         assert forged.status_code == 401
-        assert all(e["id"] != _event("C1").id for e in (await school.get(CRM_EVENTS_PATH)).json())
+        assert all(e["id"] != event.id for e in (await school.get(CRM_EVENTS_PATH)).json())
 
 
 async def test_a_delivery_for_a_paused_subscription_is_not_sent(sessions: SessionFactory, endpoints) -> None:
