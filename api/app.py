@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import TemporalClientProvider
-from api.routes import auth, dev, finance, health, me, orders, payments, policies, refunds, webhooks
+from api.routes import auth, dev, finance, health, me, orders, payments, policies, refunds, routing, webhooks
 from db.engine import SessionFactory, build_engine
 from integrations.payments.registry import build_gateways
 from settings import Settings, get_settings
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
 
-    for module in (health, auth, orders, policies, refunds, finance, webhooks, me, payments):
+    for module in (health, auth, orders, policies, routing, refunds, finance, webhooks, me, payments):
         app.include_router(module.router)
     if settings.dev_mode:
         app.include_router(dev.router)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.deps import SessionDep, require_roles
+from api.errors import field_error
 from db.models import Course, Order, User
 from domain.courses import CourseType, Gateway
 from domain.roles import Role
@@ -57,19 +58,11 @@ class OrderOut(BaseModel):
     gateway: Gateway
 
 
-def _field_error(field: str, message: str) -> HTTPException:
-    """A 422 shaped like FastAPI's own validation errors, for rules only the database can check."""
-    return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        [{"loc": ["body", field], "msg": message, "type": "value_error"}],
-    )
-
-
 def _upsert(session: Session, order_id: str, body: OrderIn) -> tuple[Order, Course, bool]:
     order = session.get(Order, order_id)
     created = order is None
     if order is not None and order.student_id != body.student_id:
-        raise _field_error("student_id", f"order {order_id} belongs to another student")
+        raise field_error("student_id", f"order {order_id} belongs to another student")
     now = utcnow()
     # Table models are not validated on construction, so a new row can be filled in below.
     course = session.get(Course, body.course.id) or Course(id=body.course.id)
@@ -106,7 +99,7 @@ def upsert_order(
 ) -> OrderOut:
     student = session.get(User, body.student_id)
     if student is None or student.role != Role.STUDENT:
-        raise _field_error("student_id", f"no student with id {body.student_id}")
+        raise field_error("student_id", f"no student with id {body.student_id}")
     try:
         order, course, created = _upsert(session, order_id, body)
     except IntegrityError:

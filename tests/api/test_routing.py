@@ -1,0 +1,133 @@
+"""Admins edit reviewer groups and routing rules; bad edits get 422/404/403 and change nothing; the
+next refund is routed by what was saved."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlmodel import select
+from temporalio.testing import ActivityEnvironment
+
+from activities.review import ReviewActivities
+from db.engine import SessionFactory
+from db.models import AuditEvent
+from domain.courses import CourseType
+from domain.refunds import AssignmentRequest
+from domain.roles import Role
+from tests.api.helpers import auth
+from tests.factories import make_user
+
+
+def _rule(priority: int, group: str, course_type: str | None = None, min_fen: int | None = None, vip=False):
+    return dict(
+        priority=priority, group_id=group, course_type=course_type, min_amount_fen=min_fen, vip_only=vip
+    )
+
+
+DEFAULT_RULES = [
+    _rule(10, "vip-desk", vip=True),
+    _rule(20, "premium-courses", "premium"),
+    _rule(30, "premium-courses", min_fen=500_000),
+    _rule(40, "regular-courses", "regular"),
+    _rule(50, "trial-courses", "trial"),
+    _rule(100, "regular-courses"),
+]
+
+
+def _route(sessions: SessionFactory, student_id: str, course_type: CourseType, amount: int):
+    request = AssignmentRequest(
+        refund_id="RF-ROUTE", student_id=student_id, course_type=course_type, refund_amount_fen=amount
+    )
+    return ActivityEnvironment().run(ReviewActivities(sessions).assign_reviewer, request)
+
+
+def test_leads_read_the_routing_and_admins_change_it(api: TestClient, api_sessions: SessionFactory) -> None:
+    admin_user = make_user(api_sessions, Role.ADMIN)
+    admin = auth(api, admin_user)
+    lead = auth(api, make_user(api_sessions, Role.LEAD))
+    routing = api.get("/api/routing", headers=lead).json()
+    assert routing["rules"] == DEFAULT_RULES  # migration 0004's defaults
+    assert {g["id"] for g in routing["groups"]} >= {"vip-desk", "regular-courses", "trial-courses"}
+
+    # A new group for trial courses taught in English, with a reviewer in it.
+    group = api.put("/api/routing/groups/trial-en", json={"name": "英文体验课"}, headers=admin)
+    assert group.status_code == 200 and group.json() == {
+        "id": "trial-en",
+        "name": "英文体验课",
+        "members": [],
+    }
+    reviewer = make_user(api_sessions, Role.REVIEWER)
+    assert api.put(f"/api/routing/groups/trial-en/members/{reviewer.id}", headers=admin).status_code == 204
+    assert api.put(f"/api/routing/groups/trial-en/members/{reviewer.id}", headers=admin).status_code == 204
+    new_rules = [
+        {"priority": 5, "group_id": "trial-en", "course_type": "trial"},
+        {"priority": 100, "group_id": "regular-courses"},
+    ]
+    saved = api.put("/api/routing/rules", json={"rules": new_rules}, headers=admin)
+    assert saved.status_code == 200, saved.text
+    assert [(r["priority"], r["group_id"]) for r in saved.json()["rules"]] == [
+        (5, "trial-en"),
+        (100, "regular-courses"),
+    ]
+    [trial_en] = [g for g in saved.json()["groups"] if g["id"] == "trial-en"]
+    assert [m["user_id"] for m in trial_en["members"]] == [reviewer.id]
+
+    # The next trial refund is routed by the saved rules, to the group's reviewer.
+    student = make_user(api_sessions, Role.STUDENT)
+    assignment = _route(api_sessions, student.id, CourseType.TRIAL, 9_900)
+    assert assignment.group_id == "trial-en" and assignment.reviewer.user_id == reviewer.id
+    assert _route(api_sessions, student.id, CourseType.PREMIUM, 9_900).group_id == "regular-courses"
+
+    assert api.delete(f"/api/routing/groups/trial-en/members/{reviewer.id}", headers=admin).status_code == 204
+    assert _route(api_sessions, student.id, CourseType.TRIAL, 9_900).reviewer is None
+    with api_sessions() as session:
+        audited = session.exec(
+            select(AuditEvent.event).where(
+                AuditEvent.case_type == "config", AuditEvent.actor == admin_user.id
+            )
+        ).all()
+    assert sorted(audited) == [
+        "routing.group_saved",
+        "routing.member_added",
+        "routing.member_removed",
+        "routing.rules_replaced",
+    ]
+    assert api.put("/api/routing/rules", json={"rules": DEFAULT_RULES}, headers=admin).status_code == 200
+
+
+def test_bad_routing_edits_are_refused_and_change_nothing(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    admin = auth(api, make_user(api_sessions, Role.ADMIN))
+    before = api.get("/api/routing", headers=admin).json()
+
+    def refused(rules: list[dict], expected: str) -> None:
+        answer = api.put("/api/routing/rules", json={"rules": rules}, headers=admin)
+        assert answer.status_code == 422 and expected in answer.text, answer.text
+
+    catch_all = {"priority": 100, "group_id": "regular-courses"}
+    refused([{"priority": 1, "group_id": "regular-courses", "course_type": "trial"}], "no conditions")
+    refused([{"priority": 100, "group_id": "regular-courses"}, catch_all], "same priority")
+    refused([{"priority": 1, "group_id": "no-such-group"}, catch_all], "no reviewer group no-such-group")
+    refused(
+        [{"priority": 1, "group_id": "vip-desk", "min_amount_fen": -1}, catch_all], "greater than or equal"
+    )
+    refused([{"priority": 1, "group_id": "vip-desk", "course_type": "diamond"}, catch_all], "course_type")
+    refused([], "at least 1")
+    bad_group = api.put("/api/routing/groups/Bad Name!", json={"name": "x"}, headers=admin)
+    assert bad_group.status_code == 422
+    assert api.put("/api/routing/groups/ok-id", json={"name": "\x07"}, headers=admin).status_code == 422
+
+    student = make_user(api_sessions, Role.STUDENT)
+    not_a_reviewer = api.put(f"/api/routing/groups/vip-desk/members/{student.id}", headers=admin)
+    assert not_a_reviewer.status_code == 422 and "only reviewers and leads" in not_a_reviewer.text
+    assert api.put("/api/routing/groups/vip-desk/members/U-NOBODY", headers=admin).status_code == 404
+    assert api.put(f"/api/routing/groups/no-group/members/{student.id}", headers=admin).status_code == 404
+    assert api.delete(f"/api/routing/groups/vip-desk/members/{student.id}", headers=admin).status_code == 404
+    assert api.get("/api/routing", headers=admin).json() == before
+
+    for role in (Role.LEAD, Role.REVIEWER, Role.FINANCE):
+        headers = auth(api, make_user(api_sessions, role))
+        assert api.put("/api/routing/rules", json={"rules": [catch_all]}, headers=headers).status_code == 403
+        assert api.put("/api/routing/groups/x-y", json={"name": "x"}, headers=headers).status_code == 403
+    for role in (Role.REVIEWER, Role.STUDENT):
+        assert api.get("/api/routing", headers=auth(api, make_user(api_sessions, role))).status_code == 403
