@@ -488,6 +488,9 @@ class RefundWorkflow:
             retry_policy=RECORD_RETRY,
             summary=f"Open finance task {task_id}",
         )
+        # Open for finance's answer from the moment the task is listed, even before it is recorded.
+        self._finance_task = (task_id, kind)
+        self._payout_recorded = False
         await self._record(
             "finance.task_opened",
             RefundStatus.REFUND_FAILED,
@@ -495,8 +498,6 @@ class RefundWorkflow:
             note=detail,
             detail={"task_id": task_id, "kind": kind.value},
         )
-        self._finance_task = (task_id, kind)
-        self._payout_recorded = False
         workflow.upsert_search_attributes([search_attributes.ASSIGNED_TO.value_set("finance")])
         # The student was told the money is on its way: say at once that it is delayed.
         self._notify(NoticeEvent.REFUND_DELAYED)
