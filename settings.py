@@ -9,8 +9,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.notifications import QuietHours
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
@@ -90,6 +92,10 @@ class Settings(BaseSettings):
     sandbox_gateway_url: str | None = None  # default: http://127.0.0.1:<sandbox_gateway_port>
     sandbox_callback_delay_seconds: float = 2.0
 
+    # --- notices -------------------------------------------------------------------------------
+    # Beijing-time hours in which no SMS goes out ("21:00-08:00"); it waits until they end. "" = none.
+    sms_quiet_hours: str = "21:00-08:00"
+
     # --- staff chat ------------------------------------------------------------------------------
     # Apprise URLs of the team's rooms, space-separated (integrations/staff_chat.py). In dev mode,
     # unset means the sandbox's stand-in room at <sandbox>/sandbox/staff-chat.
@@ -98,6 +104,16 @@ class Settings(BaseSettings):
     # --- dev stack -----------------------------------------------------------------------------
     temporal_dev_config: Path = PROJECT_ROOT / "temporal-dev.yml"
     dev_mode: bool = True  # enables /dev/mail; switch off in production
+
+    @field_validator("sms_quiet_hours")
+    @classmethod
+    def _quiet_hours_readable(cls, value: str) -> str:
+        QuietHours.parse(value)  # raises on anything but "HH:MM-HH:MM" or ""
+        return value
+
+    @property
+    def sms_quiet_hours_window(self) -> QuietHours | None:
+        return QuietHours.parse(self.sms_quiet_hours)
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Settings:

@@ -113,8 +113,17 @@ class NotifyActivities:
                     body_text=rendered.text,
                     body_html=rendered.html if notice.channel in (Channel.INBOX, Channel.EMAIL) else None,
                     status=NotificationStatus.QUEUED.value,
+                    fallback_of=notice.fallback_of,
                 )
             return row
+
+    def _mark_replaced(self, notification_id: str) -> None:
+        with self.sessions() as session:
+            refused = session.get(Notification, notification_id)
+            if refused is not None and refused.status == NotificationStatus.FAILED.value:
+                refused.status = NotificationStatus.FALLBACK.value
+                session.add(refused)
+                session.commit()
 
     def _save(self, row: Notification) -> None:
         with self.sessions() as session:
@@ -168,6 +177,7 @@ class NotifyActivities:
                 non_retryable=True,
             ) from exc
         except Exception as exc:
+            row.status = NotificationStatus.RETRIED.value
             row.provider_response = f"attempt {row.attempts}: {exc}"[:1000]
             await asyncio.to_thread(self._save, row)
             raise  # transient: the retry policy tries again
@@ -175,6 +185,8 @@ class NotifyActivities:
         row.provider_response = str(reply)[:1000]
         row.sent_at = utcnow()
         await asyncio.to_thread(self._save, row)
+        if notice.fallback_of:
+            await asyncio.to_thread(self._mark_replaced, notice.fallback_of)
         return NotifyResult(
             notification_id=row.id, status=NotificationStatus.SENT, provider_response=row.provider_response
         )

@@ -187,6 +187,8 @@ class Notification(SQLModel, table=True):
     status: str = Field(max_length=20)
     attempts: int = 0
     provider_response: str | None = Field(default=None, max_length=1000)
+    # The notification this one replaces, after that one's channel refused it for good.
+    fallback_of: str | None = Field(default=None, max_length=200)
     created_at: datetime = _utc(default_factory=utcnow)
     sent_at: datetime | None = _utc(default=None, nullable=True)
     read_at: datetime | None = _utc(default=None, nullable=True)

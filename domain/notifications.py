@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from domain.timeutil import SHANGHAI
 
 
 class Channel(StrEnum):
@@ -51,7 +54,44 @@ STAFF_EVENTS = STAFF_INBOX_EVENTS | STAFF_CHAT_EVENTS
 class NotificationStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
-    FAILED = "failed"
+    RETRIED = "retried"  # an attempt failed for a reason that may pass; it is tried again
+    FAILED = "failed"  # refused for good
+    FALLBACK = "fallback"  # refused for good, and sent on another channel instead (fallback_of)
+
+
+# A channel that refuses a notice for good hands it to the other (a dead number → email, a
+# bounced address → SMS), unless the student is being told on that channel anyway.
+FALLBACK_CHANNEL = {Channel.SMS: Channel.EMAIL, Channel.EMAIL: Channel.SMS}
+
+
+class QuietHours(BaseModel):
+    """Beijing-time hours with no SMS (default 21:00–08:00): a notice due then waits, it is not dropped."""
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours | None:
+        """ "21:00-08:00" → those hours; "" → none."""
+        if not text.strip():
+            return None
+        start, _, end = text.partition("-")
+        return cls(start=time.fromisoformat(start.strip()), end=time.fromisoformat(end.strip()))
+
+    def wait(self, now: datetime) -> timedelta:
+        """How long an SMS due at `now` must wait: nothing outside quiet hours, else until they end."""
+        local = now.astimezone(SHANGHAI)
+        moment = local.time()
+        if self.start <= self.end:
+            quiet = self.start <= moment < self.end
+        else:  # across midnight
+            quiet = moment >= self.start or moment < self.end
+        if not quiet:
+            return timedelta(0)
+        ends = datetime.combine(local.date(), self.end, tzinfo=SHANGHAI)
+        if ends <= local:
+            ends += timedelta(days=1)
+        return ends - local
 
 
 class Recipient(BaseModel):
@@ -78,6 +118,8 @@ class NotifyInput(BaseModel):
     recipient: Recipient
     # Template variables; plain JSON values only, so the workflow can build them deterministically.
     context: dict[str, Any] = Field(default_factory=dict)
+    # Set when this notice replaces one its channel refused for good (that one's id).
+    fallback_of: str | None = None
 
 
 class NotifyResult(BaseModel):

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from domain.courses import CourseType, Gateway
-from domain.notifications import Channel, Recipient
+from domain.notifications import Channel, QuietHours, Recipient
 from domain.policy import Eligibility, RefundPolicy
 from domain.text import PlainText
 
@@ -77,6 +77,8 @@ class RefundRequest(BaseModel):
     # Why the policy refuses or flags it, in the student's words (set unless eligible).
     ineligible_reason_text: str | None = None
     needs_manager_confirmation: bool = False
+    # The school's SMS quiet hours when the refund was requested; None: SMS at any hour.
+    sms_quiet_hours: QuietHours | None = QuietHours()
 
     @property
     def notice_channels(self) -> list[Channel]:

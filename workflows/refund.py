@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         refusal_of_retry,
     )
     from domain.notifications import (
+        FALLBACK_CHANNEL,
         TEAM,
         Channel,
         NoticeEvent,
@@ -674,6 +675,11 @@ class RefundWorkflow:
                 self._queue_notice(event, channel, recipient, self._notice_context())
 
     async def _send(self, notice: NotifyInput) -> None:
+        quiet_hours = self._request.sms_quiet_hours
+        if notice.channel is Channel.SMS and quiet_hours and (wait := quiet_hours.wait(workflow.now())):
+            await workflow.sleep(
+                wait, summary=f"quiet hours: the SMS waits until {quiet_hours.end:%H:%M} Beijing time"
+            )
         try:
             await workflow.execute_activity_method(
                 NotifyActivities.send_notice,
@@ -686,6 +692,28 @@ class RefundWorkflow:
         except ActivityError as error:
             # Permanent failures are stored on the notification row by the activity itself.
             workflow.logger.warning("notice %s not delivered: %s", notice.notification_id, error.cause)
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == "PermanentDeliveryError":
+                await self._fall_back(notice)
+
+    async def _fall_back(self, refused: NotifyInput) -> None:
+        """A dead number gets the notice by email, a bounced address by SMS — once, and only if
+        the student is not being told on that channel anyway."""
+        channel = FALLBACK_CHANNEL.get(refused.channel)
+        if channel is None or refused.fallback_of or channel in self._request.notice_channels:
+            return
+        recipient = refused.recipient
+        if not (recipient.email if channel is Channel.EMAIL else recipient.phone):
+            return
+        await self._send(
+            refused.model_copy(
+                update={
+                    "notification_id": f"{refused.notification_id}:fallback:{channel.value}",
+                    "channel": channel,
+                    "fallback_of": refused.notification_id,
+                }
+            )
+        )
 
     def _publish(self, event_type: OutboundEventType, **extra: Any) -> None:
         """Tell webhook subscribers, beside the main path. The id names the step just recorded."""

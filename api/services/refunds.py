@@ -271,6 +271,7 @@ async def request_refund(
         )
     )
     session.close()  # hold no database connection while waiting on Temporal
+    request = request.model_copy(update={"sms_quiet_hours": settings.sms_quiet_hours_window})
     try:
         client = await temporal.get()
     except HTTPException:  # Temporal unreachable: nothing started, so nothing stays written

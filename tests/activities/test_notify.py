@@ -105,6 +105,29 @@ async def test_a_refused_address_fails_for_good_and_is_recorded(sessions: Sessio
         row = session.get(Notification, notice.notification_id)
     assert row is not None and row.status == "failed" and "550" in (row.provider_response or "")
 
+    # The workflow sends it by SMS instead: the new row says what it replaces, the old one that it was.
+    outbox = DevSmsOutbox(tmp_path / "sms.jsonl")
+    by_sms = notice.model_copy(
+        update={
+            "notification_id": f"{notice.notification_id}:fallback:sms",
+            "channel": Channel.SMS,
+            "recipient": notice.recipient.model_copy(update={"phone": "13800138000"}),
+            "fallback_of": notice.notification_id,
+        }
+    )
+    await ActivityEnvironment().run(
+        _activities(sessions, "127.0.0.1", free_port(), sms=outbox).send_notice, by_sms
+    )
+    with sessions() as session:
+        replaced = session.get(Notification, notice.notification_id)
+        replacement = session.get(Notification, by_sms.notification_id)
+    assert replaced is not None and replaced.status == "fallback"
+    assert replacement is not None and (replacement.status, replacement.fallback_of) == (
+        "sent",
+        notice.notification_id,
+    )
+    assert [m["to"] for m in outbox.messages()] == ["13800138000"]
+
 
 async def test_a_down_mail_server_is_retried_and_the_attempt_recorded(sessions: SessionFactory) -> None:
     student = make_user(sessions, Role.STUDENT)
@@ -115,7 +138,7 @@ async def test_a_down_mail_server_is_retried_and_the_attempt_recorded(sessions: 
     assert not isinstance(raised.value, ApplicationError)  # plain error: the retry policy applies
     with sessions() as session:
         row = session.get(Notification, notice.notification_id)
-    assert row is not None and row.status == "queued" and row.attempts == 1
+    assert row is not None and row.status == "retried" and row.attempts == 1
     assert "attempt 1" in (row.provider_response or "")
 
 

@@ -48,6 +48,7 @@ class FakeActivities:
         self.queries: list[GatewayQuery] = []
         self.gateway_refuses = False
         self.email_refused = False
+        self.sms_refused = False
         self.query_answer: GatewayOutcome | None = None
         self.record_seconds = 0.0  # how long each write takes, to widen the race windows
         self.assignment = Assignment(
@@ -99,6 +100,10 @@ class FakeActivities:
             if notice.channel is Channel.EMAIL and self.email_refused:
                 raise ApplicationError(
                     "550 no such mailbox", type="PermanentDeliveryError", non_retryable=True
+                )
+            if notice.channel is Channel.SMS and self.sms_refused:
+                raise ApplicationError(
+                    "isv.MOBILE_NUMBER_ILLEGAL", type="PermanentDeliveryError", non_retryable=True
                 )
             return NotifyResult(notification_id=notice.notification_id, status=NotificationStatus.SENT)
 
@@ -158,13 +163,14 @@ def refund_request(
     eligibility: Eligibility = Eligibility.ELIGIBLE,
     reason_text: str | None = None,
     manager_call: bool = False,
+    course_type: CourseType = CourseType.REGULAR,
 ) -> RefundRequest:
     refund_id = f"RFTEST{uuid.uuid4().hex[:10].upper()}"
     return RefundRequest(
         refund_id=refund_id,
         order_id="O-1",
         student=StudentSnapshot(id="S1", name="林小雨", email=email, phone=phone, locale="zh-CN"),
-        course=CourseSnapshot(id="C1", name="数据分析系统正价课", type=CourseType.REGULAR),
+        course=CourseSnapshot(id="C1", name="数据分析系统正价课", type=course_type),
         reason="工作调动",
         requested_at=datetime(2026, 11, 23, 2, 0, tzinfo=UTC),
         amount_paid_fen=199_900,
@@ -173,7 +179,7 @@ def refund_request(
         refund_amount_fen=179_910,
         gateway=Gateway.WECHATPAY,
         gateway_trade_no="T1",
-        policy=default_policy(CourseType.REGULAR),  # notices by inbox, email and SMS
+        policy=default_policy(course_type),  # regular: notices by inbox, email and SMS
         eligibility=eligibility,
         ineligible_reason_text=reason_text,
         needs_manager_confirmation=manager_call,
