@@ -9,7 +9,7 @@ from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_
 from api.services import refunds as service
 from db.models import AuditEvent, Refund, User
 from domain.courses import CourseType
-from domain.notifications import Channel
+from domain.notifications import Channel, NotificationStatus
 from domain.policy import Eligibility, IneligibleReason, RefundPolicy, RefundQuote, reason_text
 from domain.refunds import (
     ConfirmationOutcome,
@@ -60,6 +60,23 @@ class TimelineItem(BaseModel):
     note: str
 
 
+class NoticeSent(BaseModel):
+    """One notification about the refund: the proof of what was sent, where, and what came back."""
+
+    id: str
+    event: str
+    channel: Channel
+    recipient_user_id: str
+    recipient_address: str | None
+    subject: str
+    status: NotificationStatus
+    attempts: int
+    provider_response: str | None  # staff only
+    fallback_of: str | None
+    created_at: AwareDatetime
+    sent_at: AwareDatetime | None
+
+
 class RefundOut(BaseModel):
     refund_id: str
     workflow_id: str
@@ -101,6 +118,7 @@ class RefundOut(BaseModel):
 class RefundDetail(RefundOut):
     policy: RefundPolicy  # the version this refund was judged by
     timeline: list[TimelineItem]
+    notices: list[NoticeSent]
 
 
 class DecisionIn(BaseModel):
@@ -179,7 +197,15 @@ def get_refund(refund_id: str, session: SessionDep, user: CurrentUser) -> Refund
     refund = service.readable_refund(session=session, user=user, refund_id=refund_id)
     events: list[AuditEvent] = service.refund_timeline(session=session, refund_id=refund.id)
     timeline = [TimelineItem.model_validate(event, from_attributes=True) for event in events]
-    return RefundDetail(**RefundOut.of(refund).model_dump(), policy=refund.policy, timeline=timeline)
+    notices = [
+        NoticeSent.model_validate(row, from_attributes=True)
+        for row in service.refund_notifications(session=session, refund_id=refund.id, user=user)
+    ]
+    if user.role == Role.STUDENT.value:
+        notices = [notice.model_copy(update={"provider_response": None}) for notice in notices]
+    return RefundDetail(
+        **RefundOut.of(refund).model_dump(), policy=refund.policy, timeline=timeline, notices=notices
+    )
 
 
 class ConfirmationIn(BaseModel):

@@ -22,7 +22,16 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientProvider
 from api.services.policies import current_policy
-from db.models import AuditEvent, Course, FinanceTask, Order, Refund, ReviewerGroupMember, User
+from db.models import (
+    AuditEvent,
+    Course,
+    FinanceTask,
+    Notification,
+    Order,
+    Refund,
+    ReviewerGroupMember,
+    User,
+)
 from domain import search_attributes
 from domain.courses import CourseType, Gateway
 from domain.finance import (
@@ -341,6 +350,15 @@ def refund_timeline(*, session: Session, refund_id: str) -> list[AuditEvent]:
             .order_by(col(AuditEvent.id))  # the order the steps happened; times come from several clocks
         )
     )
+
+
+def refund_notifications(*, session: Session, refund_id: str, user: User) -> list[Notification]:
+    """What was sent about the refund, oldest first: everything for staff, a student's own notices
+    for the student."""
+    query = select(Notification).where(Notification.case_type == "refund", Notification.case_id == refund_id)
+    if user.role == Role.STUDENT.value:
+        query = query.where(Notification.recipient_user_id == user.id)
+    return list(session.exec(query.order_by(col(Notification.created_at), col(Notification.id))))
 
 
 def list_refunds(

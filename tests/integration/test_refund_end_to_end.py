@@ -20,6 +20,9 @@ from tests.integration.journey import (
 pytestmark = pytest.mark.integration
 
 
+TOLD = ("refund_received", "refund_approved", "refund_succeeded")
+
+
 async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     await push_order(stack, "O-E2E-APPROVE", 199_900)
     student = await login(stack.api, "student@demo")
@@ -162,6 +165,20 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
 
     [chat] = await eventually(paid_in_chat, "the staff-chat message")
     assert "退款到账" in chat["title"] and "O-E2E-APPROVE" in chat["message"]
+
+    # The refund's detail is the proof of what was sent: all of it for staff, their own for the student.
+    reviewer_view = await refund_status(stack, refund_id, reviewer)
+    sent = {(n["event"], n["channel"]): n for n in reviewer_view["notices"]}
+    assert set(sent) == {
+        *((event, channel) for event in TOLD for channel in ("inbox", "email", "sms")),
+        ("team_refund_paid", "staff_chat"),
+    }
+    assert all(n["status"] == "sent" and n["attempts"] == 1 for n in sent.values())
+    assert sent[("refund_succeeded", "email")]["recipient_address"] == "student@demo"
+    assert sent[("refund_succeeded", "email")]["provider_response"]  # the SMTP server's answer
+    student_view = (await refund_status(stack, refund_id, student))["notices"]
+    assert {n["channel"] for n in student_view} == {"inbox", "email", "sms"}
+    assert all(n["provider_response"] is None for n in student_view)
 
     sms = [m for m in (await stack.api.get("/dev/sms.json")).json() if "O-E2E-APPROVE" in m["text"]]
     assert len(sms) == 3 and {m["to"] for m in sms} == {"13800138000"}  # regular courses notify by SMS too
