@@ -22,10 +22,11 @@ from activities.records import RecordActivities
 from activities.review import ReviewActivities
 from activities.webhooks import WebhookActivities
 from db.engine import SessionFactory, build_engine
+from db.template_store import TemplateStore
 from integrations import temporal
 from integrations.commerce import CommerceHook
 from integrations.mail import SmtpConfig, SmtpMailer
-from integrations.notice_renderer import NoticeRenderer, SupportContact
+from integrations.notice_renderer import school_renderer
 from integrations.payments.registry import build_gateways
 from integrations.sms import DevSmsOutbox
 from integrations.staff_chat import StaffChat
@@ -37,12 +38,6 @@ ACTIVITY_THREADS = 16
 # Modules the workflow sandbox takes from outside instead of re-importing per run: our pure domain
 # types and the activity classes whose methods workflows reference (#585 on Python 3.11 too).
 PASSTHROUGH_MODULES = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types")
-
-
-def support_contact(settings: Settings) -> SupportContact:
-    return SupportContact(
-        phone=settings.support_phone, email=settings.support_email, hours=settings.support_hours
-    )
 
 
 def smtp_config(settings: Settings) -> SmtpConfig:
@@ -65,7 +60,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
     staff_chat_urls = settings.effective_staff_chat_urls
     notify = NotifyActivities(
         sessions,
-        NoticeRenderer(support_contact(settings)),
+        school_renderer(settings, TemplateStore(sessions)),
         SmtpMailer(smtp_config(settings)),
         settings.mail_from,
         DevSmsOutbox(settings.sms_outbox_file),

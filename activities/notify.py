@@ -49,7 +49,10 @@ class NotifyActivities:
 
     @activity.defn(name="send_notice")
     async def send_notice(self, notice: NotifyInput) -> NotifyResult:
-        rendered = self.renderer.render(notice.event, notice.channel, notice.recipient.locale, notice.context)
+        # Off the event loop: an admin's edited template is read from the database.
+        rendered = await asyncio.to_thread(
+            self.renderer.render, notice.event, notice.channel, notice.recipient.locale, notice.context
+        )
         if notice.channel is Channel.INBOX:
             return await asyncio.to_thread(self._deliver_to_inbox, notice, rendered)
         if notice.channel is Channel.EMAIL:
@@ -114,6 +117,8 @@ class NotifyActivities:
                     body_html=rendered.html if notice.channel in (Channel.INBOX, Channel.EMAIL) else None,
                     status=NotificationStatus.QUEUED.value,
                     fallback_of=notice.fallback_of,
+                    template=rendered.template,
+                    template_version=rendered.version,
                 )
             return row
 

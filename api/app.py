@@ -15,8 +15,23 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import TemporalClientProvider
-from api.routes import auth, dev, finance, health, me, orders, payments, policies, refunds, routing, webhooks
+from api.routes import (
+    auth,
+    dev,
+    finance,
+    health,
+    me,
+    orders,
+    payments,
+    policies,
+    refunds,
+    routing,
+    templates,
+    webhooks,
+)
 from db.engine import SessionFactory, build_engine
+from db.template_store import TemplateStore
+from integrations.notice_renderer import school_renderer
 from integrations.payments.registry import build_gateways
 from settings import Settings, get_settings
 
@@ -30,6 +45,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = build_engine(settings.database_url)
         app.state.sessions = SessionFactory(engine)
+        app.state.renderer = school_renderer(settings, TemplateStore(app.state.sessions))
         yield
         engine.dispose()
 
@@ -51,7 +67,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
 
-    for module in (health, auth, orders, policies, routing, refunds, finance, webhooks, me, payments):
+    routers = (health, auth, orders, policies, routing, templates, refunds, finance, webhooks, me, payments)
+    for module in routers:
         app.include_router(module.router)
     if settings.dev_mode:
         app.include_router(dev.router)

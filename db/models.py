@@ -189,6 +189,9 @@ class Notification(SQLModel, table=True):
     provider_response: str | None = Field(default=None, max_length=1000)
     # The notification this one replaces, after that one's channel refused it for good.
     fallback_of: str | None = Field(default=None, max_length=200)
+    # Which template wrote it, and which version of it (0: the shipped default).
+    template: str | None = Field(default=None, max_length=120)
+    template_version: int | None = None
     created_at: datetime = _utc(default_factory=utcnow)
     sent_at: datetime | None = _utc(default=None, nullable=True)
     read_at: datetime | None = _utc(default=None, nullable=True)
@@ -248,3 +251,19 @@ class WebhookDelivery(SQLModel, table=True):
     response_excerpt: str | None = Field(default=None, max_length=500)
     created_at: datetime = _utc(default_factory=utcnow)
     delivered_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class NoticeTemplateVersion(SQLModel, table=True):
+    """An admin's edit of a notice template; the highest version is in force. source None means
+    "back to the shipped default" (templates/notifications/<name>)."""
+
+    __tablename__ = "notice_template_versions"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_notice_template_versions_name_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, max_length=120)  # e.g. refund_approved.all.zh-CN.j2
+    version: int
+    source: str | None = None
+    note: str = Field(default="", max_length=500)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _utc(default_factory=utcnow)

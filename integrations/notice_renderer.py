@@ -4,6 +4,11 @@ A notice template is `<event>.<channel>.<locale>.j2`, or `<event>.all.<locale>.j
 serves every channel; it defines the blocks `subject` and `text`. The HTML part of an email is the
 text laid out by `_email_layout.html.j2` (autoescaped), so each notice's words live in one place.
 Rendering is sandboxed and undefined variables are errors, not blanks.
+
+Admins may replace a template's text (`/api/templates`): the newest saved version, read through
+`overrides`, is used instead of the shipped file, and `check` is what a new text must pass first —
+it parses, defines both blocks, uses only the event's variables (domain/notice_variables.py), and
+renders with sample data.
 """
 
 from __future__ import annotations
@@ -11,14 +16,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    meta,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 from domain.money import format_yuan
+from domain.notice_variables import allowed_variables, sample_context
 from domain.notifications import Channel, NoticeEvent
 from domain.timeutil import shanghai_text
+from settings import Settings
 
 DEFAULT_LOCALE = "zh-CN"
 NOTIFICATION_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "notifications"
@@ -37,6 +52,24 @@ class RenderedNotice:
     text: str
     html: str
     template: str
+    version: int = 0  # of the template; 0 is the shipped default
+
+
+class TemplateOverrides(Protocol):
+    def current(self, name: str) -> tuple[str, int] | None:
+        """The text in force for `name` and its version, or None for the shipped default."""
+        ...
+
+
+class TemplateProblem(ValueError):
+    """Why a template text cannot be saved, in words for the admin who wrote it."""
+
+
+REQUIRED_BLOCKS = ("subject", "text")
+
+
+def event_of(name: str) -> NoticeEvent:
+    return NoticeEvent(name.split(".", 1)[0])
 
 
 def _shanghai(value: str | datetime) -> str:
@@ -44,8 +77,16 @@ def _shanghai(value: str | datetime) -> str:
 
 
 class NoticeRenderer:
-    def __init__(self, support: SupportContact, template_dir: Path = NOTIFICATION_TEMPLATE_DIR) -> None:
+    def __init__(
+        self,
+        support: SupportContact,
+        template_dir: Path = NOTIFICATION_TEMPLATE_DIR,
+        overrides: TemplateOverrides | None = None,
+    ) -> None:
         self.support = support
+        self.template_dir = template_dir
+        self.overrides = overrides
+        self._compiled: dict[tuple[str, int], Template] = {}
         self.env = SandboxedEnvironment(
             loader=FileSystemLoader(template_dir),
             autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
@@ -67,11 +108,53 @@ class NoticeRenderer:
             return name
         raise TemplateNotFound(f"{event.value} for {channel.value} in {locale}")
 
+    def shipped_names(self) -> list[str]:
+        """Every notice template that ships with Aftercare (layouts excluded)."""
+        return sorted(path.name for path in self.template_dir.glob("*.j2") if not path.name.startswith("_"))
+
+    def _template(self, name: str) -> tuple[Template, int]:
+        override = self.overrides.current(name) if self.overrides else None
+        if override is None:
+            return self.env.get_template(name), 0
+        source, version = override
+        compiled = self._compiled.get((name, version))
+        if compiled is None:
+            compiled = self._compiled[(name, version)] = self.env.from_string(source)
+        return compiled, version
+
     def render(
         self, event: NoticeEvent, channel: Channel, locale: str, context: dict[str, Any]
     ) -> RenderedNotice:
         name = self.template_name(event, channel, locale)
-        template = self.env.get_template(name)
+        template, version = self._template(name)
+        return self._render(template, name, version, locale, context)
+
+    def check(self, name: str, source: str) -> RenderedNotice:
+        """Raise TemplateProblem unless `source` could replace template `name`; return it rendered
+        with sample data (the preview)."""
+        event = event_of(name)
+        try:
+            parsed = self.env.parse(source)
+        except TemplateSyntaxError as exc:
+            raise TemplateProblem(f"line {exc.lineno}: {exc.message}") from exc
+        unknown = meta.find_undeclared_variables(parsed) - allowed_variables(event)
+        if unknown:
+            known = ", ".join(sorted(allowed_variables(event)))
+            names = ", ".join(sorted(unknown))
+            raise TemplateProblem(f"unknown variables: {names} (this notice has: {known})")
+        template = self.env.from_string(source)
+        missing = [block for block in REQUIRED_BLOCKS if block not in template.blocks]
+        if missing:
+            raise TemplateProblem(f"the template must define the blocks: {', '.join(missing)}")
+        locale = name.rsplit(".", 2)[-2]
+        try:
+            return self._render(template, name, 0, locale, sample_context(event))
+        except Exception as exc:  # an admin's code: the sandbox's refusal, a type error, ...
+            raise TemplateProblem(f"it does not render with sample data: {exc}") from exc
+
+    def _render(
+        self, template: Template, name: str, version: int, locale: str, context: dict[str, Any]
+    ) -> RenderedNotice:
         variables = {**context, "support": self.support, "locale": locale}
         ctx = template.new_context(variables)
         subject = "".join(template.blocks["subject"](ctx)).strip()
@@ -82,4 +165,12 @@ class NoticeRenderer:
             support=self.support,
             locale=locale,
         )
-        return RenderedNotice(subject=subject, text=text, html=html, template=name)
+        return RenderedNotice(subject=subject, text=text, html=html, template=name, version=version)
+
+
+def school_renderer(settings: Settings, overrides: TemplateOverrides | None) -> NoticeRenderer:
+    """The renderer with the school's support contact, as the worker and the API both use it."""
+    support = SupportContact(
+        phone=settings.support_phone, email=settings.support_email, hours=settings.support_hours
+    )
+    return NoticeRenderer(support, overrides=overrides)

@@ -12,7 +12,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.notify import NotifyActivities, message_id_for
 from db.engine import SessionFactory
-from db.models import Notification
+from db.models import NoticeTemplateVersion, Notification
+from db.template_store import TemplateStore
 from devstack.school_systems import STAFF_CHAT_PATH, school_systems_router
 from domain.notifications import TEAM, Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
 from domain.roles import Role
@@ -23,7 +24,7 @@ from integrations.sms import DevSmsOutbox, SmsSender
 from integrations.staff_chat import StaffChat
 from tests.factories import make_user
 from tests.http_server import serving
-from tests.integrations.test_notice_renderer import CONTEXT
+from tests.integrations.test_notice_renderer import CONTEXT, blocks
 from tests.mail_server import running_mailbox
 from tests.netutil import free_port
 
@@ -234,3 +235,36 @@ async def test_without_a_staff_chat_room_a_message_fails_for_good_on_record(
         row = session.get(Notification, notice.notification_id)
     assert row is not None and row.status == "failed"
     assert "AFTERCARE_STAFF_CHAT_URLS" in (row.provider_response or "")
+
+
+async def test_the_next_notice_uses_the_template_an_admin_saved_and_says_which_version(
+    sessions: SessionFactory,
+) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    notify = _activities(sessions, "127.0.0.1", free_port())
+    notify.renderer = NoticeRenderer(SUPPORT, overrides=TemplateStore(sessions))
+    env = ActivityEnvironment()
+    first = _notice(student.id, Channel.INBOX, None, "refund-RFTPL1")
+    await env.run(notify.send_notice, first)
+    with sessions() as session:
+        session.add(
+            NoticeTemplateVersion(
+                name="refund_received.all.zh-CN.j2",
+                version=1,
+                source=blocks("已收到（{{ order_id }}）", "{{ student_name }}，已收到您的申请。"),
+                created_by="U-ADMIN",
+            )
+        )
+        session.commit()
+    second = _notice(student.id, Channel.INBOX, None, "refund-RFTPL2")
+    await env.run(notify.send_notice, second)
+    with sessions() as session:
+        before = session.get(Notification, first.notification_id)
+        after = session.get(Notification, second.notification_id)
+    assert before is not None and after is not None
+    assert (before.template, before.template_version) == ("refund_received.all.zh-CN.j2", 0)
+    assert (after.template_version, after.subject, after.body_text) == (
+        1,
+        "已收到（O-778899）",
+        "林小雨，已收到您的申请。",
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 from jinja2 import UndefinedError
@@ -13,7 +14,7 @@ from domain.notifications import (
     Channel,
     NoticeEvent,
 )
-from integrations.notice_renderer import NoticeRenderer, SupportContact
+from integrations.notice_renderer import NoticeRenderer, SupportContact, TemplateProblem
 
 SUPPORT = SupportContact(phone="400-000-0000", email="help@school.test", hours="09:00-21:00")
 
@@ -159,3 +160,68 @@ def test_a_refund_paid_by_finance_says_so_and_gives_the_reference(
 def test_every_event_is_either_for_students_or_for_staff() -> None:
     assert STAFF_EVENTS == STAFF_INBOX_EVENTS | STAFF_CHAT_EVENTS
     assert not STAFF_INBOX_EVENTS & STAFF_CHAT_EVENTS
+
+
+# --- admins' edits ----------------------------------------------------------------------------
+
+
+def test_every_shipped_template_passes_the_check_an_edit_must_pass(renderer: NoticeRenderer) -> None:
+    for name in renderer.shipped_names():
+        renderer.check(name, (renderer.template_dir / name).read_text(encoding="utf-8"))
+
+
+EDITABLE = "refund_approved.all.zh-CN.j2"
+
+
+def blocks(subject: str, text: str) -> str:
+    return f"{{% block subject %}}{subject}{{% endblock %}}{{% block text %}}{text}{{% endblock %}}"
+
+
+GOOD_EDIT = blocks(
+    "好消息：退款已批准（{{ order_id }}）",
+    "{{ student_name }}，您的退款 {{ refund_amount_fen | yuan }} 预计 {{ expected_arrival }} 到账。"
+    "客服 {{ support.phone }}",
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        (blocks("x", "{{ order_id }"), "line 1"),
+        (blocks("{{ ordr_id }}", "x"), "unknown variables: ordr_id"),
+        (blocks("{{ refunded_at }}", "x"), "refunded_at"),  # not known yet when a refund is approved
+        ("{% block text %}{{ order_id }}{% endblock %}", "blocks: subject"),
+        (blocks("{{ support.__class__.__mro__ }}", "x"), "does not render"),  # the sandbox says no
+        (blocks("{{ fee_fen + 'x' }}", "x"), "does not render"),
+    ],
+)
+def test_an_edit_that_could_not_be_sent_is_refused_with_the_reason(
+    renderer: NoticeRenderer, source: str, problem: str
+) -> None:
+    with pytest.raises(TemplateProblem, match=re.escape(problem)):
+        renderer.check(EDITABLE, source)
+
+
+class SavedEdits:
+    def __init__(self) -> None:
+        self.saved: dict[str, tuple[str, int]] = {}
+
+    def current(self, name: str) -> tuple[str, int] | None:
+        return self.saved.get(name)
+
+
+def test_an_edit_in_force_is_used_for_the_next_notice_and_its_version_reported() -> None:
+    edits = SavedEdits()
+    renderer = NoticeRenderer(SUPPORT, overrides=edits)
+    context = {**CONTEXT}
+    before = renderer.render(NoticeEvent.REFUND_APPROVED, Channel.EMAIL, "zh-CN", context)
+    assert before.version == 0 and "好消息" not in before.subject
+    edits.saved[EDITABLE] = (GOOD_EDIT, 3)
+    after = renderer.render(NoticeEvent.REFUND_APPROVED, Channel.EMAIL, "zh-CN", context)
+    assert (after.template, after.version) == (EDITABLE, 3)
+    assert after.subject == "好消息：退款已批准（O-778899）" and "2026-11-26" in after.text
+    # SMS has its own template, untouched by this edit; English readers keep theirs too.
+    assert renderer.render(NoticeEvent.REFUND_APPROVED, Channel.SMS, "zh-CN", context).version == 0
+    assert renderer.render(NoticeEvent.REFUND_APPROVED, Channel.EMAIL, "en", context).version == 0
+    preview = renderer.check(EDITABLE, GOOD_EDIT)
+    assert "林小雨" in preview.text and "¥2,699.10" in preview.text

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from domain.courses import CourseType, Gateway
 from domain.finance import FinanceTaskClosing, FinanceTaskOpening
+from domain.notice_variables import RENDERER_VARIABLES, allowed_variables
 from domain.notifications import Channel, NotificationStatus, NotifyInput, NotifyResult, Recipient
 from domain.policy import Eligibility
 from domain.refunds import (
@@ -96,6 +97,10 @@ class FakeActivities:
 
         @activity.defn(name="send_notice")
         async def send_notice(notice: NotifyInput) -> NotifyResult:
+            # Every variable a template of this event may use is there (the renderer's
+            # StrictUndefined would fail the real send otherwise).
+            missing = allowed_variables(notice.event) - RENDERER_VARIABLES - set(notice.context)
+            assert not missing, f"{notice.event} notice lacks {sorted(missing)}"
             self.notices.append(notice)
             if notice.channel is Channel.EMAIL and self.email_refused:
                 raise ApplicationError(
@@ -218,3 +223,13 @@ async def timers_started(handle: WorkflowHandle) -> list[timedelta]:
 
 def notice_events(fakes: FakeActivities) -> list[tuple[str, str]]:
     return sorted((n.event.value, n.channel.value) for n in fakes.notices)
+
+
+async def notices_of(fakes: FakeActivities, event: str, count: int) -> list[NotifyInput]:
+    """The notices of one event, once `count` of them went out (they are sent beside the main path)."""
+    for _ in range(200):
+        sent = [n for n in fakes.notices if n.event.value == event]
+        if len(sent) >= count:
+            return sent
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} {event} notices never went out; saw {notice_events(fakes)}")

@@ -1,0 +1,87 @@
+"""Which variables a notice template may use, per event, and sample values to preview them with.
+
+The workflow fills the variables (RefundWorkflow._notice_context plus each event's extras); a test
+holds the two together. Admins' edited templates are checked against this list on save, so a typo
+is a 422 at the desk, not a failed notice at night.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.notifications import NoticeEvent
+
+# In every refund notice; `support` and `locale` come from the renderer.
+REFUND_VARIABLES = frozenset(
+    {
+        "refund_id",
+        "order_id",
+        "student_name",
+        "course_name",
+        "course_type",
+        "status",
+        "reason",
+        "requested_at",
+        "amount_paid_fen",
+        "requested_fen",
+        "fee_fen",
+        "refund_amount_fen",
+        "gateway",
+        "decision_reason",
+        "payout_reference",
+    }
+)
+RENDERER_VARIABLES = frozenset({"support", "locale"})
+
+_APPROVED = frozenset({"expected_arrival"})
+EVENT_VARIABLES: dict[NoticeEvent, frozenset[str]] = {
+    NoticeEvent.REFUND_RECEIVED: frozenset(),
+    NoticeEvent.REFUND_REJECTED: frozenset(),
+    NoticeEvent.REFUND_APPROVED: _APPROVED,
+    NoticeEvent.REFUND_MANAGER_CALL: _APPROVED,
+    NoticeEvent.REFUND_DELAYED: _APPROVED,
+    NoticeEvent.REFUND_SUCCEEDED: _APPROVED | {"refunded_at"},
+    NoticeEvent.REVIEW_REMINDER: frozenset({"staff_name", "review_due_at"}),
+    NoticeEvent.REVIEW_ESCALATED: frozenset({"staff_name", "review_due_at"}),
+    NoticeEvent.TEAM_REVIEW_OVERDUE: frozenset({"review_due_at", "lead_name"}),
+    NoticeEvent.TEAM_CALL_OVERDUE: _APPROVED | {"reminder_count"},
+    NoticeEvent.TEAM_REFUND_STUCK: _APPROVED | {"finance_task_id", "gateway_detail", "reminder_count"},
+    NoticeEvent.TEAM_REFUND_PAID: _APPROVED | {"refunded_at"},
+}
+
+
+def allowed_variables(event: NoticeEvent) -> frozenset[str]:
+    return REFUND_VARIABLES | RENDERER_VARIABLES | EVENT_VARIABLES[event]
+
+
+# Preview data: one student, one refund, every variable filled.
+SAMPLE_CONTEXT: dict[str, Any] = {
+    "refund_id": "RF20261123A1B2C3D4E5",
+    "order_id": "O-20261120-0042",
+    "student_name": "林小雨",
+    "course_name": "数据分析系统正价课",
+    "course_type": "regular",
+    "status": "approved",
+    "reason": "工作调动，没有时间上课",
+    "requested_at": "2026-11-23T02:00:00+00:00",
+    "amount_paid_fen": 299_900,
+    "requested_fen": 299_900,
+    "fee_fen": 29_990,
+    "refund_amount_fen": 269_910,
+    "gateway": "wechatpay",
+    "decision_reason": "符合七天退款政策",
+    "payout_reference": None,
+    "expected_arrival": "2026-11-26",
+    "refunded_at": "2026-11-24T03:15:00+00:00",
+    "staff_name": "王审核",
+    "review_due_at": "2026-11-25T02:00:00+00:00",
+    "lead_name": "刘主管",
+    "reminder_count": 1,
+    "finance_task_id": "FT-RF20261123A1B2C3D4E5-1",
+    "gateway_detail": "the gateway reported abnormal",
+}
+
+
+def sample_context(event: NoticeEvent) -> dict[str, Any]:
+    allowed = allowed_variables(event)
+    return {name: value for name, value in SAMPLE_CONTEXT.items() if name in allowed}
