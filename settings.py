@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     # Beijing-time hours in which no SMS goes out ("21:00-08:00"); it waits until they end. "" = none.
     sms_quiet_hours: str = "21:00-08:00"
 
+    # --- SMS -----------------------------------------------------------------------------------
+    # Aliyun SMS (integrations/aliyun_sms.py). Unset: the dev outbox in dev mode, no SMS otherwise.
+    aliyun_sms_access_key_id: str | None = None
+    aliyun_sms_access_key_secret: SecretStr | None = None
+    aliyun_sms_sign_name: str | None = None
+    # JSON: notice event → approved template code, e.g. {"refund_received": "SMS_465380002", ...}
+    aliyun_sms_templates: dict[str, str] = {}
+    aliyun_sms_endpoint: str = "dysmsapi.aliyuncs.com"
+
     # --- staff chat ------------------------------------------------------------------------------
     # Apprise URLs of the team's rooms, space-separated (integrations/staff_chat.py). In dev mode,
     # unset means the sandbox's stand-in room at <sandbox>/sandbox/staff-chat.

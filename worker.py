@@ -28,7 +28,7 @@ from integrations.commerce import CommerceHook
 from integrations.mail import SmtpConfig, SmtpMailer
 from integrations.notice_renderer import school_renderer
 from integrations.payments.registry import build_gateways
-from integrations.sms import DevSmsOutbox
+from integrations.sms import build_sms_sender
 from integrations.staff_chat import StaffChat
 from settings import Settings, get_settings
 from workflows.refund import RefundWorkflow
@@ -63,7 +63,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         school_renderer(settings, TemplateStore(sessions)),
         SmtpMailer(smtp_config(settings)),
         settings.mail_from,
-        DevSmsOutbox(settings.sms_outbox_file),
+        build_sms_sender(settings),
         StaffChat(staff_chat_urls) if staff_chat_urls else None,
     )
     payments = PaymentActivities(build_gateways(settings), settings.callback_base_url)

@@ -19,7 +19,7 @@ from domain.timeutil import utcnow
 from integrations.delivery import PermanentDeliveryError
 from integrations.mail import SmtpMailer
 from integrations.notice_renderer import NoticeRenderer, RenderedNotice
-from integrations.sms import SmsSender
+from integrations.sms import SmsMessage, SmsSender, template_params
 from integrations.staff_chat import StaffChat
 
 
@@ -37,7 +37,7 @@ class NotifyActivities:
         renderer: NoticeRenderer,
         mailer: SmtpMailer,
         mail_from: str,
-        sms: SmsSender,
+        sms: SmsSender | None,
         staff_chat: StaffChat | None = None,
     ) -> None:
         self.sessions = session_factory
@@ -64,22 +64,30 @@ class NotifyActivities:
                 lambda: self.mailer.send(self._email(notice, rendered, address or "")),
             )
         if notice.channel is Channel.SMS:
-            phone = notice.recipient.phone
+            sms = self.sms
+            if sms is None:
+                raise await self._not_configured(notice, rendered, "no SMS provider is configured")
+            message = SmsMessage(
+                phone=notice.recipient.phone or "",
+                text=rendered.text,
+                message_id=notice.notification_id,
+                event=notice.event.value,
+                params=template_params(notice.context, self.renderer.support.phone),
+            )
             return await self._deliver_once(
-                notice,
-                rendered,
-                phone,
-                lambda: self.sms.send(
-                    phone=phone or "", text=rendered.text, message_id=notice.notification_id
-                ),
+                notice, rendered, notice.recipient.phone, lambda: sms.send(message)
             )
         if notice.channel is Channel.STAFF_CHAT:
             staff_chat = self.staff_chat
+            if staff_chat is None:
+                raise await self._not_configured(
+                    notice, rendered, "no staff chat room is configured (AFTERCARE_STAFF_CHAT_URLS)"
+                )
             return await self._deliver_once(
                 notice,
                 rendered,
-                f"{staff_chat.room_count} chat room(s)" if staff_chat else None,
-                lambda: staff_chat.send(rendered.subject, rendered.text),  # type: ignore[union-attr]
+                f"{staff_chat.room_count} chat room(s)",
+                lambda: staff_chat.send(rendered.subject, rendered.text),
             )
         raise ApplicationError(
             f"no sender for channel {notice.channel}", type="UnknownChannel", non_retryable=True
@@ -122,6 +130,16 @@ class NotifyActivities:
                 )
             return row
 
+    async def _not_configured(
+        self, notice: NotifyInput, rendered: RenderedNotice, why: str
+    ) -> ApplicationError:
+        """Recorded as failed for good (so a student's notice falls back to another channel)."""
+        row = await asyncio.to_thread(self._stored_or_new, notice, rendered, None)
+        row.status = NotificationStatus.FAILED.value
+        row.provider_response = why
+        await asyncio.to_thread(self._save, row)
+        return ApplicationError(why, type="PermanentDeliveryError", non_retryable=True)
+
     def _mark_replaced(self, notification_id: str) -> None:
         with self.sessions() as session:
             refused = session.get(Notification, notification_id)
@@ -161,11 +179,7 @@ class NotifyActivities:
             )
         if not address:
             row.status = NotificationStatus.FAILED.value
-            row.provider_response = (
-                "no staff chat room is configured (AFTERCARE_STAFF_CHAT_URLS)"
-                if notice.channel is Channel.STAFF_CHAT
-                else f"the student has no {notice.channel.value} address"
-            )
+            row.provider_response = f"the student has no {notice.channel.value} address"
             await asyncio.to_thread(self._save, row)
             raise ApplicationError(row.provider_response, type="NoRecipientAddress", non_retryable=True)
 

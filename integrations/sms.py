@@ -1,20 +1,51 @@
-"""Sending SMS. Providers implement SmsSender; the dev outbox stands in for one on a developer's
-machine and in tests, keeping every message in a JSON-lines file."""
+"""Sending SMS. Providers implement SmsSender: Aliyun SMS (integrations/aliyun_sms.py) in
+production; the dev outbox stands in on a developer's machine and in tests, keeping every message
+in a JSON-lines file."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from domain.money import format_yuan
 from domain.timeutil import utcnow
+from settings import Settings
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    phone: str
+    text: str  # our rendered copy: what the dev outbox sends and the notification row keeps
+    message_id: str  # the notification id: the provider's out id, so its reports can be matched
+    event: str  # picks the provider's pre-approved template where the provider needs one
+    params: dict[str, str] = field(default_factory=dict)  # that template's variables
+
+
+# Aliyun's limit on one template variable (non-verification templates).
+PARAM_LIMIT = 35
+
+
+def template_params(context: dict[str, Any], support_phone: str) -> dict[str, str]:
+    """The variables a provider's pre-approved SMS templates may use: ${name}, ${order},
+    ${amount}, ${date} (expected arrival, once approved) and ${phone} (the support line)."""
+    params = {
+        "name": str(context.get("student_name", "")),
+        "order": str(context.get("order_id", "")),
+        "amount": format_yuan(int(context.get("refund_amount_fen", 0))),
+        "phone": support_phone,
+    }
+    if context.get("expected_arrival"):
+        params["date"] = str(context["expected_arrival"])
+    return {key: value[:PARAM_LIMIT] for key, value in params.items()}
 
 
 class SmsSender(Protocol):
-    async def send(self, *, phone: str, text: str, message_id: str) -> str:
+    async def send(self, message: SmsMessage) -> str:
         """Send one message; return the provider's answer. Raise PermanentDeliveryError when the
-        provider refuses it for good."""
+        provider refuses it for good; anything else is retried."""
         ...
 
 
@@ -23,9 +54,15 @@ class DevSmsOutbox:
         self.path = path
         self._lock = asyncio.Lock()
 
-    async def send(self, *, phone: str, text: str, message_id: str) -> str:
+    async def send(self, message: SmsMessage) -> str:
         line = json.dumps(
-            {"message_id": message_id, "to": phone, "text": text, "at": utcnow().isoformat()},
+            {
+                "message_id": message.message_id,
+                "to": message.phone,
+                "text": message.text,
+                "event": message.event,
+                "at": utcnow().isoformat(),
+            },
             ensure_ascii=False,
         )
         async with self._lock:
@@ -43,3 +80,24 @@ class DevSmsOutbox:
         return [
             json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()
         ]
+
+
+def build_sms_sender(settings: Settings) -> SmsSender | None:
+    """Aliyun when its key is configured; else the dev outbox in dev mode; else none (an SMS
+    notice then fails on record and falls back to email)."""
+    if settings.aliyun_sms_access_key_id:
+        from integrations.aliyun_sms import AliyunSms, AliyunSmsConfig  # it imports this module
+
+        secret = settings.aliyun_sms_access_key_secret
+        if secret is None or not settings.aliyun_sms_sign_name:
+            raise ValueError("Aliyun SMS needs AFTERCARE_ALIYUN_SMS_ACCESS_KEY_SECRET and _SIGN_NAME too")
+        return AliyunSms(
+            AliyunSmsConfig(
+                access_key_id=settings.aliyun_sms_access_key_id,
+                access_key_secret=secret.get_secret_value(),
+                sign_name=settings.aliyun_sms_sign_name,
+                templates=settings.aliyun_sms_templates,
+                endpoint=settings.aliyun_sms_endpoint,
+            )
+        )
+    return DevSmsOutbox(settings.sms_outbox_file) if settings.dev_mode else None

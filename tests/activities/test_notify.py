@@ -20,7 +20,7 @@ from domain.roles import Role
 from integrations.delivery import PermanentDeliveryError
 from integrations.mail import SmtpConfig, SmtpMailer
 from integrations.notice_renderer import NoticeRenderer, SupportContact
-from integrations.sms import DevSmsOutbox, SmsSender
+from integrations.sms import DevSmsOutbox, SmsMessage, SmsSender
 from integrations.staff_chat import StaffChat
 from tests.factories import make_user
 from tests.http_server import serving
@@ -165,8 +165,8 @@ async def test_an_sms_is_sent_once_and_its_text_stored(sessions: SessionFactory,
 
 
 class RefusingSms:
-    async def send(self, *, phone: str, text: str, message_id: str) -> str:
-        raise PermanentDeliveryError(f"isv.MOBILE_NUMBER_ILLEGAL {phone}")
+    async def send(self, message: SmsMessage) -> str:
+        raise PermanentDeliveryError(f"isv.MOBILE_NUMBER_ILLEGAL {message.phone}")
 
 
 async def test_a_number_the_provider_refuses_fails_for_good(sessions: SessionFactory) -> None:
@@ -267,4 +267,20 @@ async def test_the_next_notice_uses_the_template_an_admin_saved_and_says_which_v
         1,
         "已收到（O-778899）",
         "林小雨，已收到您的申请。",
+    )
+
+
+async def test_without_an_sms_provider_an_sms_fails_for_good_on_record(sessions: SessionFactory) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    notify = _activities(sessions, "127.0.0.1", free_port())
+    notify.sms = None  # production with no provider configured
+    notice = _notice(student.id, Channel.SMS, None, "refund-RFNOSMS", phone="13800138000")
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(notify.send_notice, notice)
+    assert raised.value.non_retryable and raised.value.type == "PermanentDeliveryError"  # → email instead
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert row is not None and (row.status, row.provider_response) == (
+        "failed",
+        "no SMS provider is configured",
     )
