@@ -28,6 +28,11 @@ class User(SQLModel, table=True):
     locale: str = Field(default="zh-CN", max_length=10)
     phone: str | None = Field(default=None, max_length=32)
     is_vip: bool = False  # routed to the VIP desk
+    # Channels the user muted for notices that are not about their money (domain.notifications).
+    muted_channels: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    wechat_openid: str | None = Field(default=None, max_length=64)
     is_active: bool = True
     created_at: datetime = _utc(default_factory=utcnow)
 

@@ -59,6 +59,29 @@ class NotificationStatus(StrEnum):
     FALLBACK = "fallback"  # refused for good, and sent on another channel instead (fallback_of)
 
 
+# Notices about a student's money: never muted, whatever the student's preferences say.
+MONEY_EVENTS = frozenset(
+    {
+        NoticeEvent.REFUND_RECEIVED,
+        NoticeEvent.REFUND_APPROVED,
+        NoticeEvent.REFUND_REJECTED,
+        NoticeEvent.REFUND_SUCCEEDED,
+        NoticeEvent.REFUND_DELAYED,
+        NoticeEvent.REFUND_MANAGER_CALL,
+    }
+)
+# The inbox is where every notice is kept: it cannot be muted.
+MUTABLE_CHANNELS = frozenset(STUDENT_CHANNELS) - {Channel.INBOX}
+
+
+def channels_for(event: NoticeEvent, policy_channels: list[Channel], muted: list[Channel]) -> list[Channel]:
+    """The channels a student notice goes out on: the policy's, less what the student muted —
+    unless it is about their money."""
+    if event in MONEY_EVENTS:
+        return list(policy_channels)
+    return [channel for channel in policy_channels if channel not in muted or channel is Channel.INBOX]
+
+
 # A channel that refuses a notice for good hands it to the other (a dead number → email, a
 # bounced address → SMS), unless the student is being told on that channel anyway.
 FALLBACK_CHANNEL = {Channel.SMS: Channel.EMAIL, Channel.EMAIL: Channel.SMS}

@@ -48,6 +48,7 @@ class StudentSnapshot(BaseModel):
     email: str | None = None
     phone: str | None = None
     locale: str = "zh-CN"
+    muted_channels: list[Channel] = Field(default_factory=list)
 
 
 class CourseSnapshot(BaseModel):

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         NoticeEvent,
         NotifyInput,
         Recipient,
+        channels_for,
         notification_id_for,
     )
     from domain.policy import Eligibility
@@ -670,7 +671,7 @@ class RefundWorkflow:
             Channel.EMAIL: bool(student.email),
             Channel.SMS: bool(student.phone),
         }
-        for channel in self._request.notice_channels:
+        for channel in channels_for(event, self._request.notice_channels, student.muted_channels):
             if reachable.get(channel):
                 self._queue_notice(event, channel, recipient, self._notice_context())
 

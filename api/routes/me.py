@@ -1,16 +1,16 @@
-"""The signed-in user's own things: profile, orders, in-app inbox."""
+"""The signed-in user's own things: profile, notice preferences, orders, in-app inbox."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, field_validator
 from sqlmodel import col, func, select
 
 from api.deps import CurrentUser, SessionDep
 from db.models import Course, Notification, Order
-from domain.notifications import Channel
+from domain.notifications import MUTABLE_CHANNELS, Channel
 from domain.timeutil import utcnow
 
 router = APIRouter(prefix="/api/me", tags=["me"])
@@ -54,6 +54,38 @@ class Inbox(BaseModel):
 @router.get("", response_model=MeOut)
 def me(user: CurrentUser) -> MeOut:
     return MeOut.model_validate(user, from_attributes=True)
+
+
+class Preferences(BaseModel):
+    """How the user likes to be told. Notices about their money ignore muted channels, and the
+    inbox keeps every notice: it cannot be muted."""
+
+    locale: Literal["zh-CN", "en"]
+    muted_channels: list[Channel]
+
+    @field_validator("muted_channels")
+    @classmethod
+    def _only_mutable(cls, channels: list[Channel]) -> list[Channel]:
+        refused = [channel.value for channel in channels if channel not in MUTABLE_CHANNELS]
+        if refused:
+            allowed = ", ".join(sorted(channel.value for channel in MUTABLE_CHANNELS))
+            raise ValueError(f"cannot mute {', '.join(refused)}; these can be muted: {allowed}")
+        return list(dict.fromkeys(channels))
+
+
+@router.get("/preferences", response_model=Preferences)
+def get_preferences(user: CurrentUser) -> Preferences:
+    return Preferences(locale=user.locale, muted_channels=user.muted_channels)
+
+
+@router.put("/preferences", response_model=Preferences)
+def put_preferences(body: Preferences, user: CurrentUser, session: SessionDep) -> Preferences:
+    """Applies to refunds and complaints started from now on (a running one keeps what it began with)."""
+    user.locale = body.locale
+    user.muted_channels = [channel.value for channel in body.muted_channels]
+    session.add(user)
+    session.commit()
+    return Preferences(locale=user.locale, muted_channels=user.muted_channels)
 
 
 @router.get("/orders", response_model=list[MyOrder])

@@ -42,6 +42,7 @@ from domain.finance import (
     refusal_of_retry,
 )
 from domain.money import format_yuan
+from domain.notifications import Channel
 from domain.policy import (
     ContractTerms,
     IneligibleReason,
@@ -200,6 +201,7 @@ def _prepare_refund(
             email=student.email,
             phone=student.phone,
             locale=student.locale,
+            muted_channels=[Channel(name) for name in student.muted_channels],
         ),
         course=CourseSnapshot(
             id=course.id, name=course.name, type=CourseType(course.type), starts_at=course.starts_at

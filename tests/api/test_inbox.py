@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from db.engine import SessionFactory
-from db.models import Notification
+from db.models import Notification, User
 from domain.roles import Role
 from tests.api.helpers import auth
 from tests.factories import make_user
@@ -49,3 +49,28 @@ def test_nobody_reads_another_students_inbox(api: TestClient, api_sessions: Sess
     with api_sessions() as session:
         message = session.get(Notification, f"private-{owner.id}")
     assert message is not None and message.read_at is None
+
+
+def test_a_student_sets_their_preferences_and_cannot_mute_the_inbox(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    student = make_user(api_sessions, Role.STUDENT)
+    headers = auth(api, student)
+    assert api.get("/api/me/preferences", headers=headers).json() == {"locale": "zh-CN", "muted_channels": []}
+    saved = api.put(
+        "/api/me/preferences",
+        json={"locale": "en", "muted_channels": ["sms", "sms", "email"]},
+        headers=headers,
+    )
+    assert saved.status_code == 200 and saved.json() == {"locale": "en", "muted_channels": ["sms", "email"]}
+    for bad, problem in [
+        ({"locale": "en", "muted_channels": ["inbox"]}, "cannot mute inbox"),
+        ({"locale": "en", "muted_channels": ["pager"]}, "muted_channels"),
+        ({"locale": "fr", "muted_channels": []}, "locale"),
+    ]:
+        refused = api.put("/api/me/preferences", json=bad, headers=headers)
+        assert refused.status_code == 422 and problem in refused.text, refused.text
+    assert api.get("/api/me/preferences", headers=headers).json() == saved.json()
+    with api_sessions() as session:
+        row = session.get(User, student.id)
+        assert row is not None and (row.locale, row.muted_channels) == ("en", ["sms", "email"])

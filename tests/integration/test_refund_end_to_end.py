@@ -27,6 +27,9 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     await push_order(stack, "O-E2E-APPROVE", 199_900)
     student = await login(stack.api, "student@demo")
     reviewer = await login(stack.api, "reviewer@demo")
+    # Muting email and SMS does not mute notices about one's money: all three still arrive below.
+    muted = {"locale": "zh-CN", "muted_channels": ["email", "sms"]}
+    assert (await stack.api.put("/api/me/preferences", json=muted, headers=student)).status_code == 200
 
     requested = await stack.api.post(
         "/api/refunds",
@@ -182,6 +185,8 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
 
     sms = [m for m in (await stack.api.get("/dev/sms.json")).json() if "O-E2E-APPROVE" in m["text"]]
     assert len(sms) == 3 and {m["to"] for m in sms} == {"13800138000"}  # regular courses notify by SMS too
+    unmuted = {"locale": "zh-CN", "muted_channels": []}
+    assert (await stack.api.put("/api/me/preferences", json=unmuted, headers=student)).status_code == 200
 
     ledger = (await stack.gateway.get("/sandbox/refunds")).json()
     assert ledger["requests_seen"][refund_id] == 1  # money moved once
