@@ -4,14 +4,11 @@ in a JSON-lines file."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from domain.money import format_yuan
-from domain.timeutil import utcnow
+from integrations.dev_outbox import DevOutbox
 from settings import Settings
 
 
@@ -49,37 +46,16 @@ class SmsSender(Protocol):
         ...
 
 
-class DevSmsOutbox:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = asyncio.Lock()
-
+class DevSmsOutbox(DevOutbox):
     async def send(self, message: SmsMessage) -> str:
-        line = json.dumps(
+        return await self.keep(
             {
                 "message_id": message.message_id,
                 "to": message.phone,
                 "text": message.text,
                 "event": message.event,
-                "at": utcnow().isoformat(),
-            },
-            ensure_ascii=False,
+            }
         )
-        async with self._lock:
-            await asyncio.to_thread(self._append, line)
-        return f"stored in dev outbox {self.path.name}"
-
-    def _append(self, line: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as outbox:
-            outbox.write(line + "\n")
-
-    def messages(self) -> list[dict[str, str]]:
-        if not self.path.exists():
-            return []
-        return [
-            json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()
-        ]
 
 
 def build_sms_sender(settings: Settings) -> SmsSender | None:
