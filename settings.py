@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -104,6 +105,14 @@ class Settings(BaseSettings):
     # JSON: notice event → approved template code, e.g. {"refund_received": "SMS_465380002", ...}
     aliyun_sms_templates: dict[str, str] = {}
     aliyun_sms_endpoint: str = "dysmsapi.aliyuncs.com"
+
+    # --- WeChat mini-program subscribe messages (integrations/wechat_message.py) ----------------
+    # Unset: the sandbox's stand-in for WeChat in dev mode, no WeChat messages otherwise.
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    # JSON: notice event → {"template_id": …, "fields": {"thing1": "course", …}, "page": …}
+    wechat_templates: dict[str, dict[str, Any]] = {}
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
 
     # --- staff chat ------------------------------------------------------------------------------
     # Apprise URLs of the team's rooms, space-separated (integrations/staff_chat.py). In dev mode,

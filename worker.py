@@ -30,6 +30,7 @@ from integrations.notice_renderer import school_renderer
 from integrations.payments.registry import build_gateways
 from integrations.sms import build_sms_sender
 from integrations.staff_chat import StaffChat
+from integrations.wechat_message import build_wechat
 from settings import Settings, get_settings
 from workflows.refund import RefundWorkflow
 
@@ -65,6 +66,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         settings.mail_from,
         build_sms_sender(settings),
         StaffChat(staff_chat_urls) if staff_chat_urls else None,
+        build_wechat(settings),
     )
     payments = PaymentActivities(build_gateways(settings), settings.callback_base_url)
     hook_url = settings.effective_commerce_hook_url

@@ -21,6 +21,7 @@ from integrations.mail import SmtpMailer
 from integrations.notice_renderer import NoticeRenderer, RenderedNotice
 from integrations.sms import SmsMessage, SmsSender, template_params
 from integrations.staff_chat import StaffChat
+from integrations.wechat_message import WeChatMessage, WeChatSender, message_values
 
 
 def message_id_for(notification_id: str, domain: str = "aftercare.local") -> str:
@@ -39,6 +40,7 @@ class NotifyActivities:
         mail_from: str,
         sms: SmsSender | None,
         staff_chat: StaffChat | None = None,
+        wechat: WeChatSender | None = None,
     ) -> None:
         self.sessions = session_factory
         self.renderer = renderer
@@ -46,6 +48,7 @@ class NotifyActivities:
         self.mail_from = mail_from
         self.sms = sms
         self.staff_chat = staff_chat
+        self.wechat = wechat
 
     @activity.defn(name="send_notice")
     async def send_notice(self, notice: NotifyInput) -> NotifyResult:
@@ -77,6 +80,19 @@ class NotifyActivities:
             return await self._deliver_once(
                 notice, rendered, notice.recipient.phone, lambda: sms.send(message)
             )
+        if notice.channel is Channel.WECHAT:
+            wechat = self.wechat
+            if wechat is None:
+                raise await self._not_configured(notice, rendered, "no WeChat app is configured")
+            openid = notice.recipient.wechat_openid
+            wechat_message = WeChatMessage(
+                openid=openid or "",
+                event=notice.event.value,
+                text=rendered.text,
+                message_id=notice.notification_id,
+                values=message_values(notice.context),
+            )
+            return await self._deliver_once(notice, rendered, openid, lambda: wechat.send(wechat_message))
         if notice.channel is Channel.STAFF_CHAT:
             staff_chat = self.staff_chat
             if staff_chat is None:

@@ -33,6 +33,7 @@ from db.engine import SessionFactory, build_engine
 from db.template_store import TemplateStore
 from integrations.notice_renderer import school_renderer
 from integrations.payments.registry import build_gateways
+from integrations.wechat_message import build_wechat
 from settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     app.state.settings = settings
     app.state.temporal = TemporalClientProvider(settings, temporal_client)
     app.state.gateways = build_gateways(settings)
+    app.state.wechat = build_wechat(settings)
 
     @app.exception_handler(RPCError)
     async def temporal_unavailable(_request: Request, exc: RPCError) -> JSONResponse:

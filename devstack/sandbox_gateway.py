@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from devstack import dev_keys
+from devstack.sandbox_wechat import sandbox_wechat_router
 from devstack.school_systems import school_systems_router
 from domain.timeutil import SHANGHAI, utcnow
 from integrations.payments import alipay, wechatpay
@@ -504,6 +505,7 @@ def create_app(
 
     # --- the school's own systems (commerce hook, CRM webhook subscriber, staff chat room) ----------
     app.include_router(school_systems_router(commerce_secret=commerce_secret))
+    app.include_router(sandbox_wechat_router())
 
     @app.get("/sandbox/refunds")
     async def list_refunds() -> dict[str, Any]:

@@ -15,11 +15,12 @@ class Channel(StrEnum):
     INBOX = "inbox"
     EMAIL = "email"
     SMS = "sms"
+    WECHAT = "wechat"  # mini-program subscribe messages
     # The team's chat rooms (DingTalk, WeCom, Feishu, Slack... through Apprise); never a student's.
     STAFF_CHAT = "staff_chat"
 
 
-STUDENT_CHANNELS = (Channel.INBOX, Channel.EMAIL, Channel.SMS)
+STUDENT_CHANNELS = (Channel.INBOX, Channel.EMAIL, Channel.SMS, Channel.WECHAT)
 
 
 class NoticeEvent(StrEnum):
@@ -123,6 +124,7 @@ class Recipient(BaseModel):
     email: str | None = None
     phone: str | None = None
     locale: str = "zh-CN"
+    wechat_openid: str | None = None
 
 
 # Who a staff-chat notice is addressed to: the team's rooms, not a person.

@@ -49,6 +49,7 @@ class StudentSnapshot(BaseModel):
     phone: str | None = None
     locale: str = "zh-CN"
     muted_channels: list[Channel] = Field(default_factory=list)
+    wechat_openid: str | None = None
 
 
 class CourseSnapshot(BaseModel):

@@ -665,11 +665,13 @@ class RefundWorkflow:
             email=student.email,
             phone=student.phone,
             locale=student.locale,
+            wechat_openid=student.wechat_openid,
         )
         reachable = {
             Channel.INBOX: True,
             Channel.EMAIL: bool(student.email),
             Channel.SMS: bool(student.phone),
+            Channel.WECHAT: bool(student.wechat_openid),
         }
         for channel in channels_for(event, self._request.notice_channels, student.muted_channels):
             if reachable.get(channel):

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from api.pages import render_page
 from devstack.mailbox import read_mailbox
-from integrations.sms import DevSmsOutbox
+from integrations.dev_outbox import DevOutbox
 
 router = APIRouter(prefix="/dev", tags=["dev"])
 
@@ -20,8 +20,8 @@ def _mails(request: Request):
 
 
 @router.get("/sms.json")
-def sms_json(request: Request) -> list[dict[str, str]]:
-    return DevSmsOutbox(request.app.state.settings.sms_outbox_file).messages()
+def sms_json(request: Request) -> list[dict[str, Any]]:
+    return DevOutbox(request.app.state.settings.sms_outbox_file).messages()
 
 
 @router.get("/mail.json")

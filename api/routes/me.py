@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime, BaseModel, field_validator
-from sqlmodel import col, func, select
+import httpx
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from sqlmodel import Session, col, func, select
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, SessionDep
-from db.models import Course, Notification, Order
+from api.errors import field_error
+from db.models import Course, Notification, Order, User
 from domain.notifications import MUTABLE_CHANNELS, Channel
 from domain.timeutil import utcnow
+from integrations.delivery import PermanentDeliveryError
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 
@@ -86,6 +90,45 @@ def put_preferences(body: Preferences, user: CurrentUser, session: SessionDep) -
     session.add(user)
     session.commit()
     return Preferences(locale=user.locale, muted_channels=user.muted_channels)
+
+
+class WeChatLogin(BaseModel):
+    code: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+class WeChatBinding(BaseModel):
+    bound: bool
+
+
+@router.put("/wechat", response_model=WeChatBinding)
+async def bind_wechat(
+    body: WeChatLogin, request: Request, user: CurrentUser, session: SessionDep
+) -> WeChatBinding:
+    """The mini-program sends its login code (wx.login); WeChat tells us the student's openid, so
+    notices can reach them as subscribe messages. The openid itself is never shown."""
+    wechat = request.app.state.wechat
+    if wechat is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "no WeChat app is connected here")
+    try:
+        openid = await wechat.openid_for(body.code)
+    except PermanentDeliveryError as exc:
+        raise field_error("code", str(exc)) from exc
+    except (httpx.HTTPError, ConnectionError) as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "WeChat did not answer; try again") from exc
+    await run_in_threadpool(_set_openid, session, user, openid)
+    return WeChatBinding(bound=True)
+
+
+@router.delete("/wechat", response_model=WeChatBinding)
+def unbind_wechat(user: CurrentUser, session: SessionDep) -> WeChatBinding:
+    _set_openid(session, user, None)
+    return WeChatBinding(bound=False)
+
+
+def _set_openid(session: Session, user: User, openid: str | None) -> None:
+    user.wechat_openid = openid
+    session.add(user)
+    session.commit()
 
 
 @router.get("/orders", response_model=list[MyOrder])

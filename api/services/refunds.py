@@ -202,6 +202,7 @@ def _prepare_refund(
             phone=student.phone,
             locale=student.locale,
             muted_channels=[Channel(name) for name in student.muted_channels],
+            wechat_openid=student.wechat_openid,
         ),
         course=CourseSnapshot(
             id=course.id, name=course.name, type=CourseType(course.type), starts_at=course.starts_at

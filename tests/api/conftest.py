@@ -19,6 +19,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
         jwt_secret="api-test-secret-0123456789abcdef0123456789",
+        sandbox_gateway_port=free_port(),  # nothing listens there: outside services are unreachable
     )
 
 

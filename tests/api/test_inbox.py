@@ -74,3 +74,14 @@ def test_a_student_sets_their_preferences_and_cannot_mute_the_inbox(
     with api_sessions() as session:
         row = session.get(User, student.id)
         assert row is not None and (row.locale, row.muted_channels) == ("en", ["sms", "email"])
+
+
+def test_binding_wechat_needs_a_login_code_and_wechat_answering(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    headers = auth(api, make_user(api_sessions, Role.STUDENT))
+    assert api.put("/api/me/wechat", json={"code": "bad code!"}, headers=headers).status_code == 422
+    # WeChat (the sandbox in dev mode) is not running in this module: nothing is stored.
+    unreachable = api.put("/api/me/wechat", json={"code": "071Xy1ll2"}, headers=headers)
+    assert unreachable.status_code == 503
+    assert api.delete("/api/me/wechat", headers=headers).json() == {"bound": False}

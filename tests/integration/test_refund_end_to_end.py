@@ -6,6 +6,7 @@ import pytest
 
 from activities.notify import message_id_for
 from domain import search_attributes
+from domain.policy import PolicyTerms
 from tests.integration.conftest import Stack
 from tests.integration.journey import (
     eventually,
@@ -370,3 +371,54 @@ async def test_a_premium_refund_is_paid_only_after_the_managers_call(stack: Stac
     await eventually(lambda: status_is(stack, refund_id, student, "refunded"), "the refund after the call")
     timeline = [step["event"] for step in (await refund_status(stack, refund_id, student))["timeline"]]
     assert timeline.index("confirmation.confirmed") < timeline.index("gateway.requested")
+
+
+async def test_a_student_bound_to_wechat_hears_by_subscribe_message_when_the_policy_says_so(
+    stack: Stack,
+) -> None:
+    admin = await login(stack.api, "admin@demo")
+    student = await login(stack.api, "student@demo")
+    reviewer = await login(stack.api, "reviewer@demo")
+    trial = (await stack.api.get("/api/policies/trial", headers=admin)).json()
+    terms = {name: trial[name] for name in PolicyTerms.model_fields}
+
+    async def publish(channels: list[str]) -> None:
+        answer = await stack.api.put(
+            "/api/policies/trial", headers=admin, json={**terms, "notice_channels": channels}
+        )
+        assert answer.status_code == 201, answer.text
+
+    await publish(["inbox", "email", "wechat"])
+    bound = await stack.api.put("/api/me/wechat", headers=student, json={"code": "e2e-wx-login-code"})
+    assert bound.json() == {"bound": True}
+    try:
+        await push_order(stack, "O-E2E-WECHAT", 9_900, course_type="trial")
+        refund_id = (
+            await stack.api.post(
+                "/api/refunds", headers=student, json={"order_id": "O-E2E-WECHAT", "reason": "时间冲突"}
+            )
+        ).json()["refund_id"]
+        await eventually(lambda: status_is(stack, refund_id, student, "awaiting_review"), "awaiting review")
+        await stack.api.post(
+            f"/api/refunds/{refund_id}/decision",
+            headers=reviewer,
+            json={"decision": "reject", "reason": "体验课已结束"},
+        )
+
+        async def wechat_messages() -> list | None:
+            sent = (await stack.gateway.get("/sandbox/wechat/messages")).json()
+            mine = [m for m in sent if m["data"]["character_string2"]["value"] == "O-E2E-WECHAT"]
+            return mine if len(mine) == 2 else None
+
+        messages = await eventually(wechat_messages, "two subscribe messages")
+        assert sorted(m["template_id"] for m in messages) == [
+            "dev-tmpl-refund_received",
+            "dev-tmpl-refund_rejected",
+        ]
+        notices = (await refund_status(stack, refund_id, reviewer))["notices"]
+        wechat = [n for n in notices if n["channel"] == "wechat"]
+        assert len(wechat) == 2 and all(n["status"] == "sent" for n in wechat)
+        assert all(n["provider_response"].startswith("WeChat msgid") for n in wechat)
+    finally:
+        await publish(terms["notice_channels"])
+        await stack.api.delete("/api/me/wechat", headers=student)
