@@ -3,8 +3,11 @@ stand-in (which checks signatures) and a subscriber told how to answer."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -186,3 +189,44 @@ async def test_a_delivery_for_a_paused_subscription_is_not_sent(sessions: Sessio
     assert refused.value.non_retryable
     assert len(subscriber.received) == seen
     assert _delivery(sessions, delivery_id).status == "failed"
+
+
+def documented_receiver(secret: str, accepted: list[dict]) -> FastAPI:
+    """A subscriber written from the README alone (only the standard library, none of our code):
+    `X-Aftercare-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "\n" + body)>`, timestamps
+    older than 5 minutes rejected, an event id applied once."""
+    app = FastAPI()
+
+    @app.post("/aftercare")
+    async def receive(request: Request) -> Response:
+        body = await request.body()
+        timestamp = request.headers["X-Aftercare-Timestamp"]
+        signed = timestamp.encode() + b"\n" + body
+        expected = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+        fresh = abs(time.time() - int(timestamp)) <= 300
+        if not (fresh and hmac.compare_digest(request.headers["X-Aftercare-Signature"], expected)):
+            return Response(status_code=401)
+        event = json.loads(body)
+        if event["id"] not in {seen["id"] for seen in accepted}:
+            accepted.append(event)
+        return Response(status_code=204)
+
+    return app
+
+
+async def test_a_receiver_written_from_the_readme_accepts_our_deliveries(sessions: SessionFactory) -> None:
+    accepted: list[dict] = []
+    port = free_port()
+    async with serving(documented_receiver("from-the-docs", accepted), port) as url:
+        _pause_all(sessions)
+        _subscribe(sessions, "wh_documented", f"{url}/aftercare", ["*"], secret="from-the-docs")
+        _subscribe(sessions, "wh_wrong_secret", f"{url}/aftercare", ["*"], secret="not-what-they-hold")
+        webhooks = WebhookActivities(sessions)
+        env = ActivityEnvironment()
+        event = _event("E1")
+        right, wrong = sorted(env.run(webhooks.fan_out_event, event))
+        assert await env.run(webhooks.deliver_webhook, right) == "sent"
+        with pytest.raises(ApplicationError):  # the receiver refuses a signature it cannot verify
+            await env.run(webhooks.deliver_webhook, wrong)
+    assert [e["id"] for e in accepted] == [event.id]
+    assert accepted[0]["type"] == "refund.refunded" and accepted[0]["data"]["refund_id"] == "RFE1"
