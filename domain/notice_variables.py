@@ -1,5 +1,7 @@
 """Which variables a notice template may use, per event, and sample values to preview them with.
 
+Complaint notices have their own case variables (the complaint workflow fills them).
+
 The workflow fills the variables (RefundWorkflow._notice_context plus each event's extras); a test
 holds the two together. Admins' edited templates are checked against this list on save, so a typo
 is a 422 at the desk, not a failed notice at night.
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.notifications import NoticeEvent
+from domain.notifications import COMPLAINT_EVENTS, NoticeEvent
 
 # In every refund notice; `support` and `locale` come from the renderer.
 REFUND_VARIABLES = frozenset(
@@ -31,6 +33,21 @@ REFUND_VARIABLES = frozenset(
         "payout_reference",
     }
 )
+# In every complaint notice.
+COMPLAINT_VARIABLES = frozenset(
+    {
+        "complaint_id",
+        "student_name",
+        "category_label",  # e.g. 技术问题 / technical
+        "severity",
+        "summary",  # the student's words, shortened
+        "received_at",
+        "department_label",
+        "first_response_due_at",
+        "resolution_due_at",
+        "status",
+    }
+)
 RENDERER_VARIABLES = frozenset({"support", "locale"})
 
 _APPROVED = frozenset({"expected_arrival"})
@@ -47,11 +64,18 @@ EVENT_VARIABLES: dict[NoticeEvent, frozenset[str]] = {
     NoticeEvent.TEAM_CALL_OVERDUE: _APPROVED | {"reminder_count"},
     NoticeEvent.TEAM_REFUND_STUCK: _APPROVED | {"finance_task_id", "gateway_detail", "reminder_count"},
     NoticeEvent.TEAM_REFUND_PAID: _APPROVED | {"refunded_at"},
+    NoticeEvent.COMPLAINT_RECEIVED: frozenset(),
+    NoticeEvent.COMPLAINT_FIRST_RESPONSE: frozenset({"agent_name", "reply_text"}),
+    NoticeEvent.COMPLAINT_RESOLVED: frozenset({"agent_name", "resolution_summary", "resolved_at"}),
+    NoticeEvent.COMPLAINT_FOLLOW_UP: frozenset({"resolution_summary", "survey_url"}),
+    NoticeEvent.SLA_WARNING: frozenset({"staff_name", "deadline_label", "due_at"}),
+    NoticeEvent.SLA_BREACHED: frozenset({"staff_name", "assignee_name", "deadline_label", "due_at"}),
 }
 
 
 def allowed_variables(event: NoticeEvent) -> frozenset[str]:
-    return REFUND_VARIABLES | RENDERER_VARIABLES | EVENT_VARIABLES[event]
+    case = COMPLAINT_VARIABLES if event in COMPLAINT_EVENTS else REFUND_VARIABLES
+    return case | RENDERER_VARIABLES | EVENT_VARIABLES[event]
 
 
 # Preview data: one student, one refund, every variable filled.
@@ -79,6 +103,22 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "reminder_count": 1,
     "finance_task_id": "FT-RF20261123A1B2C3D4E5-1",
     "gateway_detail": "the gateway reported abnormal",
+    "complaint_id": "CP20261123F00D42",
+    "category_label": "技术问题",
+    "severity": "high",
+    "summary": "直播课一直卡顿，老师的声音断断续续",
+    "received_at": "2026-11-23T11:05:00+00:00",
+    "department_label": "技术支持",
+    "first_response_due_at": "2026-11-23T11:15:00+00:00",
+    "resolution_due_at": "2026-11-23T13:05:00+00:00",
+    "agent_name": "陈客服",
+    "reply_text": "您好，我们已定位到是您所在地区的线路波动，已为您切换到备用线路，请刷新页面后重试。",
+    "resolution_summary": "已切换备用线路，并为您补发本节课回放",
+    "resolved_at": "2026-11-23T12:10:00+00:00",
+    "survey_url": "https://school.example/survey/CP20261123F00D42",
+    "assignee_name": "陈客服",
+    "deadline_label": "首次响应",
+    "due_at": "2026-11-23T11:15:00+00:00",
 }
 
 

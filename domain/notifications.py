@@ -30,9 +30,15 @@ class NoticeEvent(StrEnum):
     REFUND_SUCCEEDED = "refund_succeeded"
     REFUND_DELAYED = "refund_delayed"
     REFUND_MANAGER_CALL = "refund_manager_call"
+    COMPLAINT_RECEIVED = "complaint_received"
+    COMPLAINT_FIRST_RESPONSE = "complaint_first_response"
+    COMPLAINT_RESOLVED = "complaint_resolved"
+    COMPLAINT_FOLLOW_UP = "complaint_follow_up"  # the satisfaction survey after a resolution
     # To one member of staff, in their in-app inbox.
     REVIEW_REMINDER = "review_reminder"
     REVIEW_ESCALATED = "review_escalated"
+    SLA_WARNING = "sla_warning"  # to the assignee, at 80% of a complaint's deadline
+    SLA_BREACHED = "sla_breached"  # to the lead (inbox and staff chat) once it has passed
     # To the team, on staff chat.
     TEAM_REVIEW_OVERDUE = "team_review_overdue"
     TEAM_CALL_OVERDUE = "team_call_overdue"  # the account manager's call is still not reported
@@ -40,16 +46,34 @@ class NoticeEvent(StrEnum):
     TEAM_REFUND_PAID = "team_refund_paid"
 
 
-STAFF_INBOX_EVENTS = frozenset({NoticeEvent.REVIEW_REMINDER, NoticeEvent.REVIEW_ESCALATED})
+STAFF_INBOX_EVENTS = frozenset(
+    {
+        NoticeEvent.REVIEW_REMINDER,
+        NoticeEvent.REVIEW_ESCALATED,
+        NoticeEvent.SLA_WARNING,
+        NoticeEvent.SLA_BREACHED,
+    }
+)
 STAFF_CHAT_EVENTS = frozenset(
     {
         NoticeEvent.TEAM_REVIEW_OVERDUE,
         NoticeEvent.TEAM_CALL_OVERDUE,
         NoticeEvent.TEAM_REFUND_STUCK,
         NoticeEvent.TEAM_REFUND_PAID,
+        NoticeEvent.SLA_BREACHED,
     }
 )
 STAFF_EVENTS = STAFF_INBOX_EVENTS | STAFF_CHAT_EVENTS
+COMPLAINT_EVENTS = frozenset(
+    {
+        NoticeEvent.COMPLAINT_RECEIVED,
+        NoticeEvent.COMPLAINT_FIRST_RESPONSE,
+        NoticeEvent.COMPLAINT_RESOLVED,
+        NoticeEvent.COMPLAINT_FOLLOW_UP,
+        NoticeEvent.SLA_WARNING,
+        NoticeEvent.SLA_BREACHED,
+    }
+)
 
 
 class NotificationStatus(StrEnum):

@@ -23,6 +23,14 @@ class OutboundEventType(StrEnum):
     REFUND_REFUNDED = "refund.refunded"
     # The gateway could not pay it; a finance task is open.
     REFUND_DELAYED = "refund.delayed"
+    # Complaints (published by the complaint workflow).
+    COMPLAINT_RECEIVED = "complaint.received"
+    COMPLAINT_ASSIGNED = "complaint.assigned"
+    COMPLAINT_FIRST_RESPONSE = "complaint.first_response"
+    COMPLAINT_SLA_BREACHED = "complaint.sla_breached"
+    COMPLAINT_RESOLVED = "complaint.resolved"
+    COMPLAINT_REOPENED = "complaint.reopened"
+    COMPLAINT_ARCHIVED = "complaint.archived"
 
 
 EVENT_FAMILIES = frozenset(event.value.split(".", 1)[0] for event in OutboundEventType)

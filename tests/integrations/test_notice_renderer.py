@@ -6,7 +6,10 @@ import re
 import pytest
 from jinja2 import UndefinedError
 
+from domain.notice_variables import sample_context
 from domain.notifications import (
+    COMPLAINT_EVENTS,
+    MONEY_EVENTS,
     STAFF_CHAT_EVENTS,
     STAFF_EVENTS,
     STAFF_INBOX_EVENTS,
@@ -44,7 +47,7 @@ def renderer() -> NoticeRenderer:
     return NoticeRenderer(SUPPORT)
 
 
-STUDENT_EVENTS = [event for event in NoticeEvent if event not in STAFF_EVENTS]
+STUDENT_EVENTS = sorted(MONEY_EVENTS)  # the refund notices; complaint notices are tested below
 
 
 @pytest.mark.parametrize("event", STUDENT_EVENTS)
@@ -102,7 +105,7 @@ def test_a_missing_variable_is_an_error_not_a_blank(renderer: NoticeRenderer) ->
         renderer.render(NoticeEvent.REFUND_SUCCEEDED, Channel.EMAIL, "zh-CN", context)
 
 
-@pytest.mark.parametrize("event", sorted(STAFF_INBOX_EVENTS))
+@pytest.mark.parametrize("event", sorted(STAFF_INBOX_EVENTS - COMPLAINT_EVENTS))
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_staff_notices_say_which_refund_and_by_when(
     renderer: NoticeRenderer, event: NoticeEvent, locale: str
@@ -124,7 +127,7 @@ TEAM_CONTEXT = {
 }
 
 
-@pytest.mark.parametrize("event", sorted(STAFF_CHAT_EVENTS))
+@pytest.mark.parametrize("event", sorted(STAFF_CHAT_EVENTS - COMPLAINT_EVENTS))
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_staff_chat_messages_name_the_refund_the_student_and_the_money(
     renderer: NoticeRenderer, event: NoticeEvent, locale: str
@@ -159,7 +162,57 @@ def test_a_refund_paid_by_finance_says_so_and_gives_the_reference(
 
 def test_every_event_is_either_for_students_or_for_staff() -> None:
     assert STAFF_EVENTS == STAFF_INBOX_EVENTS | STAFF_CHAT_EVENTS
-    assert not STAFF_INBOX_EVENTS & STAFF_CHAT_EVENTS
+    student_events = set(NoticeEvent) - STAFF_EVENTS
+    assert student_events == MONEY_EVENTS | (COMPLAINT_EVENTS - STAFF_EVENTS)
+
+
+COMPLAINT_STUDENT_EVENTS = sorted(COMPLAINT_EVENTS - STAFF_EVENTS)
+
+
+@pytest.mark.parametrize("event", COMPLAINT_STUDENT_EVENTS)
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("channel", STUDENT_CHANNELS)
+def test_every_complaint_notice_says_whose_which_and_how_to_reach_support(
+    renderer: NoticeRenderer, event: NoticeEvent, locale: str, channel: Channel
+) -> None:
+    notice = renderer.render(event, channel, locale, sample_context(event))
+    needed = ["林小雨", "CP20261123F00D42", "400-000-0000"]
+    if channel is Channel.SMS:
+        assert len(notice.text) <= 200, f"{notice.template} is {len(notice.text)} characters"
+    else:
+        assert "CP20261123F00D42" in notice.subject
+        needed += ["help@school.test", "技术问题"]
+    for text in needed:
+        assert text in notice.text, f"{text} missing from {notice.template}"
+
+
+def test_a_complaint_acknowledgement_promises_the_response_time(renderer: NoticeRenderer) -> None:
+    context = sample_context(NoticeEvent.COMPLAINT_RECEIVED)
+    text = renderer.render(NoticeEvent.COMPLAINT_RECEIVED, Channel.EMAIL, "zh-CN", context).text
+    assert "2026-11-23 19:15" in text and "2026-11-23 21:05" in text  # first response, resolution
+    survey = renderer.render(
+        NoticeEvent.COMPLAINT_FOLLOW_UP, Channel.SMS, "zh-CN", sample_context(NoticeEvent.COMPLAINT_FOLLOW_UP)
+    )
+    assert "https://school.example/survey/CP20261123F00D42" in survey.text
+
+
+@pytest.mark.parametrize(
+    ("event", "channel"),
+    [
+        (NoticeEvent.SLA_WARNING, Channel.INBOX),
+        (NoticeEvent.SLA_BREACHED, Channel.INBOX),
+        (NoticeEvent.SLA_BREACHED, Channel.STAFF_CHAT),
+    ],
+)
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_sla_notices_say_which_complaint_which_deadline_and_when(
+    renderer: NoticeRenderer, event: NoticeEvent, channel: Channel, locale: str
+) -> None:
+    notice = renderer.render(event, channel, locale, sample_context(event))
+    assert notice.template == f"{event.value}.{channel.value}.{locale}.j2"
+    assert "CP20261123F00D42" in notice.subject and "首次响应" in notice.subject
+    for needed in ("林小雨", "2026-11-23 19:15", "直播课一直卡顿"):
+        assert needed in notice.text, f"{needed} missing from {notice.template}"
 
 
 # --- admins' edits ----------------------------------------------------------------------------
