@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_ssl: bool = False
     smtp_timeout_seconds: float = 15.0
+    smtp_ca_file: Path | None = None  # trust this CA too (a relay with a private certificate)
     mail_from: str = "Aftercare 学员服务 <service@aftercare.local>"
     # The dev mailbox (aiosmtpd) that `make dev` runs when smtp_host is unset.
     dev_mailbox_port: int = 1025

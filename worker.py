@@ -50,6 +50,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         starttls=settings.smtp_starttls,
         use_tls=settings.smtp_ssl,
         timeout_seconds=settings.smtp_timeout_seconds,
+        ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
     )
 
 

@@ -19,6 +19,8 @@ class SmtpConfig:
     starttls: bool = False
     use_tls: bool = False
     timeout_seconds: float = 15.0
+    # A CA bundle to trust besides the system's, for a relay with a private certificate.
+    ca_file: str | None = None
 
 
 class PermanentMailError(PermanentDeliveryError):
@@ -42,6 +44,7 @@ class SmtpMailer:
                 password=config.password,
                 start_tls=config.starttls,
                 use_tls=config.use_tls,
+                cert_bundle=config.ca_file,
                 timeout=config.timeout_seconds,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
