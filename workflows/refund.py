@@ -10,7 +10,6 @@ server or subscriber never holds up a refund.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,14 +18,14 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.messenger import NOTICE_DEADLINE, NOTICE_RETRY, RECORD_RETRY, RECORD_TIMEOUT, CaseMessenger
+
 with workflow.unsafe.imports_passed_through():
     from activities.commerce import CommerceActivities
     from activities.finance import FinanceActivities
-    from activities.notify import NotifyActivities
     from activities.payments import PaymentActivities
     from activities.records import RecordActivities
     from activities.review import ReviewActivities
-    from activities.webhooks import WebhookActivities
     from domain import search_attributes
     from domain.calendar import expected_arrival
     from domain.finance import (
@@ -39,14 +38,8 @@ with workflow.unsafe.imports_passed_through():
         refusal_of_retry,
     )
     from domain.notifications import (
-        FALLBACK_CHANNEL,
-        TEAM,
-        Channel,
         NoticeEvent,
-        NotifyInput,
         Recipient,
-        channels_for,
-        notification_id_for,
     )
     from domain.policy import Eligibility
     from domain.refunds import (
@@ -70,23 +63,11 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         gateway_poll_minutes,
     )
-    from domain.webhooks import OutboundEvent, OutboundEventType
+    from domain.webhooks import OutboundEventType
 
-RECORD_TIMEOUT = timedelta(seconds=30)
-RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-NOTICE_TIMEOUT = timedelta(seconds=60)
-# A notice keeps trying for two days (an SMTP outage must not lose mail), then gives up on record.
-NOTICE_DEADLINE = timedelta(days=2)
-NOTICE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5), backoff_coefficient=2, maximum_interval=timedelta(minutes=5)
-)
 GATEWAY_TIMEOUT = timedelta(seconds=30)
 GATEWAY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2, maximum_interval=timedelta(minutes=2)
-)
-# A subscriber that is down is tried again for two days, backing off to once an hour.
-WEBHOOK_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=10), backoff_coefficient=2, maximum_interval=timedelta(hours=1)
 )
 # How often staff chat is reminded of an open finance task.
 FINANCE_REMINDER_EVERY = timedelta(days=1)
@@ -115,9 +96,15 @@ class RefundWorkflow:
         self._payout: PayoutResolution | None = None
         self._payout_recorded = False
         self._payout_reference: str | None = None
-        self._notices_sent: dict[tuple[NoticeEvent, Channel], int] = {}
-        # Notices and other work beside the main path, awaited before the workflow ends.
-        self._background: list[asyncio.Task[None]] = []
+        # Notices, events and other work beside the main path, awaited before the workflow ends.
+        self._messenger = CaseMessenger(
+            workflow_id=self._workflow_id,
+            case_type="refund",
+            case_id=request.refund_id,
+            student=request.student,
+            student_channels=request.notice_channels,
+            sms_quiet_hours=request.sms_quiet_hours,
+        )
 
     @workflow.run
     async def run(self, request: RefundRequest) -> RefundState:
@@ -134,7 +121,7 @@ class RefundWorkflow:
         else:
             self._notify(NoticeEvent.REFUND_RECEIVED)
             await self._review_then_refund()
-        await asyncio.gather(*self._background)
+        await self._messenger.finish()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state()
 
@@ -477,7 +464,7 @@ class RefundWorkflow:
         self._notify(NoticeEvent.REFUND_SUCCEEDED)
         self._notify_team(NoticeEvent.TEAM_REFUND_PAID)
         self._publish(OutboundEventType.REFUND_REFUNDED)
-        self._background.append(asyncio.create_task(self._revoke_enrollment()))
+        self._messenger.spawn(self._revoke_enrollment())
 
     async def _finance_resolution(self, attempt: int, kind: FinanceTaskKind, detail: str) -> PayoutResolution:
         """Open a finance task, tell the student of the delay and the team of the task, and wait for
@@ -630,145 +617,36 @@ class RefundWorkflow:
         self._timeline.append(TimelineEntry(at=moment, event=event, status=status, actor=actor, note=note))
         workflow.upsert_search_attributes([search_attributes.REFUND_STATUS.value_set(status.value)])
 
-    # --- notices, staff chat and outbound events ---------------------------------------------------
-
-    def _queue_notice(
-        self, event: NoticeEvent, channel: Channel, recipient: Recipient, context: dict[str, Any]
-    ) -> None:
-        # The n-th notice of one event on one channel gets the n-th id: deterministic on replay, and
-        # a recurring notice (a second delay, a reminder) is a new notification, not a no-op.
-        sent_before = self._notices_sent.get((event, channel), 0)
-        self._notices_sent[(event, channel)] = sent_before + 1
-        notice = NotifyInput(
-            notification_id=notification_id_for(self._workflow_id, event, channel, sent_before),
-            case_type="refund",
-            case_id=self._request.refund_id,
-            event=event,
-            channel=channel,
-            recipient=recipient,
-            context=context,
-        )
-        self._background.append(asyncio.create_task(self._send(notice)))
-
-    def _notify_staff(self, event: NoticeEvent, staff: Recipient, due: datetime) -> None:
-        context = {**self._notice_context(), "staff_name": staff.name, "review_due_at": due.isoformat()}
-        self._queue_notice(event, Channel.INBOX, staff, context)
-
-    def _notify_team(self, event: NoticeEvent, **extra: Any) -> None:
-        self._queue_notice(event, Channel.STAFF_CHAT, TEAM, {**self._notice_context(), **extra})
+    # --- notices, staff chat and outbound events (sent beside the main path) ---------------------
 
     def _notify(self, event: NoticeEvent) -> None:
-        student = self._request.student
-        recipient = Recipient(
-            user_id=student.id,
-            name=student.name,
-            email=student.email,
-            phone=student.phone,
-            locale=student.locale,
-            wechat_openid=student.wechat_openid,
-        )
-        reachable = {
-            Channel.INBOX: True,
-            Channel.EMAIL: bool(student.email),
-            Channel.SMS: bool(student.phone),
-            Channel.WECHAT: bool(student.wechat_openid),
-        }
-        for channel in channels_for(event, self._request.notice_channels, student.muted_channels):
-            if reachable.get(channel):
-                self._queue_notice(event, channel, recipient, self._notice_context())
+        self._messenger.to_student(event, self._notice_context())
 
-    async def _send(self, notice: NotifyInput) -> None:
-        quiet_hours = self._request.sms_quiet_hours
-        if notice.channel is Channel.SMS and quiet_hours and (wait := quiet_hours.wait(workflow.now())):
-            await workflow.sleep(
-                wait, summary=f"quiet hours: the SMS waits until {quiet_hours.end:%H:%M} Beijing time"
-            )
-        try:
-            await workflow.execute_activity_method(
-                NotifyActivities.send_notice,
-                notice,
-                start_to_close_timeout=NOTICE_TIMEOUT,
-                schedule_to_close_timeout=NOTICE_DEADLINE,
-                retry_policy=NOTICE_RETRY,
-                summary=f"{notice.event.value} by {notice.channel.value}",
-            )
-        except ActivityError as error:
-            # Permanent failures are stored on the notification row by the activity itself.
-            workflow.logger.warning("notice %s not delivered: %s", notice.notification_id, error.cause)
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == "PermanentDeliveryError":
-                await self._fall_back(notice)
+    def _notify_staff(self, event: NoticeEvent, staff: Recipient, due: datetime) -> None:
+        self._messenger.to_staff(event, staff, {**self._notice_context(), "review_due_at": due.isoformat()})
 
-    async def _fall_back(self, refused: NotifyInput) -> None:
-        """A dead number gets the notice by email, a bounced address by SMS — once, and only if
-        the student is not being told on that channel anyway."""
-        channel = FALLBACK_CHANNEL.get(refused.channel)
-        if channel is None or refused.fallback_of or channel in self._request.notice_channels:
-            return
-        recipient = refused.recipient
-        if not (recipient.email if channel is Channel.EMAIL else recipient.phone):
-            return
-        await self._send(
-            refused.model_copy(
-                update={
-                    "notification_id": f"{refused.notification_id}:fallback:{channel.value}",
-                    "channel": channel,
-                    "fallback_of": refused.notification_id,
-                }
-            )
-        )
+    def _notify_team(self, event: NoticeEvent, **extra: Any) -> None:
+        self._messenger.to_team(event, {**self._notice_context(), **extra})
 
     def _publish(self, event_type: OutboundEventType, **extra: Any) -> None:
-        """Tell webhook subscribers, beside the main path. The id names the step just recorded."""
         request = self._request
-        event = OutboundEvent(
-            id=f"{self._workflow_id}:{self._steps}:{event_type.value}",
-            type=event_type,
-            occurred_at=workflow.now(),
-            case_type="refund",
-            case_id=request.refund_id,
-            data={
-                "refund_id": request.refund_id,
-                "order_id": request.order_id,
-                "student_id": request.student.id,
-                "course_id": request.course.id,
-                "course_type": request.course.type.value,
-                "status": self._status.value,
-                "gateway": request.gateway.value,
-                "amount_paid_fen": request.amount_paid_fen,
-                "refund_amount_fen": request.refund_amount_fen,
-                "fee_fen": request.fee_fen,
-                "decision_reason": self._decision_reason or None,
-                "refunded_at": self._refunded_at.isoformat() if self._refunded_at else None,
-                "paid_outside_gateway": self._payout_reference is not None,
-                **extra,
-            },
-        )
-        self._background.append(asyncio.create_task(self._deliver_event(event)))
-
-    async def _deliver_event(self, event: OutboundEvent) -> None:
-        delivery_ids = await workflow.execute_activity_method(
-            WebhookActivities.fan_out_event,
-            event,
-            start_to_close_timeout=RECORD_TIMEOUT,
-            retry_policy=RECORD_RETRY,
-            summary=f"Fan out {event.type.value} to webhook subscribers",
-        )
-        await asyncio.gather(*(self._deliver_webhook(delivery_id) for delivery_id in delivery_ids))
-
-    async def _deliver_webhook(self, delivery_id: str) -> None:
-        try:
-            await workflow.execute_activity_method(
-                WebhookActivities.deliver_webhook,
-                delivery_id,
-                start_to_close_timeout=GATEWAY_TIMEOUT,
-                schedule_to_close_timeout=NOTICE_DEADLINE,
-                retry_policy=WEBHOOK_RETRY,
-                summary=f"Deliver webhook {delivery_id}",
-            )
-        except ActivityError as error:
-            # The delivery row records the subscriber's last answer.
-            workflow.logger.warning("webhook %s not delivered: %s", delivery_id, error.cause)
+        data = {
+            "refund_id": request.refund_id,
+            "order_id": request.order_id,
+            "student_id": request.student.id,
+            "course_id": request.course.id,
+            "course_type": request.course.type.value,
+            "status": self._status.value,
+            "gateway": request.gateway.value,
+            "amount_paid_fen": request.amount_paid_fen,
+            "refund_amount_fen": request.refund_amount_fen,
+            "fee_fen": request.fee_fen,
+            "decision_reason": self._decision_reason or None,
+            "refunded_at": self._refunded_at.isoformat() if self._refunded_at else None,
+            "paid_outside_gateway": self._payout_reference is not None,
+            **extra,
+        }
+        self._messenger.publish(event_type, self._steps, data)
 
     def _notice_context(self) -> dict[str, Any]:
         request = self._request
