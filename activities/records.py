@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
-from sqlmodel import select
+from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -14,6 +14,24 @@ from domain.refunds import RELEASES_ORDER, RefundEvent, RefundStatus
 # Column sizes (db/models.py): a gateway's error text can be longer than a note may be.
 NOTE_LIMIT = 2000
 DECISION_REASON_LIMIT = 1000
+
+
+def commit_step(session: Session, what: str) -> None:
+    """Commit one recorded step of a case (its audit event and projection together)."""
+    try:
+        session.commit()
+    except IntegrityError:
+        # A concurrent attempt of this same step won the race on event_key: already recorded.
+        session.rollback()
+    except StatementError as exc:
+        # The step itself cannot be stored (too long, a forbidden character, a naive time):
+        # retrying would hang the case, so fail loudly where the Temporal UI shows it.
+        # Anything else (a locked database, a lost connection) is worth retrying.
+        if isinstance(exc, DataError) or isinstance(exc.orig, ValueError):
+            raise ApplicationError(
+                f"{what} cannot be stored: {exc}", type="InvalidRecord", non_retryable=True
+            ) from exc
+        raise
 
 
 class RecordActivities:
@@ -71,19 +89,4 @@ class RecordActivities:
             if step.status in RELEASES_ORDER:
                 refund.active_order_id = None  # the order may be asked about again
             session.add(refund)
-            try:
-                session.commit()
-            except IntegrityError:
-                # A concurrent attempt of this same step won the race on event_key: already recorded.
-                session.rollback()
-            except StatementError as exc:
-                # The step itself cannot be stored (too long, a forbidden character, a naive time):
-                # retrying would hang the refund, so fail loudly where the Temporal UI shows it.
-                # Anything else (a locked database, a lost connection) is worth retrying.
-                if isinstance(exc, DataError) or isinstance(exc.orig, ValueError):
-                    raise ApplicationError(
-                        f"step {step.event} of refund {step.refund_id} cannot be stored: {exc}",
-                        type="InvalidRecord",
-                        non_retryable=True,
-                    ) from exc
-                raise
+            commit_step(session, f"step {step.event} of refund {step.refund_id}")

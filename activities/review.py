@@ -14,7 +14,7 @@ from domain.roles import Role
 from domain.routing import ReviewerLoad, RoutingRule, pick_reviewer, route
 
 
-def _recipient(user: User) -> Recipient:
+def recipient_of(user: User) -> Recipient:
     return Recipient(
         user_id=user.id, name=user.display_name, email=user.email, phone=user.phone, locale=user.locale
     )
@@ -51,8 +51,8 @@ class ReviewActivities:
             ).first()
             return Assignment(
                 group_id=group_id,
-                reviewer=_recipient(reviewer) if reviewer else None,
-                lead=_recipient(lead) if lead else None,
+                reviewer=recipient_of(reviewer) if reviewer else None,
+                lead=recipient_of(lead) if lead else None,
             )
 
     @staticmethod

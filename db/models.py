@@ -272,3 +272,42 @@ class NoticeTemplateVersion(SQLModel, table=True):
     note: str = Field(default="", max_length=500)
     created_by: str = Field(max_length=64)
     created_at: datetime = _utc(default_factory=utcnow)
+
+
+class DepartmentMember(SQLModel, table=True):
+    """Who works a department's complaint queue (domain.complaints.Department)."""
+
+    __tablename__ = "department_members"
+
+    department: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", primary_key=True, max_length=64)
+
+
+class Complaint(SQLModel, table=True):
+    """Projection of a ComplaintWorkflow for lists and detail pages; the workflow writes every step."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_queue", "department", "stage", "first_response_due_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    workflow_id: str = Field(unique=True, max_length=64)
+    student_id: str = Field(foreign_key="users.id", index=True, max_length=64)
+    channel: str = Field(max_length=20)
+    text: str = Field(max_length=4000)
+    order_id: str | None = Field(default=None, max_length=64)
+    logged_by: str = Field(max_length=64)
+    stage: str = Field(max_length=20)
+    category: str | None = Field(default=None, max_length=20)
+    severity: str | None = Field(default=None, max_length=10)
+    department: str | None = Field(default=None, max_length=32)
+    assigned_to: str | None = Field(default=None, index=True, max_length=64)
+    first_response_due_at: datetime | None = _utc(default=None, nullable=True)
+    resolution_due_at: datetime | None = _utc(default=None, nullable=True)
+    first_responded_at: datetime | None = _utc(default=None, nullable=True)
+    resolved_at: datetime | None = _utc(default=None, nullable=True)
+    resolution_code: str | None = Field(default=None, max_length=32)
+    resolution_summary: str | None = Field(default=None, max_length=1000)
+    satisfied: bool | None = None
+    sla_breached: bool = False
+    received_at: datetime = _utc()
+    updated_at: datetime = _utc(default_factory=utcnow)

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from tests.temporal_env import start_time_skipping
 from tests.workflows.refund_fakes import TASK_QUEUE, FakeActivities
 from worker import workflow_runner
+from workflows.complaint import ComplaintWorkflow
 from workflows.refund import RefundWorkflow
 
 
@@ -32,7 +33,7 @@ async def worker(env: WorkflowEnvironment, fakes: FakeActivities) -> AsyncIterat
     async with Worker(
         env.client,
         task_queue=TASK_QUEUE,
-        workflows=[RefundWorkflow],
+        workflows=[RefundWorkflow, ComplaintWorkflow],
         activities=fakes.definitions(),
         workflow_runner=workflow_runner(),
     ) as running:

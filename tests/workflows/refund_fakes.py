@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
+from domain.complaints import ComplaintAssignment, ComplaintEvent, Department
 from domain.courses import CourseType, Gateway
 from domain.finance import FinanceTaskClosing, FinanceTaskOpening
 from domain.notice_variables import RENDERER_VARIABLES, allowed_variables
@@ -62,6 +63,12 @@ class FakeActivities:
         self.finance_opened: list[FinanceTaskOpening] = []
         self.finance_closed: list[FinanceTaskClosing] = []
         self.published: list[OutboundEvent] = []
+        self.complaint_events: list[ComplaintEvent] = []
+        self.complaint_assignment = ComplaintAssignment(
+            department=Department.TECH_SUPPORT,
+            agent=Recipient(user_id="U-AGENT", name="陈客服", email="agent@example.test"),
+            lead=Recipient(user_id="U-LEAD", name="刘主管", email="lead@example.test"),
+        )
         self.webhook_deliveries: list[str] = []
 
     def result(
@@ -147,7 +154,17 @@ class FakeActivities:
             self.webhook_deliveries.append(delivery_id)
             return "sent"
 
+        @activity.defn(name="record_complaint_event")
+        async def record_complaint_event(step: ComplaintEvent) -> None:
+            self.complaint_events.append(step)
+
+        @activity.defn(name="assign_complaint")
+        async def assign_complaint(department: Department) -> ComplaintAssignment:
+            return self.complaint_assignment.model_copy(update={"department": department})
+
         return [
+            record_complaint_event,
+            assign_complaint,
             open_finance_task,
             close_finance_task,
             fan_out_event,

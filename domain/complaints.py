@@ -1,0 +1,293 @@
+"""Complaints and after-sales: categories, departments, the SLA table, automatic triage, and the
+typed messages between the API, ComplaintWorkflow and its activities.
+
+received → triaged → assigned (a department's queue) → in_progress (first customer-visible reply)
+→ resolved → follow_up (a satisfaction survey after a delay; "unsatisfied" reopens) → archived.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from domain.notifications import Channel, QuietHours, Recipient
+from domain.refunds import StudentSnapshot
+from domain.text import PlainText
+
+
+class ComplaintCategory(StrEnum):
+    TECHNICAL = "technical"  # live class stutters, video won't play, can't log in
+    COURSE_CONTENT = "course_content"  # a knowledge point unclear, homework grading
+    SERVICE_FEES = "service_fees"  # refund request, invoice, service attitude
+
+
+class Department(StrEnum):
+    TECH_SUPPORT = "tech_support"
+    ACADEMIC = "academic"
+    CUSTOMER_SERVICE = "customer_service"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    def raised(self) -> Severity:
+        order = list(Severity)
+        return order[min(order.index(self) + 1, len(order) - 1)]
+
+
+class IntakeChannel(StrEnum):
+    WEB_FORM = "web_form"  # the student's own form
+    PHONE = "phone"  # logged by an agent from the hotline
+    EMAIL = "email"
+    WECHAT = "wechat"
+    LIVE_CHAT = "live_chat"
+
+
+class ComplaintStage(StrEnum):
+    RECEIVED = "received"
+    TRIAGED = "triaged"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    FOLLOW_UP = "follow_up"
+    ARCHIVED = "archived"
+
+
+OPEN_STAGES = frozenset({ComplaintStage.ASSIGNED, ComplaintStage.IN_PROGRESS})
+AFTER_RESOLUTION = frozenset({ComplaintStage.RESOLVED, ComplaintStage.FOLLOW_UP})
+
+
+class ResolutionCode(StrEnum):
+    FIXED = "fixed"
+    EXPLAINED = "explained"
+    COMPENSATED = "compensated"
+    REFUNDED = "refunded"
+    NOT_REPRODUCIBLE = "not_reproducible"
+    DUPLICATE = "duplicate"
+
+
+CATEGORY_LABELS = {
+    "zh-CN": {"technical": "技术问题", "course_content": "课程内容", "service_fees": "服务与费用"},
+    "en": {"technical": "technical", "course_content": "course content", "service_fees": "service & fees"},
+}
+DEPARTMENT_LABELS = {
+    "zh-CN": {"tech_support": "技术支持", "academic": "教研与教师", "customer_service": "客服与财务"},
+    "en": {
+        "tech_support": "tech support",
+        "academic": "academic team",
+        "customer_service": "customer service",
+    },
+}
+
+
+class SlaTerms(BaseModel):
+    """How fast a category is answered and settled, and by whom (the source articles' defaults)."""
+
+    first_response_minutes: int = Field(ge=1, le=7 * 24 * 60)
+    resolution_minutes: int = Field(ge=1, le=60 * 24 * 60)
+    department: Department
+
+
+DEFAULT_SLA: dict[ComplaintCategory, SlaTerms] = {
+    ComplaintCategory.TECHNICAL: SlaTerms(
+        first_response_minutes=10, resolution_minutes=2 * 60, department=Department.TECH_SUPPORT
+    ),
+    ComplaintCategory.COURSE_CONTENT: SlaTerms(
+        first_response_minutes=30, resolution_minutes=24 * 60, department=Department.ACADEMIC
+    ),
+    ComplaintCategory.SERVICE_FEES: SlaTerms(
+        first_response_minutes=60, resolution_minutes=48 * 60, department=Department.CUSTOMER_SERVICE
+    ),
+}
+# The share of a deadline after which the assignee is warned.
+WARNING_AT = 0.8
+
+
+def warning_time(start: datetime, due: datetime) -> datetime:
+    return start + (due - start) * WARNING_AT
+
+
+# --- automatic triage ------------------------------------------------------------------------------
+
+# fmt: off
+KEYWORDS: dict[ComplaintCategory, tuple[str, ...]] = {
+    ComplaintCategory.TECHNICAL: (
+        "卡顿", "卡死", "卡住", "黑屏", "白屏", "闪退", "崩溃", "无法播放", "播放不了", "放不出",
+        "没声音", "声音断", "听不到", "登录", "登不上", "密码", "验证码", "直播", "回放", "网络", "加载",
+        "app", "video", "stream", "lag", "freez", "crash", "login", "log in", "password", "buffer",
+    ),
+    ComplaintCategory.COURSE_CONTENT: (
+        "知识点", "听不懂", "没听懂", "讲得", "讲解", "老师讲", "作业", "批改", "习题", "答案", "课件",
+        "教材", "考试", "内容", "进度太快", "homework", "grading", "lesson", "explain", "exercise", "teacher",
+    ),
+    ComplaintCategory.SERVICE_FEES: (
+        "退款", "退费", "发票", "收费", "扣费", "扣款", "价格", "优惠", "态度", "客服", "班主任",
+        "不理", "没人回", "合同", "refund", "invoice", "charge", "price", "rude", "attitude", "fee",
+    ),
+}
+URGENT_WORDS = ("12315", "投诉到", "媒体", "曝光", "律师", "起诉", "消协", "lawyer", "sue", "regulator")
+HIGH_WORDS = (
+    "无法", "不能", "一直", "多次", "好几次", "再次", "还是没", "完全", "全部", "cannot", "can't", "again",
+)
+# fmt: on
+
+
+class Triage(BaseModel):
+    category: ComplaintCategory
+    severity: Severity
+    matched: list[str]  # the words that decided it, for the agent who may override
+
+
+def _mentions(lowered: str, word: str) -> bool:
+    """Chinese words match anywhere; English ones only where a word starts ("sue", not "issue")."""
+    if word.isascii() and word[0].isalpha():
+        return re.search(rf"\b{re.escape(word)}", lowered) is not None
+    return word in lowered
+
+
+def classify(text: str, channel: IntakeChannel) -> Triage:
+    """Category by the most keyword hits (ties: technical, then service, then content — the order
+    in which a student is hurt most by waiting); none: customer service. Severity from words of
+    escalation, and a phone call counts as more pressing than a form."""
+    lowered = text.lower()
+    hits = {category: [w for w in words if _mentions(lowered, w)] for category, words in KEYWORDS.items()}
+    preference = [
+        ComplaintCategory.TECHNICAL,
+        ComplaintCategory.SERVICE_FEES,
+        ComplaintCategory.COURSE_CONTENT,
+    ]
+    best = max(preference, key=lambda category: (len(hits[category]), -preference.index(category)))
+    category = best if hits[best] else ComplaintCategory.SERVICE_FEES
+    if any(_mentions(lowered, word) for word in URGENT_WORDS):
+        severity = Severity.URGENT
+    elif any(_mentions(lowered, word) for word in HIGH_WORDS):
+        severity = Severity.HIGH
+    else:
+        severity = Severity.NORMAL
+    if channel is IntakeChannel.PHONE and severity is Severity.NORMAL:
+        severity = Severity.HIGH
+    return Triage(category=category, severity=severity, matched=hits[category])
+
+
+# --- workflow input, actions and results ----------------------------------------------------------
+
+
+def complaint_workflow_id(complaint_id: str) -> str:
+    return f"complaint-{complaint_id}"
+
+
+COMPLAINT_NOTICE_CHANNELS = [Channel.INBOX, Channel.EMAIL, Channel.SMS, Channel.WECHAT]
+
+
+class ComplaintRequest(BaseModel):
+    """ComplaintWorkflow's input: the student's words and snapshots of what it is judged by."""
+
+    complaint_id: str
+    student: StudentSnapshot
+    channel: IntakeChannel
+    text: str
+    order_id: str | None = None
+    received_at: datetime
+    logged_by: str  # the student, or the agent who took the call
+    sla: dict[ComplaintCategory, SlaTerms] = Field(default_factory=lambda: dict(DEFAULT_SLA))
+    survey_url: str  # where the student answers the follow-up survey
+    follow_up_after_hours: int = 72
+    survey_open_hours: int = 7 * 24
+    sms_quiet_hours: QuietHours | None = QuietHours()
+    notice_channels: list[Channel] = Field(default_factory=lambda: list(COMPLAINT_NOTICE_CHANNELS))
+
+
+class ComplaintAssignment(BaseModel):
+    department: Department
+    agent: Recipient | None  # None: nobody in the department yet; the queue holds it
+    lead: Recipient | None
+
+
+class AgentReply(BaseModel):
+    text: PlainText = Field(min_length=1, max_length=4000)
+    agent_id: str
+    agent_name: str
+
+
+class AgentNote(BaseModel):
+    text: PlainText = Field(min_length=1, max_length=4000)
+    agent_id: str
+
+
+class ComplaintResolution(BaseModel):
+    code: ResolutionCode
+    summary: PlainText = Field(min_length=1, max_length=1000)
+    agent_id: str
+    agent_name: str
+
+
+class SurveyAnswer(BaseModel):
+    satisfied: bool
+    comment: PlainText = Field(default="", max_length=1000)
+
+
+class Reopening(BaseModel):
+    reason: PlainText = Field(min_length=1, max_length=1000)
+    by: str
+
+
+class ComplaintReceipt(BaseModel):
+    complaint_id: str
+    stage: ComplaintStage
+
+
+class ComplaintEvent(BaseModel):
+    """One recorded step: the audit event and the projection's new values (None: unchanged)."""
+
+    complaint_id: str
+    event_key: str
+    event: str
+    stage: ComplaintStage
+    at: datetime
+    actor: str
+    note: str = ""
+    category: ComplaintCategory | None = None
+    severity: Severity | None = None
+    department: Department | None = None
+    assigned_to: str | None = None
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    first_responded_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution_code: ResolutionCode | None = None
+    resolution_summary: str | None = None
+    satisfied: bool | None = None
+    sla_breached: bool | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class ComplaintTimelineEntry(BaseModel):
+    at: datetime
+    event: str
+    stage: ComplaintStage
+    actor: str
+    note: str = ""
+
+
+class ComplaintState(BaseModel):
+    complaint_id: str
+    stage: ComplaintStage
+    category: ComplaintCategory | None = None
+    severity: Severity | None = None
+    department: Department | None = None
+    assigned_to: str | None = None
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    sla_breached: bool = False
+    timeline: list[ComplaintTimelineEntry] = Field(default_factory=list)
+
+
+def deadline(start: datetime, minutes: int) -> datetime:
+    return start + timedelta(minutes=minutes)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from domain.complaints import (
+    DEFAULT_SLA,
+    ComplaintCategory,
+    Department,
+    IntakeChannel,
+    Severity,
+    classify,
+    warning_time,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("直播课一直卡顿，老师的声音断断续续", ComplaintCategory.TECHNICAL),
+        ("视频无法播放，换了浏览器也不行", ComplaintCategory.TECHNICAL),
+        ("I can't log in to the app since yesterday", ComplaintCategory.TECHNICAL),
+        ("第三章的知识点没听懂，老师讲得太快", ComplaintCategory.COURSE_CONTENT),
+        ("作业批改结果和答案对不上", ComplaintCategory.COURSE_CONTENT),
+        ("申请的发票一直没有开出来", ComplaintCategory.SERVICE_FEES),
+        ("班主任态度很差，消息也不回", ComplaintCategory.SERVICE_FEES),
+        ("我想了解一下下学期的安排", ComplaintCategory.SERVICE_FEES),  # nothing matched: customer service
+    ],
+)
+def test_the_category_comes_from_what_the_student_wrote(text: str, category: ComplaintCategory) -> None:
+    assert classify(text, IntakeChannel.WEB_FORM).category is category
+
+
+def test_severity_rises_with_words_of_escalation_and_a_phone_call() -> None:
+    assert classify("回放加载慢", IntakeChannel.WEB_FORM).severity is Severity.NORMAL
+    assert classify("回放加载慢", IntakeChannel.PHONE).severity is Severity.HIGH
+    assert classify("直播多次卡住，完全没法上课", IntakeChannel.WEB_FORM).severity is Severity.HIGH
+    assert classify("再不处理我就投诉到12315", IntakeChannel.WEB_FORM).severity is Severity.URGENT
+    # English words count where a word starts: an "issue" is not a lawsuit.
+    assert classify("There is an issue with the invoice", IntakeChannel.EMAIL).severity is Severity.NORMAL
+    assert classify("I will sue the school", IntakeChannel.EMAIL).severity is Severity.URGENT
+    assert Severity.URGENT.raised() is Severity.URGENT and Severity.NORMAL.raised() is Severity.HIGH
+
+
+def test_the_sla_table_is_the_source_articles() -> None:
+    table = {
+        c: (t.first_response_minutes, t.resolution_minutes, t.department) for c, t in DEFAULT_SLA.items()
+    }
+    assert table == {
+        ComplaintCategory.TECHNICAL: (10, 120, Department.TECH_SUPPORT),
+        ComplaintCategory.COURSE_CONTENT: (30, 24 * 60, Department.ACADEMIC),
+        ComplaintCategory.SERVICE_FEES: (60, 48 * 60, Department.CUSTOMER_SERVICE),
+    }
+    start = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+    assert warning_time(start, datetime(2026, 11, 23, 3, 10, tzinfo=UTC)) == datetime(
+        2026, 11, 23, 3, 8, tzinfo=UTC
+    )

@@ -1,0 +1,249 @@
+"""ComplaintWorkflow on the time-skipping server: the SOP stages, both SLA clocks with their 80%
+warnings and breaches, the follow-up survey and reopening — activities replaced by fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain import search_attributes
+from domain.complaints import (
+    AgentNote,
+    AgentReply,
+    ComplaintCategory,
+    ComplaintRequest,
+    ComplaintResolution,
+    ComplaintStage,
+    ComplaintState,
+    Department,
+    IntakeChannel,
+    Reopening,
+    ResolutionCode,
+    Severity,
+    SurveyAnswer,
+)
+from domain.notifications import Channel, NoticeEvent
+from domain.refunds import StudentSnapshot
+from tests.workflows.refund_fakes import TASK_QUEUE, FakeActivities, notices_of
+from workflows.complaint import ComplaintWorkflow
+
+TECHNICAL = "直播课一直卡顿，老师的声音断断续续"
+CONTENT = "第三章的知识点没听懂，作业批改也看不明白"
+
+
+def complaint(
+    text: str = TECHNICAL, channel: IntakeChannel = IntakeChannel.WEB_FORM, **extra
+) -> ComplaintRequest:
+    complaint_id = f"CPTEST{uuid.uuid4().hex[:10].upper()}"
+    return ComplaintRequest(
+        complaint_id=complaint_id,
+        student=StudentSnapshot(id="S1", name="林小雨", email="student@example.test", phone="13800138000"),
+        channel=channel,
+        text=text,
+        received_at=datetime.now(UTC),  # replaced by the server's clock in start()
+        logged_by="S1",
+        survey_url=f"https://school.example/survey/{complaint_id}",
+        sms_quiet_hours=None,
+        **extra,
+    )
+
+
+async def start(env: WorkflowEnvironment, request: ComplaintRequest) -> WorkflowHandle:
+    request = request.model_copy(update={"received_at": await env.get_current_time()})
+    handle = await env.client.start_workflow(
+        ComplaintWorkflow.run, request, id=f"complaint-{request.complaint_id}", task_queue=TASK_QUEUE
+    )
+    await stage_is(handle, ComplaintStage.ASSIGNED)
+    return handle
+
+
+async def stage_is(handle: WorkflowHandle, stage: ComplaintStage) -> ComplaintState:
+    for _ in range(200):
+        state: ComplaintState = await handle.query(ComplaintWorkflow.state)
+        if state.stage is stage:
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never reached {stage}, stuck at {state.stage}")
+
+
+def reply(text: str = "您好，已为您切换线路，请刷新重试。") -> AgentReply:
+    return AgentReply(text=text, agent_id="U-AGENT", agent_name="陈客服")
+
+
+def resolution() -> ComplaintResolution:
+    return ComplaintResolution(
+        code=ResolutionCode.FIXED, summary="已切换备用线路并补发回放", agent_id="U-AGENT", agent_name="陈客服"
+    )
+
+
+def events(fakes: FakeActivities) -> list[str]:
+    return [step.event for step in fakes.complaint_events]
+
+
+async def test_a_complaint_is_triaged_routed_answered_resolved_surveyed_and_archived(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    request = complaint()
+    handle = await start(env, request)
+    state: ComplaintState = await handle.query(ComplaintWorkflow.state)
+    assert (state.category, state.severity, state.department, state.assigned_to) == (
+        ComplaintCategory.TECHNICAL,
+        Severity.HIGH,  # "一直"
+        Department.TECH_SUPPORT,
+        "U-AGENT",
+    )
+    assert state.first_response_due_at - request.received_at <= timedelta(minutes=10, seconds=5)
+    await notices_of(fakes, "complaint_received", 3)  # inbox, email, SMS
+    received = [n for n in fakes.notices if n.event is NoticeEvent.COMPLAINT_RECEIVED]
+    assert {n.channel for n in received} == {Channel.INBOX, Channel.EMAIL, Channel.SMS}
+    assert received[0].context["first_response_due_at"] == state.first_response_due_at.isoformat()
+
+    await handle.execute_update(
+        ComplaintWorkflow.add_note, AgentNote(text="疑似华东线路问题", agent_id="U-AGENT")
+    )
+    answered = await handle.execute_update(ComplaintWorkflow.respond, reply())
+    assert answered.stage is ComplaintStage.IN_PROGRESS
+    done = await handle.execute_update(ComplaintWorkflow.resolve, resolution())
+    assert done.stage is ComplaintStage.RESOLVED
+    with pytest.raises(WorkflowUpdateFailedError):  # a resolved complaint takes no more replies
+        await handle.execute_update(ComplaintWorkflow.respond, reply("再补充一句"))
+
+    await env.sleep(timedelta(hours=72, minutes=1))  # the follow-up visit
+    await stage_is(handle, ComplaintStage.FOLLOW_UP)
+    [survey] = [
+        n for n in fakes.notices if n.event is NoticeEvent.COMPLAINT_FOLLOW_UP and n.channel is Channel.INBOX
+    ]
+    assert survey.context["survey_url"] == request.survey_url
+    receipt = await handle.execute_update(
+        ComplaintWorkflow.answer_survey, SurveyAnswer(satisfied=True, comment="很及时")
+    )
+    assert receipt.stage is ComplaintStage.ARCHIVED
+    final: ComplaintState = await handle.result()
+    assert final.stage is ComplaintStage.ARCHIVED and not final.sla_breached
+    assert events(fakes) == [
+        "complaint.received",
+        "complaint.triaged",
+        "complaint.assigned",
+        "agent.note",
+        "agent.replied",
+        "complaint.resolved",
+        "complaint.follow_up",
+        "survey.answered",
+        "complaint.archived",
+    ]
+    assert not [e for e in events(fakes) if e.startswith("sla.")]
+    assert sorted(e.type.value for e in fakes.published) == [
+        "complaint.archived",
+        "complaint.assigned",
+        "complaint.first_response",
+        "complaint.received",
+        "complaint.resolved",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "warn_at", "breach_at"),
+    [
+        (TECHNICAL, timedelta(minutes=8), timedelta(minutes=10)),
+        (CONTENT, timedelta(minutes=24), timedelta(minutes=30)),
+    ],
+    ids=["technical", "course_content"],
+)
+async def test_an_unanswered_complaint_is_warned_at_80_percent_and_escalated_at_the_deadline(
+    env: WorkflowEnvironment,
+    worker: Worker,
+    fakes: FakeActivities,
+    text: str,
+    warn_at: timedelta,
+    breach_at: timedelta,
+) -> None:
+    handle = await start(env, complaint(text))
+    start_time = await env.get_current_time()
+    await env.sleep(warn_at - timedelta(seconds=20))
+    assert "sla.first_response.warning" not in events(fakes)
+    await env.sleep(timedelta(seconds=40))
+    assert "sla.first_response.warning" in events(fakes)
+    [warning] = [n for n in fakes.notices if n.event is NoticeEvent.SLA_WARNING]
+    assert (warning.recipient.user_id, warning.channel) == ("U-AGENT", Channel.INBOX)
+    assert "sla.first_response.breached" not in events(fakes)
+
+    await env.sleep(breach_at - warn_at)
+    breached = next(s for s in fakes.complaint_events if s.event == "sla.first_response.breached")
+    due = (await handle.query(ComplaintWorkflow.state)).first_response_due_at
+    assert due - start_time <= breach_at  # the deadline counts from when the complaint arrived
+    assert due <= breached.at < due + timedelta(seconds=30)  # breached exactly at the deadline
+    assert breached.sla_breached is True
+    to_lead = [n for n in fakes.notices if n.event is NoticeEvent.SLA_BREACHED]
+    assert {(n.recipient.user_id, n.channel) for n in to_lead} == {
+        ("U-LEAD", Channel.INBOX),
+        ("team", Channel.STAFF_CHAT),
+    }
+    state: ComplaintState = await handle.query(ComplaintWorkflow.state)
+    raised = {TECHNICAL: Severity.URGENT, CONTENT: Severity.HIGH}[text]  # high → urgent, normal → high
+    assert state.sla_breached and state.severity is raised
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(search_attributes.SLA_BREACHED) is True
+    await handle.terminate("test done")
+
+
+async def test_an_answer_in_time_stops_the_first_response_clock_but_not_the_resolution_clock(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(env, complaint())
+    await env.sleep(timedelta(minutes=5))
+    await handle.execute_update(ComplaintWorkflow.respond, reply())
+    await env.sleep(timedelta(minutes=100))  # 105 min in: past 80% of the 2-hour resolution time
+    assert events(fakes)[-1] == "sla.resolution.warning"
+    assert not [e for e in events(fakes) if e.startswith("sla.first_response")]
+    await env.sleep(timedelta(minutes=16))
+    assert "sla.resolution.breached" in events(fakes)
+    await handle.terminate("test done")
+
+
+async def test_an_unsatisfied_student_reopens_it_and_the_resolution_clock_restarts(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(env, complaint())
+    await handle.execute_update(ComplaintWorkflow.resolve, resolution())
+    await env.sleep(timedelta(hours=72, minutes=1))
+    await stage_is(handle, ComplaintStage.FOLLOW_UP)
+    receipt = await handle.execute_update(
+        ComplaintWorkflow.answer_survey, SurveyAnswer(satisfied=False, comment="今天上课还是卡")
+    )
+    assert receipt.stage is ComplaintStage.IN_PROGRESS
+    reopened = next(s for s in fakes.complaint_events if s.event == "complaint.reopened")
+    assert (reopened.actor, reopened.note) == ("S1", "今天上课还是卡")
+    state: ComplaintState = await handle.query(ComplaintWorkflow.state)
+    assert state.resolution_due_at - reopened.at == timedelta(hours=2)
+
+    # An agent may reopen too, after the next resolution; then it is resolved for good.
+    await handle.execute_update(ComplaintWorkflow.resolve, resolution())
+    await handle.execute_update(
+        ComplaintWorkflow.reopen, Reopening(reason="学员来电说仍有问题", by="U-AGENT")
+    )
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(ComplaintWorkflow.reopen, Reopening(reason="again", by="U-AGENT"))
+    await handle.execute_update(ComplaintWorkflow.resolve, resolution())
+    await env.sleep(timedelta(hours=72, minutes=1))
+    await stage_is(handle, ComplaintStage.FOLLOW_UP)
+    await env.sleep(timedelta(days=7, minutes=1))  # no answer: archived all the same
+    final: ComplaintState = await handle.result()
+    assert final.stage is ComplaintStage.ARCHIVED
+    assert events(fakes).count("complaint.reopened") == 2 and "survey.unanswered" in events(fakes)
+
+
+async def test_a_survey_answer_is_refused_before_it_is_asked_for(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(env, complaint())
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(ComplaintWorkflow.answer_survey, SurveyAnswer(satisfied=True))
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(ComplaintWorkflow.reopen, Reopening(reason="x", by="U-AGENT"))
+    await handle.terminate("test done")
