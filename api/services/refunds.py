@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -15,13 +14,13 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientProvider
 from api.services.policies import current_policy
+from api.services.workflow_calls import execute_update, start_case, workflow_exists
 from db.models import (
     AuditEvent,
     Course,
@@ -239,18 +238,6 @@ def _stale_request(session: Session, order_id: str) -> Refund | None:
     return row if stale and utcnow() - row.requested_at > STALE_REQUEST_AFTER else None
 
 
-async def _workflow_exists(client: Client, workflow_id: str, within_seconds: float) -> bool | None:
-    """True or False when Temporal can say; None when it cannot be asked right now."""
-    try:
-        async with asyncio.timeout(within_seconds):
-            await client.get_workflow_handle(workflow_id).describe()
-        return True
-    except RPCError as exc:
-        return False if exc.status == RPCStatusCode.NOT_FOUND else None
-    except TimeoutError:
-        return None
-
-
 async def request_refund(
     *,
     session: Session,
@@ -265,7 +252,7 @@ async def request_refund(
     stale = await run_in_threadpool(_stale_request, session, order_id)
     if (
         stale is not None
-        and await _workflow_exists(
+        and await workflow_exists(
             await temporal.get(), stale.workflow_id, settings.temporal_call_timeout_seconds
         )
         is False
@@ -284,42 +271,32 @@ async def request_refund(
     )
     session.close()  # hold no database connection while waiting on Temporal
     request = request.model_copy(update={"sms_quiet_hours": settings.sms_quiet_hours_window})
-    try:
-        client = await temporal.get()
-    except HTTPException:  # Temporal unreachable: nothing started, so nothing stays written
-        await run_in_threadpool(_take_back, session, refund.id)
-        raise
-    try:
-        async with asyncio.timeout(settings.temporal_call_timeout_seconds):
-            await client.start_workflow(
-                RefundWorkflow.run,
-                request,
-                id=refund.workflow_id,
-                task_queue=settings.task_queue,
-                search_attributes=_search_attributes(request),
-                static_summary=(
-                    f"Refund {format_yuan(request.refund_amount_fen)} of {request.course.name} "
-                    f"for {request.student.name}"
-                ),
-                static_details=(
-                    f"Order {request.order_id} ({request.course.type.value} course), paid "
-                    f"{format_yuan(request.amount_paid_fen)} via {request.gateway.value}. Reason: {reason}"
-                ),
-            )
-    except BaseException as exc:
-        # Did it start after all (a lost reply, a retried start)? Ask before taking anything back.
-        started = await _workflow_exists(client, refund.workflow_id, settings.temporal_call_timeout_seconds)
-        if started:
-            return refund
-        if started is False:
-            await run_in_threadpool(_take_back, session, refund.id)
-        # When Temporal cannot say, the row stays; a later request for the order finds it stale.
-        if isinstance(exc, Exception):
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                "the refund service is unavailable and your request was not submitted; please try again",
-            ) from exc
-        raise
+
+    async def start(client: Client) -> None:
+        await client.start_workflow(
+            RefundWorkflow.run,
+            request,
+            id=refund.workflow_id,
+            task_queue=settings.task_queue,
+            search_attributes=_search_attributes(request),
+            static_summary=(
+                f"Refund {format_yuan(request.refund_amount_fen)} of {request.course.name} "
+                f"for {request.student.name}"
+            ),
+            static_details=(
+                f"Order {request.order_id} ({request.course.type.value} course), paid "
+                f"{format_yuan(request.amount_paid_fen)} via {request.gateway.value}. Reason: {reason}"
+            ),
+        )
+
+    await start_case(
+        temporal=temporal,
+        settings=settings,
+        workflow_id=refund.workflow_id,
+        start=start,
+        take_back=partial(_take_back, session, refund.id),
+        unavailable="the refund service is unavailable and your request was not submitted; please try again",
+    )
     return refund
 
 
@@ -427,28 +404,15 @@ async def _update_refund(
     session.close()  # hold no database connection while waiting on Temporal
     if refund.status != expected.value:
         raise _not_in(refund, awaited)
-    client = await temporal.get()
-    handle = client.get_workflow_handle_for(RefundWorkflow.run, refund.workflow_id)
-    try:
-        async with asyncio.timeout(settings.temporal_call_timeout_seconds):
-            return await handle.execute_update(update, argument)
-    except WorkflowUpdateFailedError as exc:
-        if isinstance(exc.cause, ApplicationError) and exc.cause.type == "InvalidRefundState":
-            raise HTTPException(status.HTTP_409_CONFLICT, exc.cause.message) from exc
-        raise
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:  # the workflow has already finished
-            raise _not_in(refund, awaited) from exc
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "workflow service unavailable, try again"
-        ) from exc
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
-        # No worker took it in time (down or overloaded). Almost always nothing was recorded; if it
-        # was, trying again answers 409 with the recorded status.
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "the refund service did not confirm your decision in time; please check the refund and try again",
-        ) from exc
+    return await execute_update(
+        temporal=temporal,
+        settings=settings,
+        run=RefundWorkflow.run,
+        workflow_id=refund.workflow_id,
+        update=update,
+        argument=argument,
+        finished=lambda: _not_in(refund, awaited),
+    )
 
 
 async def decide_refund(

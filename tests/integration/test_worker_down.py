@@ -96,7 +96,7 @@ async def test_a_decision_no_worker_can_take_gets_503_instead_of_hanging(no_work
         f"/api/refunds/{refund_id}/decision", json={"decision": "approve"}, headers=reviewer
     )
     assert decided.status_code == 503
-    assert "did not confirm your decision in time" in decided.json()["detail"]
+    assert "did not confirm this in time" in decided.json()["detail"]
 
 
 async def test_an_order_locked_by_a_request_that_never_started_is_freed(no_worker: NoWorker) -> None:

@@ -1,0 +1,101 @@
+"""Starting a case's workflow and running its updates on a person's behalf, the same way for
+refunds and complaints: bounded waits, and answers a person can act on (409, 503) instead of
+errors from deep inside Temporal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import HTTPException, status
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import TemporalClientProvider
+from settings import Settings
+
+# The ApplicationError types workflow validators raise for "not in a state for this".
+INVALID_STATE_TYPES = frozenset({"InvalidRefundState", "InvalidComplaintState"})
+
+
+async def workflow_exists(client: Client, workflow_id: str, within_seconds: float) -> bool | None:
+    """True or False when Temporal can say; None when it cannot be asked right now."""
+    try:
+        async with asyncio.timeout(within_seconds):
+            await client.get_workflow_handle(workflow_id).describe()
+        return True
+    except RPCError as exc:
+        return False if exc.status == RPCStatusCode.NOT_FOUND else None
+    except TimeoutError:
+        return None
+
+
+async def start_case(
+    *,
+    temporal: TemporalClientProvider,
+    settings: Settings,
+    workflow_id: str,
+    start: Callable[[Client], Awaitable[Any]],
+    take_back: Callable[[], None],
+    unavailable: str,
+) -> None:
+    """Start the workflow of a case whose row is already committed. If it cannot be started, the
+    row is taken back (after asking Temporal whether it started after all) and the caller gets 503."""
+    try:
+        client = await temporal.get()
+    except HTTPException:  # Temporal unreachable: nothing started, so nothing stays written
+        await run_in_threadpool(take_back)
+        raise
+    try:
+        async with asyncio.timeout(settings.temporal_call_timeout_seconds):
+            await start(client)
+    except BaseException as exc:
+        # Did it start after all (a lost reply, a retried start)? Ask before taking anything back.
+        started = await workflow_exists(client, workflow_id, settings.temporal_call_timeout_seconds)
+        if started:
+            return
+        if started is False:
+            await run_in_threadpool(take_back)
+        # When Temporal cannot say, the row stays; the case's next request finds it stale.
+        if isinstance(exc, Exception):
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, unavailable) from exc
+        raise
+
+
+async def execute_update(
+    *,
+    temporal: TemporalClientProvider,
+    settings: Settings,
+    run: Any,
+    workflow_id: str,
+    update: Any,
+    argument: Any,
+    finished: Callable[[], HTTPException],
+) -> Any:
+    """Run one of a workflow's updates: 409 when its validator refuses it for the case's state (or
+    the workflow has `finished()`), 503 if no worker answers in time."""
+    client = await temporal.get()
+    handle = client.get_workflow_handle_for(run, workflow_id)
+    try:
+        async with asyncio.timeout(settings.temporal_call_timeout_seconds):
+            return await handle.execute_update(update, argument)
+    except WorkflowUpdateFailedError as exc:
+        if isinstance(exc.cause, ApplicationError) and exc.cause.type in INVALID_STATE_TYPES:
+            raise HTTPException(status.HTTP_409_CONFLICT, exc.cause.message) from exc
+        raise
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # the workflow has already finished
+            raise finished() from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "workflow service unavailable, try again"
+        ) from exc
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        # No worker took it in time (down or overloaded). Almost always nothing was recorded; if it
+        # was, trying again answers 409 with the recorded state.
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the service did not confirm this in time; please check and try again",
+        ) from exc
