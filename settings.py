@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     wechat_templates: dict[str, dict[str, Any]] = {}
     wechat_api_base_url: str = "https://api.weixin.qq.com"
 
+    # --- complaints ------------------------------------------------------------------------------
+    # The follow-up visit (a satisfaction survey) this long after a resolution; then the survey stays
+    # open this long before the complaint is archived.
+    complaint_follow_up_after_minutes: int = 72 * 60
+    complaint_survey_open_minutes: int = 7 * 24 * 60
+
     # --- staff chat ------------------------------------------------------------------------------
     # Apprise URLs of the team's rooms, space-separated (integrations/staff_chat.py). In dev mode,
     # unset means the sandbox's stand-in room at <sandbox>/sandbox/staff-chat.

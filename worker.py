@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.commerce import CommerceActivities
+from activities.complaints import ComplaintActivities
 from activities.finance import FinanceActivities
 from activities.notify import NotifyActivities
 from activities.payments import PaymentActivities
@@ -32,9 +33,10 @@ from integrations.sms import build_sms_sender
 from integrations.staff_chat import StaffChat
 from integrations.wechat_message import build_wechat
 from settings import Settings, get_settings
+from workflows.complaint import ComplaintWorkflow
 from workflows.refund import RefundWorkflow
 
-WORKFLOWS = [RefundWorkflow]
+WORKFLOWS = [RefundWorkflow, ComplaintWorkflow]
 ACTIVITY_THREADS = 16
 # Modules the workflow sandbox takes from outside instead of re-importing per run: our pure domain
 # types and the activity classes whose methods workflows reference (#585 on Python 3.11 too).
@@ -58,6 +60,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
     records = RecordActivities(sessions)
     review = ReviewActivities(sessions)
     finance = FinanceActivities(sessions)
+    complaints = ComplaintActivities(sessions)
     webhooks = WebhookActivities(sessions)
     staff_chat_urls = settings.effective_staff_chat_urls
     notify = NotifyActivities(
@@ -85,6 +88,8 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         finance.close_finance_task,
         webhooks.fan_out_event,
         webhooks.deliver_webhook,
+        complaints.record_complaint_event,
+        complaints.assign_complaint,
     ]
 
 

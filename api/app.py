@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 from api.deps import TemporalClientProvider
 from api.routes import (
     auth,
+    complaints,
     dev,
     finance,
     health,
@@ -69,7 +70,20 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
 
-    routers = (health, auth, orders, policies, routing, templates, refunds, finance, webhooks, me, payments)
+    routers = (
+        health,
+        auth,
+        orders,
+        policies,
+        routing,
+        templates,
+        refunds,
+        complaints,
+        finance,
+        webhooks,
+        me,
+        payments,
+    )
     for module in routers:
         app.include_router(module.router)
     if settings.dev_mode:

@@ -10,8 +10,17 @@ from sqlmodel import Session, select
 
 from api.security import hash_password
 from db.engine import build_engine
-from db.models import Course, Order, ReviewerGroup, ReviewerGroupMember, User, WebhookSubscription
+from db.models import (
+    Course,
+    DepartmentMember,
+    Order,
+    ReviewerGroup,
+    ReviewerGroupMember,
+    User,
+    WebhookSubscription,
+)
 from devstack.school_systems import CRM_EVENTS_PATH, DEV_CRM_WEBHOOK_SECRET
+from domain.complaints import Department
 from domain.courses import CourseType, Gateway
 from domain.roles import Role
 from domain.timeutil import utcnow
@@ -32,6 +41,7 @@ DEMO_USERS = [
 
 
 DEV_CRM_SUBSCRIPTION_ID = "wh_dev_crm"
+CRM_EVENT_TYPES = ["refund.*", "complaint.*"]
 
 
 def seed(session: Session, sandbox_base_url: str | None = None) -> list[str]:
@@ -65,6 +75,11 @@ def seed(session: Session, sandbox_base_url: str | None = None) -> list[str]:
             session.add(Course(id=course_id, name=name, type=course_type.value, starts_at=starts_at))
             added.append(f"course {course_id}")
     session.flush()
+    # The demo agent works every department's complaint queue.
+    for department in Department:
+        if session.get(DepartmentMember, (department.value, "U2002")) is None:
+            session.add(DepartmentMember(department=department.value, user_id="U2002"))
+            added.append(f"agent@demo in {department.value}")
     # The demo reviewer reviews for every group (the groups and rules come with migration 0004).
     for group in session.exec(select(ReviewerGroup)):
         if session.get(ReviewerGroupMember, (group.id, "U2001")) is None:
@@ -98,14 +113,14 @@ def seed(session: Session, sandbox_base_url: str | None = None) -> list[str]:
                     id=DEV_CRM_SUBSCRIPTION_ID,
                     url=crm_url,
                     secret=DEV_CRM_WEBHOOK_SECRET,
-                    event_types=["refund.*"],
+                    event_types=CRM_EVENT_TYPES,
                     description="sandbox CRM (tags refunded students)",
                     created_by="U2005",
                 )
             )
             added.append("webhook subscription for the sandbox CRM")
-        elif subscription.url != crm_url:
-            subscription.url = crm_url
+        elif (subscription.url, subscription.event_types) != (crm_url, CRM_EVENT_TYPES):
+            subscription.url, subscription.event_types = crm_url, CRM_EVENT_TYPES
             session.add(subscription)
     session.commit()
     return added

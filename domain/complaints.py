@@ -198,8 +198,8 @@ class ComplaintRequest(BaseModel):
     logged_by: str  # the student, or the agent who took the call
     sla: dict[ComplaintCategory, SlaTerms] = Field(default_factory=lambda: dict(DEFAULT_SLA))
     survey_url: str  # where the student answers the follow-up survey
-    follow_up_after_hours: int = 72
-    survey_open_hours: int = 7 * 24
+    follow_up_after_minutes: int = 72 * 60  # the follow-up visit, after the resolution
+    survey_open_minutes: int = 7 * 24 * 60  # then archived, answered or not
     sms_quiet_hours: QuietHours | None = QuietHours()
     notice_channels: list[Channel] = Field(default_factory=lambda: list(COMPLAINT_NOTICE_CHANNELS))
 

@@ -165,13 +165,13 @@ class ComplaintWorkflow:
         request = self._request
         reopened = lambda: self._reopened != reopened_before  # noqa: E731
         if await self._within(
-            reopened, timedelta(hours=request.follow_up_after_hours), "until the follow-up"
+            reopened, timedelta(minutes=request.follow_up_after_minutes), "until the follow-up"
         ):
             return False
         await self._record("complaint.follow_up", ComplaintStage.FOLLOW_UP, actor="system")
         self._messenger.to_student(NoticeEvent.COMPLAINT_FOLLOW_UP, self._context())
         answered = lambda: self._survey is not None or reopened()  # noqa: E731
-        await self._within(answered, timedelta(hours=request.survey_open_hours), "waiting for the survey")
+        await self._within(answered, timedelta(minutes=request.survey_open_minutes), "waiting for the survey")
         if reopened():
             return False
         survey = self._survey

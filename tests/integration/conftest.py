@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -52,7 +53,12 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @asynccontextmanager
 async def running_stack(
-    temporal_env: WorkflowEnvironment, database_url: str, data_dir: Path, *, worker_in_process: bool = True
+    temporal_env: WorkflowEnvironment,
+    database_url: str,
+    data_dir: Path,
+    *,
+    worker_in_process: bool = True,
+    **setting_overrides: Any,
 ) -> AsyncIterator[Stack]:
     """Everything but (optionally) the worker; without it, a test runs `worker.py` itself."""
     api_port, gateway_port = free_port(), free_port()
@@ -68,6 +74,7 @@ async def running_stack(
             sandbox_callback_delay_seconds=0.3,
             # The suite runs at any hour; quiet hours are tested on the time-skipping server.
             sms_quiet_hours="",
+            **setting_overrides,
         )
         keys = ensure_dev_keys(data_dir)
         engine = build_engine(database_url)

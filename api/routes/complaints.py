@@ -1,0 +1,272 @@
+"""Complaints: a student files one from the form (an agent logs a call, an email, a chat for a
+student); the queues; the detail with its timeline and notices; and every action, each a
+ComplaintWorkflow update whose validator refuses the wrong state before anything is written."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
+from api.errors import field_error
+from api.routes.refunds import NoticeSent, TimelineItem
+from api.services import complaints as service
+from db.models import Complaint, User
+from domain.complaints import (
+    AgentNote,
+    AgentReply,
+    ComplaintCategory,
+    ComplaintReceipt,
+    ComplaintResolution,
+    ComplaintStage,
+    Department,
+    IntakeChannel,
+    Reopening,
+    ResolutionCode,
+    Severity,
+    SurveyAnswer,
+)
+from domain.roles import Role
+from domain.text import PlainText
+from workflows.complaint import ComplaintWorkflow
+
+router = APIRouter(prefix="/api/complaints", tags=["complaints"])
+Handler = Annotated[User, Depends(require_roles(*service.COMPLAINT_HANDLERS))]
+ComplaintText = Annotated[PlainText, Field(min_length=5, max_length=4000)]
+
+
+class ComplaintIn(BaseModel):
+    text: ComplaintText
+    order_id: str | None = Field(default=None, max_length=64)
+    # When staff log a complaint for a student (a call, an email, a chat): whose, and how it came.
+    student_id: str | None = Field(default=None, max_length=64)
+    channel: IntakeChannel = IntakeChannel.WEB_FORM
+
+    @model_validator(mode="after")
+    def _web_form_or_staff_channel(self) -> ComplaintIn:
+        if (self.student_id is None) != (self.channel is IntakeChannel.WEB_FORM):
+            raise ValueError(
+                "a student uses the web form; staff give the student_id and the channel it came by"
+            )
+        return self
+
+
+class ComplaintAccepted(BaseModel):
+    complaint_id: str
+    workflow_id: str
+    stage: ComplaintStage
+
+
+class ComplaintOut(BaseModel):
+    complaint_id: str
+    student_id: str
+    channel: IntakeChannel
+    text: str
+    order_id: str | None
+    stage: ComplaintStage
+    category: ComplaintCategory | None
+    severity: Severity | None
+    department: Department | None
+    assigned_to: str | None
+    first_response_due_at: AwareDatetime | None
+    resolution_due_at: AwareDatetime | None
+    first_responded_at: AwareDatetime | None
+    resolved_at: AwareDatetime | None
+    resolution_code: ResolutionCode | None
+    resolution_summary: str | None
+    satisfied: bool | None
+    sla_breached: bool
+    received_at: AwareDatetime
+
+    @classmethod
+    def of(cls, complaint: Complaint) -> ComplaintOut:
+        return cls(
+            complaint_id=complaint.id,
+            **complaint.model_dump(exclude={"id", "workflow_id", "logged_by", "updated_at"}),
+        )
+
+
+class ComplaintDetail(ComplaintOut):
+    timeline: list[TimelineItem]
+    notices: list[NoticeSent]
+
+
+class TextIn(BaseModel):
+    text: Annotated[PlainText, Field(min_length=1, max_length=4000)]
+
+
+class ResolutionIn(BaseModel):
+    code: ResolutionCode
+    summary: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+
+
+class ReopenIn(BaseModel):
+    reason: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=ComplaintAccepted)
+async def file_complaint(
+    body: ComplaintIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    user: Annotated[User, Depends(require_roles(Role.STUDENT, *service.COMPLAINT_HANDLERS))],
+) -> ComplaintAccepted:
+    """The student is told at once that it arrived and by when they will hear back."""
+    if user.role == Role.STUDENT.value and body.student_id is not None:
+        raise field_error("student_id", "students file complaints for themselves")
+    if user.role != Role.STUDENT.value and body.student_id is None:
+        raise field_error("student_id", "staff log a complaint for a student: give the student_id")
+    complaint = await service.file_complaint(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        filer=user,
+        student_id=body.student_id or user.id,
+        channel=body.channel,
+        text=body.text,
+        order_id=body.order_id,
+    )
+    return ComplaintAccepted(
+        complaint_id=complaint.id, workflow_id=complaint.workflow_id, stage=ComplaintStage(complaint.stage)
+    )
+
+
+@router.get("", response_model=list[ComplaintOut])
+def list_complaints(
+    session: SessionDep,
+    user: CurrentUser,
+    stage: ComplaintStage | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ComplaintOut]:
+    complaints = service.list_complaints(session=session, user=user, stage=stage, limit=limit, offset=offset)
+    return [ComplaintOut.of(complaint) for complaint in complaints]
+
+
+@router.get("/{complaint_id}", response_model=ComplaintDetail)
+def get_complaint(complaint_id: str, session: SessionDep, user: CurrentUser) -> ComplaintDetail:
+    complaint = service.readable_complaint(session=session, user=user, complaint_id=complaint_id)
+    student = user.role == Role.STUDENT.value
+    events = service.complaint_timeline(session=session, complaint_id=complaint.id)
+    timeline = [
+        TimelineItem.model_validate(event, from_attributes=True)
+        for event in events
+        if not (student and event.event == "agent.note")  # internal notes stay internal
+    ]
+    notices = [
+        NoticeSent.model_validate(row, from_attributes=True)
+        for row in service.complaint_notices(session=session, complaint_id=complaint.id, user=user)
+    ]
+    if student:
+        notices = [notice.model_copy(update={"provider_response": None}) for notice in notices]
+    return ComplaintDetail(**ComplaintOut.of(complaint).model_dump(), timeline=timeline, notices=notices)
+
+
+@router.post("/{complaint_id}/responses", response_model=ComplaintReceipt)
+async def respond(
+    complaint_id: str,
+    body: TextIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    agent: Handler,
+) -> ComplaintReceipt:
+    """A reply the student sees (the first one stops the first-response clock)."""
+    reply = AgentReply(text=body.text, agent_id=agent.id, agent_name=agent.display_name)
+    return await service.act_on_complaint(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=agent,
+        complaint_id=complaint_id,
+        update=ComplaintWorkflow.respond,
+        argument=reply,
+    )
+
+
+@router.post("/{complaint_id}/notes", response_model=ComplaintReceipt)
+async def add_note(
+    complaint_id: str,
+    body: TextIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    agent: Handler,
+) -> ComplaintReceipt:
+    """An internal note: staff see it in the timeline, the student does not."""
+    return await service.act_on_complaint(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=agent,
+        complaint_id=complaint_id,
+        update=ComplaintWorkflow.add_note,
+        argument=AgentNote(text=body.text, agent_id=agent.id),
+    )
+
+
+@router.post("/{complaint_id}/resolution", response_model=ComplaintReceipt)
+async def resolve(
+    complaint_id: str,
+    body: ResolutionIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    agent: Handler,
+) -> ComplaintReceipt:
+    resolution = ComplaintResolution(
+        code=body.code, summary=body.summary, agent_id=agent.id, agent_name=agent.display_name
+    )
+    return await service.act_on_complaint(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=agent,
+        complaint_id=complaint_id,
+        update=ComplaintWorkflow.resolve,
+        argument=resolution,
+    )
+
+
+@router.post("/{complaint_id}/reopen", response_model=ComplaintReceipt)
+async def reopen(
+    complaint_id: str,
+    body: ReopenIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    agent: Handler,
+) -> ComplaintReceipt:
+    return await service.act_on_complaint(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=agent,
+        complaint_id=complaint_id,
+        update=ComplaintWorkflow.reopen,
+        argument=Reopening(reason=body.reason, by=agent.id),
+    )
+
+
+@router.post("/{complaint_id}/survey", response_model=ComplaintReceipt)
+async def answer_survey(
+    complaint_id: str,
+    body: SurveyAnswer,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    student: Annotated[User, Depends(require_roles(Role.STUDENT))],
+) -> ComplaintReceipt:
+    """The follow-up visit's answer: satisfied archives it, not satisfied reopens it."""
+    return await service.act_on_complaint(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=student,
+        complaint_id=complaint_id,
+        update=ComplaintWorkflow.answer_survey,
+        argument=body,
+    )

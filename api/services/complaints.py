@@ -1,0 +1,249 @@
+"""Complaints for the API: filing one (the student's form, or an agent logging a call), the queues,
+and agents' and students' actions, which run as ComplaintWorkflow's updates."""
+
+from __future__ import annotations
+
+import secrets
+from functools import partial
+from typing import Any
+
+from fastapi import HTTPException, status
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from api.deps import TemporalClientProvider
+from api.services.workflow_calls import execute_update, start_case
+from db.models import AuditEvent, Complaint, DepartmentMember, Notification, Order, User
+from domain import search_attributes
+from domain.complaints import (
+    ComplaintRequest,
+    ComplaintStage,
+    IntakeChannel,
+    complaint_workflow_id,
+)
+from domain.notifications import Channel
+from domain.refunds import StudentSnapshot
+from domain.roles import Role
+from domain.timeutil import SHANGHAI, utcnow
+from settings import Settings
+from workflows.complaint import ComplaintWorkflow
+
+# Who reads any complaint; who acts on them.
+COMPLAINT_READERS = frozenset({Role.AGENT, Role.LEAD, Role.ADMIN})
+COMPLAINT_HANDLERS = frozenset({Role.AGENT, Role.LEAD})
+
+
+def new_complaint_id() -> str:
+    """CP + Shanghai date + 10 hex digits: short enough to read out on the phone."""
+    return f"CP{utcnow().astimezone(SHANGHAI):%Y%m%d}{secrets.token_hex(5).upper()}"
+
+
+def _snapshot(student: User) -> StudentSnapshot:
+    return StudentSnapshot(
+        id=student.id,
+        name=student.display_name,
+        email=student.email,
+        phone=student.phone,
+        locale=student.locale,
+        muted_channels=[Channel(name) for name in student.muted_channels],
+        wechat_openid=student.wechat_openid,
+    )
+
+
+def _prepare(
+    session: Session,
+    settings: Settings,
+    *,
+    filer: User,
+    student_id: str,
+    channel: IntakeChannel,
+    text: str,
+    order_id: str | None,
+) -> tuple[Complaint, ComplaintRequest]:
+    student = session.get(User, student_id)
+    if student is None or student.role != Role.STUDENT.value:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id}")
+    if order_id is not None:
+        order = session.get(Order, order_id)
+        if order is None or order.student_id != student.id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {order_id} of this student")
+    complaint_id = new_complaint_id()
+    now = utcnow()
+    complaint = Complaint(
+        id=complaint_id,
+        workflow_id=complaint_workflow_id(complaint_id),
+        student_id=student.id,
+        channel=channel.value,
+        text=text,
+        order_id=order_id,
+        logged_by=filer.id,
+        stage=ComplaintStage.RECEIVED.value,
+        received_at=now,
+        updated_at=now,
+    )
+    session.add(complaint)
+    session.commit()
+    request = ComplaintRequest(
+        complaint_id=complaint_id,
+        student=_snapshot(student),
+        channel=channel,
+        text=text,
+        order_id=order_id,
+        received_at=now,
+        logged_by=filer.id,
+        survey_url=f"{settings.callback_base_url}/complaints/{complaint_id}/survey",
+        sms_quiet_hours=settings.sms_quiet_hours_window,
+        follow_up_after_minutes=settings.complaint_follow_up_after_minutes,
+        survey_open_minutes=settings.complaint_survey_open_minutes,
+    )
+    return complaint, request
+
+
+def _take_back(session: Session, complaint_id: str) -> None:
+    """Delete a complaint row whose workflow never started."""
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is not None and complaint.stage == ComplaintStage.RECEIVED.value:
+        session.delete(complaint)
+        session.commit()
+
+
+async def file_complaint(
+    *,
+    session: Session,
+    temporal: TemporalClientProvider,
+    settings: Settings,
+    filer: User,
+    student_id: str,
+    channel: IntakeChannel,
+    text: str,
+    order_id: str | None,
+) -> Complaint:
+    complaint, request = await run_in_threadpool(
+        partial(
+            _prepare,
+            session,
+            settings,
+            filer=filer,
+            student_id=student_id,
+            channel=channel,
+            text=text,
+            order_id=order_id,
+        )
+    )
+    session.close()  # hold no database connection while waiting on Temporal
+
+    async def start(client: Client) -> None:
+        await client.start_workflow(
+            ComplaintWorkflow.run,
+            request,
+            id=complaint.workflow_id,
+            task_queue=settings.task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(search_attributes.COMPLAINT_STAGE, ComplaintStage.RECEIVED.value),
+                    SearchAttributePair(search_attributes.STUDENT_ID, request.student.id),
+                    *(
+                        [SearchAttributePair(search_attributes.ORDER_ID, request.order_id)]
+                        if request.order_id
+                        else []
+                    ),
+                ]
+            ),
+            static_summary=f"Complaint from {request.student.name} by {channel.value}",
+            static_details=text[:500],
+        )
+
+    await start_case(
+        temporal=temporal,
+        settings=settings,
+        workflow_id=complaint.workflow_id,
+        start=start,
+        take_back=partial(_take_back, session, complaint.id),
+        unavailable="the complaint service is unavailable and nothing was submitted; please try again",
+    )
+    return complaint
+
+
+def readable_complaint(*, session: Session, user: User, complaint_id: str) -> Complaint:
+    """A student sees their own; complaint staff see any. Anything else is "not found"."""
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is None or not (Role(user.role) in COMPLAINT_READERS or complaint.student_id == user.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no complaint {complaint_id}")
+    return complaint
+
+
+def complaint_timeline(*, session: Session, complaint_id: str) -> list[AuditEvent]:
+    return list(
+        session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.case_type == "complaint", AuditEvent.case_id == complaint_id)
+            .order_by(col(AuditEvent.id))
+        )
+    )
+
+
+def complaint_notices(*, session: Session, complaint_id: str, user: User) -> list[Notification]:
+    query = select(Notification).where(
+        Notification.case_type == "complaint", Notification.case_id == complaint_id
+    )
+    if user.role == Role.STUDENT.value:
+        query = query.where(Notification.recipient_user_id == user.id)
+    return list(session.exec(query.order_by(col(Notification.created_at), col(Notification.id))))
+
+
+def list_complaints(
+    *, session: Session, user: User, stage: ComplaintStage | None, limit: int, offset: int
+) -> list[Complaint]:
+    """A student's own, newest first; an agent's department queues and what is assigned to them,
+    the soonest deadline first; leads and admins see every complaint that way."""
+    query = select(Complaint)
+    if stage is not None:
+        query = query.where(Complaint.stage == stage.value)
+    role = Role(user.role)
+    if role is Role.STUDENT:
+        query = query.where(Complaint.student_id == user.id).order_by(col(Complaint.received_at).desc())
+    elif role in COMPLAINT_READERS:
+        if role is Role.AGENT:
+            departments = select(DepartmentMember.department).where(DepartmentMember.user_id == user.id)
+            query = query.where(
+                or_(col(Complaint.department).in_(departments), Complaint.assigned_to == user.id)
+            )
+        query = query.order_by(
+            col(Complaint.first_responded_at).is_not(None),  # unanswered first
+            col(Complaint.first_response_due_at),
+            col(Complaint.resolution_due_at),
+        )
+    else:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "complaints are for students and complaint staff")
+    return list(session.exec(query.offset(offset).limit(limit)))
+
+
+async def act_on_complaint(
+    *,
+    session: Session,
+    temporal: TemporalClientProvider,
+    settings: Settings,
+    user: User,
+    complaint_id: str,
+    update: Any,
+    argument: Any,
+) -> Any:
+    complaint = await run_in_threadpool(
+        partial(readable_complaint, session=session, user=user, complaint_id=complaint_id)
+    )
+    session.close()
+    return await execute_update(
+        temporal=temporal,
+        settings=settings,
+        run=ComplaintWorkflow.run,
+        workflow_id=complaint.workflow_id,
+        update=update,
+        argument=argument,
+        finished=lambda: HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"complaint {complaint_id} is {complaint.stage}; it takes no more actions",
+        ),
+    )

@@ -1,0 +1,162 @@
+"""A complaint through the HTTP API with everything real: the student's form, triage and routing to
+the tech-support queue, an agent's note, reply and resolution, the follow-up survey, the archive;
+the notices, the timeline and the CRM's webhook events on the way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from tests.integration.conftest import Stack, running_stack
+from tests.integration.journey import eventually, login, now
+
+pytestmark = pytest.mark.integration
+
+
+@pytest_asyncio.fixture(scope="module")
+async def stack(
+    temporal_env: WorkflowEnvironment, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    # The follow-up survey goes out as soon as a complaint is resolved, so the test can answer it.
+    async with running_stack(
+        temporal_env, database_url, tmp_path_factory.mktemp("data"), complaint_follow_up_after_minutes=0
+    ) as running:
+        yield running
+
+
+async def detail(stack: Stack, complaint_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    answer = await stack.api.get(f"/api/complaints/{complaint_id}", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def stage_is(stack: Stack, complaint_id: str, headers: dict[str, str], stage: str) -> dict | None:
+    found = await detail(stack, complaint_id, headers)
+    return found if found["stage"] == stage else None
+
+
+async def test_a_complaint_goes_from_the_web_form_to_the_archive(stack: Stack) -> None:
+    student = await login(stack.api, "student@demo")
+    agent = await login(stack.api, "agent@demo")
+    filed = await stack.api.post(
+        "/api/complaints", headers=student, json={"text": "今晚的直播课一直卡顿，老师的声音断断续续"}
+    )
+    assert filed.status_code == 202, filed.text
+    complaint_id = filed.json()["complaint_id"]
+    assigned = await eventually(
+        lambda: stage_is(stack, complaint_id, student, "assigned"), "triage and routing"
+    )
+    assert (assigned["category"], assigned["department"], assigned["assigned_to"]) == (
+        "technical",
+        "tech_support",
+        "U2002",
+    )
+    assert assigned["severity"] == "high"  # "一直"
+
+    # Told at once, with the promised response time.
+    async def acknowledged() -> list | None:
+        inbox = (await stack.api.get("/api/me/inbox", headers=student)).json()["messages"]
+        return [m for m in inbox if m["case_id"] == complaint_id] or None
+
+    [ack] = await eventually(acknowledged, "the acknowledgement")
+    assert ack["event"] == "complaint_received" and complaint_id in ack["subject"]
+
+    queue = (await stack.api.get("/api/complaints?stage=assigned", headers=agent)).json()
+    assert complaint_id in [c["complaint_id"] for c in queue]
+    reviewer = await login(stack.api, "reviewer@demo")
+    assert (await stack.api.get("/api/complaints", headers=reviewer)).status_code == 403
+
+    url = f"/api/complaints/{complaint_id}"
+    note = await stack.api.post(f"{url}/notes", headers=agent, json={"text": "华东线路抖动，已报运维"})
+    assert note.status_code == 200
+    assert (await stack.api.post(f"{url}/responses", headers=student, json={"text": "x"})).status_code == 403
+    replied = await stack.api.post(
+        f"{url}/responses", headers=agent, json={"text": "您好，已为您切换到备用线路，请刷新页面后重试。"}
+    )
+    assert replied.json()["stage"] == "in_progress"
+    early = await stack.api.post(f"{url}/survey", headers=student, json={"satisfied": True})
+    assert early.status_code == 409  # nobody asked yet
+    resolved = await stack.api.post(
+        f"{url}/resolution", headers=agent, json={"code": "fixed", "summary": "已切换备用线路并补发回放"}
+    )
+    assert resolved.json()["stage"] == "resolved"
+
+    await eventually(lambda: stage_is(stack, complaint_id, student, "follow_up"), "the follow-up visit")
+    answered = await stack.api.post(
+        f"{url}/survey", headers=student, json={"satisfied": True, "comment": "处理很及时"}
+    )
+    assert answered.status_code == 200 and answered.json()["stage"] == "archived"
+
+    mine = await detail(stack, complaint_id, student)
+    assert mine["satisfied"] is True and mine["resolution_code"] == "fixed" and not mine["sla_breached"]
+    assert "agent.note" not in [step["event"] for step in mine["timeline"]]  # internal
+    staff_view = await detail(stack, complaint_id, agent)
+    assert [step["event"] for step in staff_view["timeline"]] == [
+        "complaint.received",
+        "complaint.triaged",
+        "complaint.assigned",
+        "agent.note",
+        "agent.replied",
+        "complaint.resolved",
+        "complaint.follow_up",
+        "survey.answered",
+        "complaint.archived",
+    ]
+    told = {(n["event"], n["channel"]) for n in staff_view["notices"]}
+    assert {
+        ("complaint_received", "email"),
+        ("complaint_first_response", "inbox"),
+        ("complaint_resolved", "email"),
+        ("complaint_follow_up", "sms"),
+    } <= told
+    mails = await eventually(
+        lambda: now([m for m in stack.mailbox.messages() if complaint_id in m.subject]), "the emails"
+    )
+    assert any(m.subject.startswith("我们已收到您的反馈") for m in mails)
+
+    async def crm_heard() -> list | None:
+        events = (await stack.gateway.get("/sandbox/crm/events")).json()
+        types = [e["type"] for e in events if e["data"].get("complaint_id") == complaint_id]
+        return types if "complaint.archived" in types else None
+
+    assert set(await eventually(crm_heard, "complaint events at the CRM")) == {
+        "complaint.received",
+        "complaint.assigned",
+        "complaint.first_response",
+        "complaint.resolved",
+        "complaint.archived",
+    }
+
+
+async def test_an_agent_logs_a_phone_call_for_a_student_and_bad_input_changes_nothing(stack: Stack) -> None:
+    agent = await login(stack.api, "agent@demo")
+    student = await login(stack.api, "student@demo")
+    call = await stack.api.post(
+        "/api/complaints",
+        headers=agent,
+        json={"text": "学员来电：申请的发票两周了还没开出来", "student_id": "S1001", "channel": "phone"},
+    )
+    assert call.status_code == 202, call.text
+    complaint_id = call.json()["complaint_id"]
+    logged = await eventually(lambda: stage_is(stack, complaint_id, agent, "assigned"), "routing")
+    assert (logged["category"], logged["department"], logged["severity"], logged["channel"]) == (
+        "service_fees",
+        "customer_service",
+        "high",  # a phone call is more pressing than a form
+        "phone",
+    )
+    before = (await stack.api.get("/api/complaints", headers=student)).json()
+    for who, body in [
+        (student, {"text": "帮别人提交", "student_id": "S1001", "channel": "phone"}),
+        (agent, {"text": "没有说是谁的投诉"}),
+        (student, {"text": "短"}),
+        (student, {"text": "含有控制字符\x00的内容"}),
+        (student, {"text": "订单不是我的订单", "order_id": "O-NOT-MINE"}),
+    ]:
+        refused = await stack.api.post("/api/complaints", headers=who, json=body)
+        assert refused.status_code in (404, 422), (body, refused.text)
+    assert (await stack.api.get("/api/complaints", headers=student)).json() == before
