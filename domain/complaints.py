@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from domain.calendar import add_business_time, business_time_between
 from domain.notifications import Channel, QuietHours, Recipient
 from domain.refunds import StudentSnapshot
 from domain.text import PlainText
@@ -55,12 +56,15 @@ class ComplaintStage(StrEnum):
     TRIAGED = "triaged"
     ASSIGNED = "assigned"
     IN_PROGRESS = "in_progress"
+    AWAITING_CUSTOMER = "awaiting_customer"  # asked the student for information: the clock is paused
     RESOLVED = "resolved"
     FOLLOW_UP = "follow_up"
     ARCHIVED = "archived"
 
 
-OPEN_STAGES = frozenset({ComplaintStage.ASSIGNED, ComplaintStage.IN_PROGRESS})
+OPEN_STAGES = frozenset(
+    {ComplaintStage.ASSIGNED, ComplaintStage.IN_PROGRESS, ComplaintStage.AWAITING_CUSTOMER}
+)
 AFTER_RESOLUTION = frozenset({ComplaintStage.RESOLVED, ComplaintStage.FOLLOW_UP})
 
 
@@ -87,12 +91,38 @@ DEPARTMENT_LABELS = {
 }
 
 
+# The share of a deadline after which the assignee is warned.
+WARNING_AT = 0.8
+
+
 class SlaTerms(BaseModel):
     """How fast a category is answered and settled, and by whom (the source articles' defaults)."""
 
     first_response_minutes: int = Field(ge=1, le=7 * 24 * 60)
     resolution_minutes: int = Field(ge=1, le=60 * 24 * 60)
     department: Department
+    # Count only working hours (09:00–18:00 Beijing on business days) instead of the clock.
+    business_hours_only: bool = False
+
+    def deadline(self, start: datetime, minutes: int) -> datetime:
+        if self.business_hours_only:
+            return add_business_time(start, timedelta(minutes=minutes))
+        return start + timedelta(minutes=minutes)
+
+    def left(self, at: datetime, due: datetime) -> timedelta:
+        """How much of the deadline is still to run at `at` (what a pause keeps)."""
+        if self.business_hours_only:
+            return business_time_between(at, due)
+        return max(due - at, timedelta(0))
+
+    def after(self, start: datetime, span: timedelta) -> datetime:
+        if self.business_hours_only:
+            return add_business_time(start, span)
+        return start + span
+
+    def warning_time(self, start: datetime, due: datetime) -> datetime:
+        """When 80% of the time from start to due has run (of working time, if that is counted)."""
+        return self.after(start, self.left(start, due) * WARNING_AT)
 
 
 DEFAULT_SLA: dict[ComplaintCategory, SlaTerms] = {
@@ -106,12 +136,6 @@ DEFAULT_SLA: dict[ComplaintCategory, SlaTerms] = {
         first_response_minutes=60, resolution_minutes=48 * 60, department=Department.CUSTOMER_SERVICE
     ),
 }
-# The share of a deadline after which the assignee is warned.
-WARNING_AT = 0.8
-
-
-def warning_time(start: datetime, due: datetime) -> datetime:
-    return start + (due - start) * WARNING_AT
 
 
 # --- automatic triage ------------------------------------------------------------------------------
@@ -233,6 +257,10 @@ class SurveyAnswer(BaseModel):
     comment: PlainText = Field(default="", max_length=1000)
 
 
+class CustomerMessage(BaseModel):
+    text: PlainText = Field(min_length=1, max_length=4000)
+
+
 class Reopening(BaseModel):
     reason: PlainText = Field(min_length=1, max_length=1000)
     by: str
@@ -287,7 +315,3 @@ class ComplaintState(BaseModel):
     resolution_due_at: datetime | None = None
     sla_breached: bool = False
     timeline: list[ComplaintTimelineEntry] = Field(default_factory=list)
-
-
-def deadline(start: datetime, minutes: int) -> datetime:
-    return start + timedelta(minutes=minutes)

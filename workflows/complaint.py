@@ -39,13 +39,12 @@ with workflow.unsafe.imports_passed_through():
         ComplaintStage,
         ComplaintState,
         ComplaintTimelineEntry,
+        CustomerMessage,
         Reopening,
         Severity,
         SlaTerms,
         SurveyAnswer,
         classify,
-        deadline,
-        warning_time,
     )
     from domain.notifications import NoticeEvent
     from domain.webhooks import OutboundEventType
@@ -79,6 +78,7 @@ class ComplaintWorkflow:
         self._survey: SurveyAnswer | None = None
         self._reopened = 0  # how often; each reopening restarts the resolution clock
         self._sla_breached = False
+        self._paused_at: datetime | None = None  # asked the student for information at
         self._messenger = CaseMessenger(
             workflow_id=self._workflow_id,
             case_type="complaint",
@@ -102,8 +102,8 @@ class ComplaintWorkflow:
         self._category = triage.category
         self._severity = triage.severity
         received = request.received_at
-        self._first_response_due = deadline(received, terms.first_response_minutes)
-        self._resolution_due = deadline(received, terms.resolution_minutes)
+        self._first_response_due = terms.deadline(received, terms.first_response_minutes)
+        self._resolution_due = terms.deadline(received, terms.resolution_minutes)
         await self._record(
             "complaint.triaged",
             ComplaintStage.TRIAGED,
@@ -139,7 +139,9 @@ class ComplaintWorkflow:
         self._publish(OutboundEventType.COMPLAINT_RECEIVED)
         self._publish(OutboundEventType.COMPLAINT_ASSIGNED)
         self._messenger.spawn(
-            self._watch(FIRST_RESPONSE, received, self._first_response_due, lambda: self._first_responded)
+            self._watch(
+                FIRST_RESPONSE, received, lambda: self._first_response_due, lambda: self._first_responded
+            )
         )
         self._watch_resolution(received)
 
@@ -197,13 +199,11 @@ class ComplaintWorkflow:
 
     def _watch_resolution(self, start: datetime) -> None:
         generation = self._reopened
-        due = self._resolution_due
-        assert due is not None
         self._messenger.spawn(
             self._watch(
                 RESOLUTION,
                 start,
-                due,
+                lambda: self._resolution_due,
                 lambda: (
                     self._stage in AFTER_RESOLUTION | {ComplaintStage.ARCHIVED}
                     or self._reopened != generation
@@ -211,21 +211,45 @@ class ComplaintWorkflow:
             )
         )
 
-    async def _watch(self, kind: str, start: datetime, due: datetime, done: Callable[[], bool]) -> None:
-        """Warn the assignee at 80% of the deadline; on breach, escalate. Durable timers both."""
+    async def _watch(
+        self, kind: str, start: datetime, due_now: Callable[[], datetime | None], done: Callable[[], bool]
+    ) -> None:
+        """Warn the assignee at 80% of the deadline; on breach, escalate. Durable timers both. While
+        the student is asked for information the clock stands still, and the deadline moves on by
+        the time it stood (working time, if the SLA counts only that)."""
+        terms = self._terms
+        assert terms is not None
         label = DEADLINE_LABELS["zh-CN"][kind]
-        if await self._within(done, warning_time(start, due) - workflow.now(), f"{kind} warning"):
-            return
-        await self._record(f"sla.{kind}.warning", self._stage, actor="system", note=f"due {due.isoformat()}")
-        assignment = self._assignment
-        if assignment and assignment.agent:
-            self._messenger.to_staff(
-                NoticeEvent.SLA_WARNING,
-                assignment.agent,
-                {**self._context(), "deadline_label": label, "due_at": due.isoformat()},
+        warned = False
+        while not done():
+            if self._paused_at is not None:
+                await workflow.wait_condition(lambda: self._paused_at is None or done())
+                continue
+            due = due_now()
+            assert due is not None
+            moment = due if warned else terms.warning_time(start, due)
+            changed = lambda: done() or self._paused_at is not None or due_now() != due  # noqa: B023, E731
+            if await self._within(
+                changed, moment - workflow.now(), f"{kind} {'deadline' if warned else 'warning'}"
+            ):
+                continue  # answered, paused or moved: look again
+            if warned:
+                await self._breach(kind, label, due)
+                return
+            warned = True
+            await self._record(
+                f"sla.{kind}.warning", self._stage, actor="system", note=f"due {due.isoformat()}"
             )
-        if await self._within(done, due - workflow.now(), f"{kind} deadline"):
-            return
+            assignment = self._assignment
+            if assignment and assignment.agent:
+                self._messenger.to_staff(
+                    NoticeEvent.SLA_WARNING,
+                    assignment.agent,
+                    {**self._context(), "deadline_label": label, "due_at": due.isoformat()},
+                )
+
+    async def _breach(self, kind: str, label: str, due: datetime) -> None:
+        assignment = self._assignment
         self._sla_breached = True
         self._severity = self._severity.raised()
         await self._record(
@@ -270,15 +294,60 @@ class ComplaintWorkflow:
     @workflow.update
     async def respond(self, reply: AgentReply) -> ComplaintReceipt:
         """A reply the student sees: the first one is the first response."""
+        await self._reply("agent.replied", ComplaintStage.IN_PROGRESS, reply)
+        return self._receipt()
+
+    @respond.validator
+    def _only_while_open(self, _reply: AgentReply) -> None:
+        self._require(OPEN_STAGES, "open")
+
+    @workflow.update
+    async def ask_customer(self, question: AgentReply) -> ComplaintReceipt:
+        """Ask the student for information: a reply they see, and the clock stops until they answer."""
+        await self._reply("agent.asked_customer", ComplaintStage.AWAITING_CUSTOMER, question)
+        self._paused_at = workflow.now()
+        return self._receipt()
+
+    @ask_customer.validator
+    def _only_while_working_on_it(self, _question: AgentReply) -> None:
+        self._require(OPEN_STAGES - {ComplaintStage.AWAITING_CUSTOMER}, "being worked on")
+
+    @workflow.update
+    async def customer_message(self, message: CustomerMessage) -> ComplaintReceipt:
+        """The student adds to their complaint; when they were asked, the clock runs again."""
+        stage = ComplaintStage.IN_PROGRESS if self._paused_at is not None else self._stage
+        await self._record(
+            "customer.replied", stage, actor=self._request.student.id, note=message.text, **self._resumed()
+        )
+        return self._receipt()
+
+    @customer_message.validator
+    def _only_while_it_is_open(self, _message: CustomerMessage) -> None:
+        self._require(OPEN_STAGES, "open")
+
+    def _resumed(self) -> dict[str, Any]:
+        """Restart a paused clock: the resolution deadline moves on by the time it stood still."""
+        if self._paused_at is None:
+            return {}
+        terms = self._terms
+        due = self._resolution_due
+        assert terms is not None and due is not None
+        self._resolution_due = terms.after(workflow.now(), terms.left(self._paused_at, due))
+        self._paused_at = None
+        workflow.upsert_search_attributes([search_attributes.SLA_DUE_AT.value_set(self._resolution_due)])
+        return {"resolution_due_at": self._resolution_due}
+
+    async def _reply(self, event: str, stage: ComplaintStage, reply: AgentReply) -> None:
         first = not self._first_responded
         self._first_responded = True
         await self._record(
-            "agent.replied",
-            ComplaintStage.IN_PROGRESS,
+            event,
+            stage,
             actor=reply.agent_id,
             note=reply.text,
             first_responded_at=workflow.now() if first else None,
             assigned_to=reply.agent_id if self._assignment and not self._assignment.agent else None,
+            **self._resumed(),
         )
         if first:
             workflow.upsert_search_attributes([search_attributes.SLA_DUE_AT.value_set(self._resolution_due)])
@@ -287,11 +356,6 @@ class ComplaintWorkflow:
             NoticeEvent.COMPLAINT_FIRST_RESPONSE,
             {**self._context(), "agent_name": reply.agent_name, "reply_text": reply.text},
         )
-        return self._receipt()
-
-    @respond.validator
-    def _only_while_open(self, _reply: AgentReply) -> None:
-        self._require(OPEN_STAGES, "open")
 
     @workflow.update
     async def add_note(self, note: AgentNote) -> ComplaintReceipt:
@@ -316,6 +380,7 @@ class ComplaintWorkflow:
             resolved_at=workflow.now(),
             resolution_code=resolution.code,
             resolution_summary=resolution.summary,
+            **self._resumed(),
         )
         self._messenger.to_student(
             NoticeEvent.COMPLAINT_RESOLVED,
@@ -377,7 +442,7 @@ class ComplaintWorkflow:
         self._reopened += 1
         self._resolution = None
         now = workflow.now()
-        self._resolution_due = deadline(now, terms.resolution_minutes)
+        self._resolution_due = terms.deadline(now, terms.resolution_minutes)
         await self._record(
             "complaint.reopened",
             ComplaintStage.IN_PROGRESS,

@@ -21,6 +21,7 @@ from domain.complaints import (
     ComplaintReceipt,
     ComplaintResolution,
     ComplaintStage,
+    CustomerMessage,
     Department,
     IntakeChannel,
     Reopening,
@@ -184,6 +185,49 @@ async def respond(
         complaint_id=complaint_id,
         update=ComplaintWorkflow.respond,
         argument=reply,
+    )
+
+
+@router.post("/{complaint_id}/questions", response_model=ComplaintReceipt)
+async def ask_customer(
+    complaint_id: str,
+    body: TextIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    agent: Handler,
+) -> ComplaintReceipt:
+    """Ask the student for information: they see it, and the clock stops until they answer."""
+    question = AgentReply(text=body.text, agent_id=agent.id, agent_name=agent.display_name)
+    return await service.act_on_complaint(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=agent,
+        complaint_id=complaint_id,
+        update=ComplaintWorkflow.ask_customer,
+        argument=question,
+    )
+
+
+@router.post("/{complaint_id}/messages", response_model=ComplaintReceipt)
+async def customer_message(
+    complaint_id: str,
+    body: TextIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    student: Annotated[User, Depends(require_roles(Role.STUDENT))],
+) -> ComplaintReceipt:
+    """The student adds to their complaint (an answer to a question restarts the clock)."""
+    return await service.act_on_complaint(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=student,
+        complaint_id=complaint_id,
+        update=ComplaintWorkflow.customer_message,
+        argument=CustomerMessage(text=body.text),
     )
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,8 +11,8 @@ from domain.complaints import (
     IntakeChannel,
     Severity,
     classify,
-    warning_time,
 )
+from domain.timeutil import SHANGHAI
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,20 @@ def test_the_sla_table_is_the_source_articles() -> None:
         ComplaintCategory.SERVICE_FEES: (60, 48 * 60, Department.CUSTOMER_SERVICE),
     }
     start = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-    assert warning_time(start, datetime(2026, 11, 23, 3, 10, tzinfo=UTC)) == datetime(
-        2026, 11, 23, 3, 8, tzinfo=UTC
+    technical = DEFAULT_SLA[ComplaintCategory.TECHNICAL]
+    due = technical.deadline(start, technical.first_response_minutes)
+    assert technical.warning_time(start, due) == datetime(2026, 11, 23, 3, 8, tzinfo=UTC)  # 80% of 10 minutes
+
+
+def test_an_sla_in_business_hours_counts_only_working_time() -> None:
+    terms = DEFAULT_SLA[ComplaintCategory.SERVICE_FEES].model_copy(update={"business_hours_only": True})
+    friday_evening = datetime(2026, 11, 27, 17, 30, tzinfo=SHANGHAI)
+    due = terms.deadline(friday_evening, 60)  # 30 minutes on Friday, 30 on Monday morning
+    assert due == datetime(2026, 11, 30, 9, 30, tzinfo=SHANGHAI)
+    assert terms.warning_time(friday_evening, due) == datetime(2026, 11, 30, 9, 18, tzinfo=SHANGHAI)
+    # Paused on Friday at 17:45 with 45 working minutes left; resumed Monday 10:00 → due 10:45.
+    left = terms.left(datetime(2026, 11, 27, 17, 45, tzinfo=SHANGHAI), due)
+    assert left == timedelta(minutes=45)
+    assert terms.after(datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI), left) == datetime(
+        2026, 11, 30, 10, 45, tzinfo=SHANGHAI
     )

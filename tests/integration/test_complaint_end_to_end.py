@@ -149,6 +149,14 @@ async def test_an_agent_logs_a_phone_call_for_a_student_and_bad_input_changes_no
         "high",  # a phone call is more pressing than a form
         "phone",
     )
+    url = f"/api/complaints/{complaint_id}"
+    asked = await stack.api.post(f"{url}/questions", headers=agent, json={"text": "请问是哪个订单的发票？"})
+    assert asked.json()["stage"] == "awaiting_customer"
+    answered = await stack.api.post(f"{url}/messages", headers=student, json={"text": "O-DEMO-1002 的发票"})
+    assert answered.json()["stage"] == "in_progress"
+    steps = [step["event"] for step in (await detail(stack, complaint_id, student))["timeline"]]
+    assert steps[-2:] == ["agent.asked_customer", "customer.replied"]
+
     before = (await stack.api.get("/api/complaints", headers=student)).json()
     for who, body in [
         (student, {"text": "帮别人提交", "student_id": "S1001", "channel": "phone"}),

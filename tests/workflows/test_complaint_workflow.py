@@ -13,7 +13,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain import search_attributes
+from domain.calendar import add_business_time
 from domain.complaints import (
+    DEFAULT_SLA,
     AgentNote,
     AgentReply,
     ComplaintCategory,
@@ -21,6 +23,7 @@ from domain.complaints import (
     ComplaintResolution,
     ComplaintStage,
     ComplaintState,
+    CustomerMessage,
     Department,
     IntakeChannel,
     Reopening,
@@ -30,6 +33,7 @@ from domain.complaints import (
 )
 from domain.notifications import Channel, NoticeEvent
 from domain.refunds import StudentSnapshot
+from domain.timeutil import SHANGHAI
 from tests.workflows.refund_fakes import TASK_QUEUE, FakeActivities, notices_of
 from workflows.complaint import ComplaintWorkflow
 
@@ -246,4 +250,84 @@ async def test_a_survey_answer_is_refused_before_it_is_asked_for(
         await handle.execute_update(ComplaintWorkflow.answer_survey, SurveyAnswer(satisfied=True))
     with pytest.raises(WorkflowUpdateFailedError):
         await handle.execute_update(ComplaintWorkflow.reopen, Reopening(reason="x", by="U-AGENT"))
+    await handle.terminate("test done")
+
+
+async def test_asking_the_student_pauses_the_resolution_clock_until_they_answer(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(env, complaint())
+    before: ComplaintState = await handle.query(ComplaintWorkflow.state)
+    await env.sleep(timedelta(minutes=5))
+    asked = await handle.execute_update(
+        ComplaintWorkflow.ask_customer, reply("请问您用的是手机还是电脑？方便发一张截图吗？")
+    )
+    assert asked.stage is ComplaintStage.AWAITING_CUSTOMER
+    # Asking is a reply the student sees: the first-response clock stops.
+    await env.sleep(timedelta(hours=5))  # the student answers the next morning: the clock stood still
+    assert not [e for e in events(fakes) if e.startswith("sla.")]
+    answered = await handle.execute_update(
+        ComplaintWorkflow.customer_message, CustomerMessage(text="电脑，Chrome 浏览器，截图已上传")
+    )
+    assert answered.stage is ComplaintStage.IN_PROGRESS
+    after: ComplaintState = await handle.query(ComplaintWorkflow.state)
+    moved = after.resolution_due_at - before.resolution_due_at
+    assert timedelta(hours=5) <= moved < timedelta(hours=5, minutes=1)  # the paused time, added on
+    resumed = next(s for s in fakes.complaint_events if s.event == "customer.replied")
+    assert resumed.resolution_due_at == after.resolution_due_at
+    # The remaining 115 minutes run again: warned at 96 (80% of 120), breached at 115.
+    await env.sleep(timedelta(minutes=92))
+    assert "sla.resolution.warning" in events(fakes)
+    assert "sla.resolution.breached" not in events(fakes)
+    await env.sleep(timedelta(minutes=25))
+    assert "sla.resolution.breached" in events(fakes)
+    await handle.execute_update(ComplaintWorkflow.resolve, resolution())
+    with pytest.raises(WorkflowUpdateFailedError):  # resolved: new words go through a reopening
+        await handle.execute_update(ComplaintWorkflow.customer_message, CustomerMessage(text="还有一个问题"))
+    # Let the resolution's notices finish first: the test server stops skipping time for a
+    # terminated workflow's activities still in flight.
+    await notices_of(fakes, "complaint_resolved", 3)
+    for _ in range(100):
+        if any(d.endswith("complaint.resolved:crm") for d in fakes.webhook_deliveries):
+            break
+        await asyncio.sleep(0.05)
+    await handle.terminate("test done")
+
+
+async def test_a_service_complaint_is_answered_within_an_hour_or_escalated(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(env, complaint("申请的发票两周了还没开出来"))
+    state: ComplaintState = await handle.query(ComplaintWorkflow.state)
+    assert (state.category, state.department) == (ComplaintCategory.SERVICE_FEES, Department.CUSTOMER_SERVICE)
+    await env.sleep(timedelta(minutes=47))
+    assert "sla.first_response.warning" not in events(fakes)
+    await env.sleep(timedelta(minutes=2))  # 49 > 48 = 80% of 60
+    assert "sla.first_response.warning" in events(fakes)
+    await env.sleep(timedelta(minutes=12))
+    assert "sla.first_response.breached" in events(fakes)
+    await handle.terminate("test done")
+
+
+async def test_an_sla_in_business_hours_waits_over_the_weekend(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    # To a Friday 17:55 in Beijing: ten working minutes are five today and five on Monday morning.
+    now = (await env.get_current_time()).astimezone(SHANGHAI)
+    days_to_friday = (4 - now.weekday()) % 7 or 7
+    friday = (now + timedelta(days=days_to_friday)).replace(hour=17, minute=55, second=0, microsecond=0)
+    await env.sleep(friday - now)
+    sla = {
+        category: terms.model_copy(update={"business_hours_only": True})
+        for category, terms in DEFAULT_SLA.items()
+    }
+    handle = await start(env, complaint(sla=sla))
+    state: ComplaintState = await handle.query(ComplaintWorkflow.state)
+    due = state.first_response_due_at.astimezone(SHANGHAI)
+    expected = add_business_time(friday, timedelta(minutes=10))
+    assert abs(due - expected) < timedelta(seconds=5) and due.hour == 9 and due.weekday() < 5
+    await env.sleep(timedelta(hours=3))  # Friday night: nothing, the clock is off
+    assert not [e for e in events(fakes) if e.startswith("sla.")]
+    await env.sleep(due - (await env.get_current_time()) + timedelta(seconds=30))
+    assert "sla.first_response.breached" in events(fakes)
     await handle.terminate("test done")
