@@ -63,8 +63,8 @@ class ComplaintActivities:
             complaint.updated_at = step.at
             for field in PROJECTED:
                 value = getattr(step, field)
-                if value is not None:
-                    setattr(complaint, field, getattr(value, "value", value))
+                if value is not None:  # None: unchanged; "" clears (a queue nobody works yet)
+                    setattr(complaint, field, getattr(value, "value", value) or None)
             session.add(complaint)
             commit_step(session, f"step {step.event} of complaint {step.complaint_id}")
 

@@ -257,6 +257,22 @@ class SurveyAnswer(BaseModel):
     comment: PlainText = Field(default="", max_length=1000)
 
 
+class Transfer(BaseModel):
+    """Hand the complaint to another department (the wrong queue, or a second team needed)."""
+
+    department: Department
+    reason: PlainText = Field(min_length=1, max_length=1000)
+    by: str
+
+
+class Escalation(BaseModel):
+    """An agent asks a lead to take over before any deadline has passed."""
+
+    reason: PlainText = Field(min_length=1, max_length=1000)
+    by: str
+    by_name: str
+
+
 class CustomerMessage(BaseModel):
     text: PlainText = Field(min_length=1, max_length=4000)
 

@@ -70,6 +70,7 @@ EVENT_VARIABLES: dict[NoticeEvent, frozenset[str]] = {
     NoticeEvent.COMPLAINT_FOLLOW_UP: frozenset({"resolution_summary", "survey_url"}),
     NoticeEvent.SLA_WARNING: frozenset({"staff_name", "deadline_label", "due_at"}),
     NoticeEvent.SLA_BREACHED: frozenset({"staff_name", "assignee_name", "deadline_label", "due_at"}),
+    NoticeEvent.COMPLAINT_ESCALATED: frozenset({"staff_name", "escalated_by", "escalation_reason"}),
 }
 
 
@@ -118,6 +119,8 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "survey_url": "https://school.example/survey/CP20261123F00D42",
     "assignee_name": "陈客服",
     "deadline_label": "首次响应",
+    "escalated_by": "陈客服",
+    "escalation_reason": "学员情绪激动，要求主管处理",
     "due_at": "2026-11-23T11:15:00+00:00",
 }
 

@@ -39,6 +39,7 @@ class NoticeEvent(StrEnum):
     REVIEW_ESCALATED = "review_escalated"
     SLA_WARNING = "sla_warning"  # to the assignee, at 80% of a complaint's deadline
     SLA_BREACHED = "sla_breached"  # to the lead (inbox and staff chat) once it has passed
+    COMPLAINT_ESCALATED = "complaint_escalated"  # an agent handed it to a lead (inbox and staff chat)
     # To the team, on staff chat.
     TEAM_REVIEW_OVERDUE = "team_review_overdue"
     TEAM_CALL_OVERDUE = "team_call_overdue"  # the account manager's call is still not reported
@@ -52,6 +53,7 @@ STAFF_INBOX_EVENTS = frozenset(
         NoticeEvent.REVIEW_ESCALATED,
         NoticeEvent.SLA_WARNING,
         NoticeEvent.SLA_BREACHED,
+        NoticeEvent.COMPLAINT_ESCALATED,
     }
 )
 STAFF_CHAT_EVENTS = frozenset(
@@ -61,6 +63,7 @@ STAFF_CHAT_EVENTS = frozenset(
         NoticeEvent.TEAM_REFUND_STUCK,
         NoticeEvent.TEAM_REFUND_PAID,
         NoticeEvent.SLA_BREACHED,
+        NoticeEvent.COMPLAINT_ESCALATED,
     }
 )
 STAFF_EVENTS = STAFF_INBOX_EVENTS | STAFF_CHAT_EVENTS
@@ -72,6 +75,7 @@ COMPLAINT_EVENTS = frozenset(
         NoticeEvent.COMPLAINT_FOLLOW_UP,
         NoticeEvent.SLA_WARNING,
         NoticeEvent.SLA_BREACHED,
+        NoticeEvent.COMPLAINT_ESCALATED,
     }
 )
 

@@ -40,10 +40,13 @@ with workflow.unsafe.imports_passed_through():
         ComplaintState,
         ComplaintTimelineEntry,
         CustomerMessage,
+        Department,
+        Escalation,
         Reopening,
         Severity,
         SlaTerms,
         SurveyAnswer,
+        Transfer,
         classify,
     )
     from domain.notifications import NoticeEvent
@@ -358,6 +361,82 @@ class ComplaintWorkflow:
         )
 
     @workflow.update
+    async def transfer(self, transfer: Transfer) -> ComplaintReceipt:
+        """Another department takes it: its least-loaded member becomes the assignee. The clocks
+        keep running — the student has waited the same time whoever answers."""
+        assignment = self._assignment = await workflow.execute_activity_method(
+            ComplaintActivities.assign_complaint,
+            transfer.department,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+            summary=f"Pick someone in {transfer.department.value}",
+        )
+        agent_id = assignment.agent.user_id if assignment.agent else None
+        await self._record(
+            "complaint.transferred",
+            self._stage,
+            actor=transfer.by,
+            note=transfer.reason,
+            department=transfer.department,
+            assigned_to=agent_id or "",
+            detail={"to": transfer.department.value},
+        )
+        workflow.upsert_search_attributes(
+            [
+                search_attributes.DEPARTMENT.value_set(transfer.department.value),
+                search_attributes.ASSIGNED_TO.value_set(agent_id or ""),
+            ]
+        )
+        self._publish(OutboundEventType.COMPLAINT_ASSIGNED, transferred=True)
+        return self._receipt()
+
+    @transfer.validator
+    def _only_open_to_another_department(self, transfer: Transfer) -> None:
+        self._require(OPEN_STAGES, "open")
+        if self._assignment and self._assignment.department is transfer.department:
+            self._refuse_with(
+                f"complaint {self._request.complaint_id} is with {transfer.department.value} already"
+            )
+
+    @workflow.update
+    async def escalate(self, escalation: Escalation) -> ComplaintReceipt:
+        """A lead takes over: they become the assignee, the severity rises, staff chat hears of it."""
+        assignment = self._assignment
+        lead = assignment.lead if assignment else None
+        self._severity = self._severity.raised()
+        await self._record(
+            "complaint.escalated",
+            self._stage,
+            actor=escalation.by,
+            note=escalation.reason,
+            severity=self._severity,
+            assigned_to=lead.user_id if lead else None,
+        )
+        if assignment and lead:
+            self._assignment = assignment.model_copy(update={"agent": lead})
+        workflow.upsert_search_attributes(
+            [
+                search_attributes.SEVERITY.value_set(self._severity.value),
+                search_attributes.ASSIGNED_TO.value_set(lead.user_id if lead else ""),
+            ]
+        )
+        escalated = {
+            **self._context(),
+            "escalated_by": escalation.by_name,
+            "escalation_reason": escalation.reason,
+        }
+        if lead:
+            self._messenger.to_staff(NoticeEvent.COMPLAINT_ESCALATED, lead, escalated)
+        self._messenger.to_team(
+            NoticeEvent.COMPLAINT_ESCALATED, {**escalated, "staff_name": lead.name if lead else "—"}
+        )
+        return self._receipt()
+
+    @escalate.validator
+    def _only_open_ones_escalate(self, _escalation: Escalation) -> None:
+        self._require(OPEN_STAGES, "open")
+
+    @workflow.update
     async def add_note(self, note: AgentNote) -> ComplaintReceipt:
         """An internal note: the student does not see it."""
         await self._record("agent.note", self._stage, actor=note.agent_id, note=note.text)
@@ -426,7 +505,7 @@ class ComplaintWorkflow:
             stage=self._stage,
             category=self._category,
             severity=self._severity,
-            department=self._terms.department if self._terms else None,
+            department=self._department,
             assigned_to=assignment.agent.user_id if assignment and assignment.agent else None,
             first_response_due_at=self._first_response_due,
             resolution_due_at=self._resolution_due,
@@ -454,15 +533,23 @@ class ComplaintWorkflow:
         self._publish(OutboundEventType.COMPLAINT_REOPENED)
         self._watch_resolution(now)
 
+    @property
+    def _department(self) -> Department | None:
+        """Where the complaint is now: its category's department until someone transfers it."""
+        if self._assignment is not None:
+            return self._assignment.department
+        return self._terms.department if self._terms else None
+
     def _require(self, stages: frozenset[ComplaintStage], what: str) -> None:
         if self._stage not in stages:
             self._refuse(what)
 
     def _refuse(self, what: str) -> None:
-        raise ApplicationError(
-            f"complaint {self._request.complaint_id} is {self._stage.value}, not {what}",
-            type="InvalidComplaintState",
-        )
+        self._refuse_with(f"complaint {self._request.complaint_id} is {self._stage.value}, not {what}")
+
+    @staticmethod
+    def _refuse_with(message: str) -> None:
+        raise ApplicationError(message, type="InvalidComplaintState")
 
     def _receipt(self) -> ComplaintReceipt:
         return ComplaintReceipt(complaint_id=self._request.complaint_id, stage=self._stage)
@@ -501,7 +588,6 @@ class ComplaintWorkflow:
     def _context(self) -> dict[str, Any]:
         request = self._request
         locale = request.student.locale if request.student.locale in CATEGORY_LABELS else "zh-CN"
-        terms = self._terms
         resolution = self._resolution
         context: dict[str, Any] = {
             "complaint_id": request.complaint_id,
@@ -510,7 +596,7 @@ class ComplaintWorkflow:
             "severity": self._severity.value,
             "summary": request.text if len(request.text) <= 80 else request.text[:79] + "…",
             "received_at": request.received_at.isoformat(),
-            "department_label": DEPARTMENT_LABELS[locale][terms.department.value] if terms else "",
+            "department_label": DEPARTMENT_LABELS[locale][self._department.value] if self._department else "",
             "first_response_due_at": self._first_response_due.isoformat() if self._first_response_due else "",
             "resolution_due_at": self._resolution_due.isoformat() if self._resolution_due else "",
             "status": self._stage.value,
@@ -529,7 +615,7 @@ class ComplaintWorkflow:
             "order_id": request.order_id,
             "category": self._category.value if self._category else None,
             "severity": self._severity.value,
-            "department": self._terms.department.value if self._terms else None,
+            "department": self._department.value if self._department else None,
             "stage": self._stage.value,
             "sla_breached": self._sla_breached,
             **extra,

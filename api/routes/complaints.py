@@ -23,11 +23,13 @@ from domain.complaints import (
     ComplaintStage,
     CustomerMessage,
     Department,
+    Escalation,
     IntakeChannel,
     Reopening,
     ResolutionCode,
     Severity,
     SurveyAnswer,
+    Transfer,
 )
 from domain.roles import Role
 from domain.text import PlainText
@@ -103,7 +105,7 @@ class ResolutionIn(BaseModel):
     summary: Annotated[PlainText, Field(min_length=1, max_length=1000)]
 
 
-class ReopenIn(BaseModel):
+class ReasonIn(BaseModel):
     reason: Annotated[PlainText, Field(min_length=1, max_length=1000)]
 
 
@@ -231,6 +233,54 @@ async def customer_message(
     )
 
 
+class TransferIn(BaseModel):
+    department: Department
+    reason: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+
+
+@router.post("/{complaint_id}/transfer", response_model=ComplaintReceipt)
+async def transfer(
+    complaint_id: str,
+    body: TransferIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    agent: Handler,
+) -> ComplaintReceipt:
+    """Another department takes it (its least-loaded member); the deadlines stay as they were."""
+    return await service.act_on_complaint(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=agent,
+        complaint_id=complaint_id,
+        update=ComplaintWorkflow.transfer,
+        argument=Transfer(department=body.department, reason=body.reason, by=agent.id),
+    )
+
+
+@router.post("/{complaint_id}/escalation", response_model=ComplaintReceipt)
+async def escalate(
+    complaint_id: str,
+    body: ReasonIn,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    agent: Handler,
+) -> ComplaintReceipt:
+    """Hand it to a lead now, before any deadline passes: severity up, staff chat told."""
+    escalation = Escalation(reason=body.reason, by=agent.id, by_name=agent.display_name)
+    return await service.act_on_complaint(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        user=agent,
+        complaint_id=complaint_id,
+        update=ComplaintWorkflow.escalate,
+        argument=escalation,
+    )
+
+
 @router.post("/{complaint_id}/notes", response_model=ComplaintReceipt)
 async def add_note(
     complaint_id: str,
@@ -278,7 +328,7 @@ async def resolve(
 @router.post("/{complaint_id}/reopen", response_model=ComplaintReceipt)
 async def reopen(
     complaint_id: str,
-    body: ReopenIn,
+    body: ReasonIn,
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,

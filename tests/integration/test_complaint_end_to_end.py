@@ -157,6 +157,29 @@ async def test_an_agent_logs_a_phone_call_for_a_student_and_bad_input_changes_no
     steps = [step["event"] for step in (await detail(stack, complaint_id, student))["timeline"]]
     assert steps[-2:] == ["agent.asked_customer", "customer.replied"]
 
+    moved = await stack.api.post(
+        f"{url}/transfer", headers=agent, json={"department": "academic", "reason": "教材发票归教务开具"}
+    )
+    assert moved.status_code == 200
+    again = await stack.api.post(
+        f"{url}/transfer", headers=agent, json={"department": "academic", "reason": "x"}
+    )
+    assert again.status_code == 409  # it is there already
+    await stack.api.post(f"{url}/escalation", headers=agent, json={"reason": "学员第三次来电，要求主管处理"})
+    escalated = await detail(stack, complaint_id, agent)
+    assert (escalated["department"], escalated["assigned_to"], escalated["severity"]) == (
+        "academic",
+        "U2003",
+        "urgent",
+    )
+
+    async def lead_told() -> list | None:
+        room = (await stack.gateway.get("/sandbox/staff-chat")).json()
+        return [m for m in room if complaint_id in m["title"]] or None
+
+    [chat] = await eventually(lead_told, "the escalation on staff chat")
+    assert "升级" in chat["title"] and "第三次来电" in chat["message"]
+
     before = (await stack.api.get("/api/complaints", headers=student)).json()
     for who, body in [
         (student, {"text": "帮别人提交", "student_id": "S1001", "channel": "phone"}),

@@ -27,11 +27,13 @@ from domain.complaints import (
     ComplaintState,
     CustomerMessage,
     Department,
+    Escalation,
     IntakeChannel,
     Reopening,
     ResolutionCode,
     Severity,
     SurveyAnswer,
+    Transfer,
 )
 from domain.notifications import Channel, NoticeEvent
 from domain.refunds import StudentSnapshot
@@ -348,4 +350,39 @@ async def test_an_sla_in_business_hours_waits_over_the_weekend(
     assert not [e for e in events(fakes) if e.startswith("sla.")]
     await env.sleep(due - (await env.get_current_time()) + timedelta(seconds=30))
     assert "sla.first_response.breached" in events(fakes)
+    await stop(handle)
+
+
+async def test_a_complaint_moves_to_another_department_and_up_to_a_lead_with_its_clocks_running(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(env, complaint("申请的发票两周了还没开出来"))
+    before: ComplaintState = await handle.query(ComplaintWorkflow.state)
+    with pytest.raises(WorkflowUpdateFailedError):  # it is with customer service already
+        await handle.execute_update(
+            ComplaintWorkflow.transfer,
+            Transfer(department=Department.CUSTOMER_SERVICE, reason="x", by="U-AGENT"),
+        )
+    moved = Transfer(department=Department.ACADEMIC, reason="其实是课程资料的问题", by="U-AGENT")
+    await handle.execute_update(ComplaintWorkflow.transfer, moved)
+    after: ComplaintState = await handle.query(ComplaintWorkflow.state)
+    assert after.department is Department.ACADEMIC
+    assert after.first_response_due_at == before.first_response_due_at  # the student waited all along
+    transferred = next(s for s in fakes.complaint_events if s.event == "complaint.transferred")
+    assert (transferred.department, transferred.assigned_to, transferred.note) == (
+        Department.ACADEMIC,
+        "U-AGENT",
+        "其实是课程资料的问题",
+    )
+
+    up = Escalation(reason="学员情绪激动，要求主管处理", by="U-AGENT", by_name="陈客服")
+    await handle.execute_update(ComplaintWorkflow.escalate, up)
+    escalated: ComplaintState = await handle.query(ComplaintWorkflow.state)
+    assert (escalated.assigned_to, escalated.severity) == ("U-LEAD", Severity.HIGH)
+    told = [n for n in fakes.notices if n.event is NoticeEvent.COMPLAINT_ESCALATED]
+    assert {(n.recipient.user_id, n.channel) for n in told} == {
+        ("U-LEAD", Channel.INBOX),
+        ("team", Channel.STAFF_CHAT),
+    }
+    assert told[0].context["escalated_by"] == "陈客服"
     await stop(handle)
