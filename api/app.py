@@ -18,6 +18,7 @@ from api.deps import TemporalClientProvider
 from api.routes import (
     auth,
     complaints,
+    customers,
     dev,
     finance,
     health,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         templates,
         refunds,
         complaints,
+        customers,
         finance,
         webhooks,
         me,
