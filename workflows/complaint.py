@@ -118,14 +118,7 @@ class ComplaintWorkflow:
             first_response_due_at=self._first_response_due,
             resolution_due_at=self._resolution_due,
         )
-        assignment = self._assignment = await workflow.execute_activity_method(
-            ComplaintActivities.assign_complaint,
-            terms.department,
-            start_to_close_timeout=RECORD_TIMEOUT,
-            retry_policy=RECORD_RETRY,
-            summary=f"Pick someone in {terms.department.value}",
-        )
-        agent_id = assignment.agent.user_id if assignment.agent else None
+        agent_id = await self._assign(terms.department)
         await self._record(
             "complaint.assigned", ComplaintStage.ASSIGNED, actor="system", assigned_to=agent_id
         )
@@ -364,14 +357,7 @@ class ComplaintWorkflow:
     async def transfer(self, transfer: Transfer) -> ComplaintReceipt:
         """Another department takes it: its least-loaded member becomes the assignee. The clocks
         keep running — the student has waited the same time whoever answers."""
-        assignment = self._assignment = await workflow.execute_activity_method(
-            ComplaintActivities.assign_complaint,
-            transfer.department,
-            start_to_close_timeout=RECORD_TIMEOUT,
-            retry_policy=RECORD_RETRY,
-            summary=f"Pick someone in {transfer.department.value}",
-        )
-        agent_id = assignment.agent.user_id if assignment.agent else None
+        agent_id = await self._assign(transfer.department)
         await self._record(
             "complaint.transferred",
             self._stage,
@@ -532,6 +518,17 @@ class ComplaintWorkflow:
         workflow.upsert_search_attributes([search_attributes.SLA_DUE_AT.value_set(self._resolution_due)])
         self._publish(OutboundEventType.COMPLAINT_REOPENED)
         self._watch_resolution(now)
+
+    async def _assign(self, department: Department) -> str | None:
+        """Give the complaint to the department's least-loaded member; their id (None: the queue)."""
+        assignment = self._assignment = await workflow.execute_activity_method(
+            ComplaintActivities.assign_complaint,
+            department,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+            summary=f"Pick someone in {department.value}",
+        )
+        return assignment.agent.user_id if assignment.agent else None
 
     @property
     def _department(self) -> Department | None:

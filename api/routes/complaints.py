@@ -4,14 +4,14 @@ ComplaintWorkflow update whose validator refuses the wrong state before anything
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import field_error
-from api.routes.refunds import NoticeSent, TimelineItem
+from api.routes.case_views import NoticeSent, TimelineItem, case_history
 from api.services import complaints as service
 from db.models import Complaint, User
 from domain.complaints import (
@@ -36,6 +36,27 @@ from domain.text import PlainText
 from workflows.complaint import ComplaintWorkflow
 
 router = APIRouter(prefix="/api/complaints", tags=["complaints"])
+
+
+class ComplaintActions:
+    """What every action on a complaint needs (the database, Temporal, the settings), in one."""
+
+    def __init__(self, session: SessionDep, temporal: TemporalDep, settings: SettingsDep) -> None:
+        self.session, self.temporal, self.settings = session, temporal, settings
+
+    async def run(self, user: User, complaint_id: str, update: Any, argument: Any) -> ComplaintReceipt:
+        return await service.act_on_complaint(
+            session=self.session,
+            temporal=self.temporal,
+            settings=self.settings,
+            user=user,
+            complaint_id=complaint_id,
+            update=update,
+            argument=argument,
+        )
+
+
+Actions = Annotated[ComplaintActions, Depends()]
 Handler = Annotated[User, Depends(require_roles(*service.COMPLAINT_HANDLERS))]
 ComplaintText = Annotated[PlainText, Field(min_length=5, max_length=4000)]
 
@@ -152,19 +173,13 @@ def list_complaints(
 @router.get("/{complaint_id}", response_model=ComplaintDetail)
 def get_complaint(complaint_id: str, session: SessionDep, user: CurrentUser) -> ComplaintDetail:
     complaint = service.readable_complaint(session=session, user=user, complaint_id=complaint_id)
-    student = user.role == Role.STUDENT.value
-    events = service.complaint_timeline(session=session, complaint_id=complaint.id)
-    timeline = [
-        TimelineItem.model_validate(event, from_attributes=True)
-        for event in events
-        if not (student and event.event == "agent.note")  # internal notes stay internal
-    ]
-    notices = [
-        NoticeSent.model_validate(row, from_attributes=True)
-        for row in service.complaint_notices(session=session, complaint_id=complaint.id, user=user)
-    ]
-    if student:
-        notices = [notice.model_copy(update={"provider_response": None}) for notice in notices]
+    timeline, notices = case_history(
+        session=session,
+        user=user,
+        case_type="complaint",
+        case_id=complaint.id,
+        internal_events={"agent.note"},  # internal notes stay internal
+    )
     return ComplaintDetail(**ComplaintOut.of(complaint).model_dump(), timeline=timeline, notices=notices)
 
 
@@ -172,64 +187,36 @@ def get_complaint(complaint_id: str, session: SessionDep, user: CurrentUser) -> 
 async def respond(
     complaint_id: str,
     body: TextIn,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    actions: Actions,
     agent: Handler,
 ) -> ComplaintReceipt:
     """A reply the student sees (the first one stops the first-response clock)."""
     reply = AgentReply(text=body.text, agent_id=agent.id, agent_name=agent.display_name)
-    return await service.act_on_complaint(
-        session=session,
-        temporal=temporal,
-        settings=settings,
-        user=agent,
-        complaint_id=complaint_id,
-        update=ComplaintWorkflow.respond,
-        argument=reply,
-    )
+    return await actions.run(agent, complaint_id, ComplaintWorkflow.respond, reply)
 
 
 @router.post("/{complaint_id}/questions", response_model=ComplaintReceipt)
 async def ask_customer(
     complaint_id: str,
     body: TextIn,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    actions: Actions,
     agent: Handler,
 ) -> ComplaintReceipt:
     """Ask the student for information: they see it, and the clock stops until they answer."""
     question = AgentReply(text=body.text, agent_id=agent.id, agent_name=agent.display_name)
-    return await service.act_on_complaint(
-        session=session,
-        temporal=temporal,
-        settings=settings,
-        user=agent,
-        complaint_id=complaint_id,
-        update=ComplaintWorkflow.ask_customer,
-        argument=question,
-    )
+    return await actions.run(agent, complaint_id, ComplaintWorkflow.ask_customer, question)
 
 
 @router.post("/{complaint_id}/messages", response_model=ComplaintReceipt)
 async def customer_message(
     complaint_id: str,
     body: TextIn,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    actions: Actions,
     student: Annotated[User, Depends(require_roles(Role.STUDENT))],
 ) -> ComplaintReceipt:
     """The student adds to their complaint (an answer to a question restarts the clock)."""
-    return await service.act_on_complaint(
-        session=session,
-        temporal=temporal,
-        settings=settings,
-        user=student,
-        complaint_id=complaint_id,
-        update=ComplaintWorkflow.customer_message,
-        argument=CustomerMessage(text=body.text),
+    return await actions.run(
+        student, complaint_id, ComplaintWorkflow.customer_message, CustomerMessage(text=body.text)
     )
 
 
@@ -242,20 +229,15 @@ class TransferIn(BaseModel):
 async def transfer(
     complaint_id: str,
     body: TransferIn,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    actions: Actions,
     agent: Handler,
 ) -> ComplaintReceipt:
     """Another department takes it (its least-loaded member); the deadlines stay as they were."""
-    return await service.act_on_complaint(
-        session=session,
-        temporal=temporal,
-        settings=settings,
-        user=agent,
-        complaint_id=complaint_id,
-        update=ComplaintWorkflow.transfer,
-        argument=Transfer(department=body.department, reason=body.reason, by=agent.id),
+    return await actions.run(
+        agent,
+        complaint_id,
+        ComplaintWorkflow.transfer,
+        Transfer(department=body.department, reason=body.reason, by=agent.id),
     )
 
 
@@ -263,42 +245,24 @@ async def transfer(
 async def escalate(
     complaint_id: str,
     body: ReasonIn,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    actions: Actions,
     agent: Handler,
 ) -> ComplaintReceipt:
     """Hand it to a lead now, before any deadline passes: severity up, staff chat told."""
     escalation = Escalation(reason=body.reason, by=agent.id, by_name=agent.display_name)
-    return await service.act_on_complaint(
-        session=session,
-        temporal=temporal,
-        settings=settings,
-        user=agent,
-        complaint_id=complaint_id,
-        update=ComplaintWorkflow.escalate,
-        argument=escalation,
-    )
+    return await actions.run(agent, complaint_id, ComplaintWorkflow.escalate, escalation)
 
 
 @router.post("/{complaint_id}/notes", response_model=ComplaintReceipt)
 async def add_note(
     complaint_id: str,
     body: TextIn,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    actions: Actions,
     agent: Handler,
 ) -> ComplaintReceipt:
     """An internal note: staff see it in the timeline, the student does not."""
-    return await service.act_on_complaint(
-        session=session,
-        temporal=temporal,
-        settings=settings,
-        user=agent,
-        complaint_id=complaint_id,
-        update=ComplaintWorkflow.add_note,
-        argument=AgentNote(text=body.text, agent_id=agent.id),
+    return await actions.run(
+        agent, complaint_id, ComplaintWorkflow.add_note, AgentNote(text=body.text, agent_id=agent.id)
     )
 
 
@@ -306,42 +270,24 @@ async def add_note(
 async def resolve(
     complaint_id: str,
     body: ResolutionIn,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    actions: Actions,
     agent: Handler,
 ) -> ComplaintReceipt:
     resolution = ComplaintResolution(
         code=body.code, summary=body.summary, agent_id=agent.id, agent_name=agent.display_name
     )
-    return await service.act_on_complaint(
-        session=session,
-        temporal=temporal,
-        settings=settings,
-        user=agent,
-        complaint_id=complaint_id,
-        update=ComplaintWorkflow.resolve,
-        argument=resolution,
-    )
+    return await actions.run(agent, complaint_id, ComplaintWorkflow.resolve, resolution)
 
 
 @router.post("/{complaint_id}/reopen", response_model=ComplaintReceipt)
 async def reopen(
     complaint_id: str,
     body: ReasonIn,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    actions: Actions,
     agent: Handler,
 ) -> ComplaintReceipt:
-    return await service.act_on_complaint(
-        session=session,
-        temporal=temporal,
-        settings=settings,
-        user=agent,
-        complaint_id=complaint_id,
-        update=ComplaintWorkflow.reopen,
-        argument=Reopening(reason=body.reason, by=agent.id),
+    return await actions.run(
+        agent, complaint_id, ComplaintWorkflow.reopen, Reopening(reason=body.reason, by=agent.id)
     )
 
 
@@ -349,18 +295,8 @@ async def reopen(
 async def answer_survey(
     complaint_id: str,
     body: SurveyAnswer,
-    session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    actions: Actions,
     student: Annotated[User, Depends(require_roles(Role.STUDENT))],
 ) -> ComplaintReceipt:
     """The follow-up visit's answer: satisfied archives it, not satisfied reopens it."""
-    return await service.act_on_complaint(
-        session=session,
-        temporal=temporal,
-        settings=settings,
-        user=student,
-        complaint_id=complaint_id,
-        update=ComplaintWorkflow.answer_survey,
-        argument=body,
-    )
+    return await actions.run(student, complaint_id, ComplaintWorkflow.answer_survey, body)

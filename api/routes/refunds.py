@@ -6,10 +6,11 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
+from api.routes.case_views import NoticeSent, TimelineItem, case_history
 from api.services import refunds as service
-from db.models import AuditEvent, Refund, User
+from db.models import Refund, User
 from domain.courses import CourseType
-from domain.notifications import Channel, NotificationStatus
+from domain.notifications import Channel
 from domain.policy import Eligibility, IneligibleReason, RefundPolicy, RefundQuote, reason_text
 from domain.refunds import (
     ConfirmationOutcome,
@@ -49,32 +50,6 @@ class RefundAccepted(BaseModel):
     refund_id: str
     workflow_id: str
     status: RefundStatus
-
-
-class TimelineItem(BaseModel):
-    at: AwareDatetime
-    event: str
-    actor: str
-    from_status: str | None
-    to_status: str | None
-    note: str
-
-
-class NoticeSent(BaseModel):
-    """One notification about the refund: the proof of what was sent, where, and what came back."""
-
-    id: str
-    event: str
-    channel: Channel
-    recipient_user_id: str
-    recipient_address: str | None
-    subject: str
-    status: NotificationStatus
-    attempts: int
-    provider_response: str | None  # staff only
-    fallback_of: str | None
-    created_at: AwareDatetime
-    sent_at: AwareDatetime | None
 
 
 class RefundOut(BaseModel):
@@ -195,14 +170,7 @@ def list_refunds(
 @router.get("/{refund_id}", response_model=RefundDetail)
 def get_refund(refund_id: str, session: SessionDep, user: CurrentUser) -> RefundDetail:
     refund = service.readable_refund(session=session, user=user, refund_id=refund_id)
-    events: list[AuditEvent] = service.refund_timeline(session=session, refund_id=refund.id)
-    timeline = [TimelineItem.model_validate(event, from_attributes=True) for event in events]
-    notices = [
-        NoticeSent.model_validate(row, from_attributes=True)
-        for row in service.refund_notifications(session=session, refund_id=refund.id, user=user)
-    ]
-    if user.role == Role.STUDENT.value:
-        notices = [notice.model_copy(update={"provider_response": None}) for notice in notices]
+    timeline, notices = case_history(session=session, user=user, case_type="refund", case_id=refund.id)
     return RefundDetail(
         **RefundOut.of(refund).model_dump(), policy=refund.policy, timeline=timeline, notices=notices
     )

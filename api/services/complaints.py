@@ -16,7 +16,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.deps import TemporalClientProvider
 from api.services.workflow_calls import execute_update, start_case
-from db.models import AuditEvent, Complaint, DepartmentMember, Notification, Order, User
+from db.models import Complaint, DepartmentMember, Order, User
+from db.snapshots import student_snapshot
 from domain import search_attributes
 from domain.complaints import (
     ComplaintRequest,
@@ -24,8 +25,6 @@ from domain.complaints import (
     IntakeChannel,
     complaint_workflow_id,
 )
-from domain.notifications import Channel
-from domain.refunds import StudentSnapshot
 from domain.roles import Role
 from domain.timeutil import SHANGHAI, utcnow
 from settings import Settings
@@ -39,18 +38,6 @@ COMPLAINT_HANDLERS = frozenset({Role.AGENT, Role.LEAD})
 def new_complaint_id() -> str:
     """CP + Shanghai date + 10 hex digits: short enough to read out on the phone."""
     return f"CP{utcnow().astimezone(SHANGHAI):%Y%m%d}{secrets.token_hex(5).upper()}"
-
-
-def _snapshot(student: User) -> StudentSnapshot:
-    return StudentSnapshot(
-        id=student.id,
-        name=student.display_name,
-        email=student.email,
-        phone=student.phone,
-        locale=student.locale,
-        muted_channels=[Channel(name) for name in student.muted_channels],
-        wechat_openid=student.wechat_openid,
-    )
 
 
 def _prepare(
@@ -88,7 +75,7 @@ def _prepare(
     session.commit()
     request = ComplaintRequest(
         complaint_id=complaint_id,
-        student=_snapshot(student),
+        student=student_snapshot(student),
         channel=channel,
         text=text,
         order_id=order_id,
@@ -173,25 +160,6 @@ def readable_complaint(*, session: Session, user: User, complaint_id: str) -> Co
     if complaint is None or not (Role(user.role) in COMPLAINT_READERS or complaint.student_id == user.id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no complaint {complaint_id}")
     return complaint
-
-
-def complaint_timeline(*, session: Session, complaint_id: str) -> list[AuditEvent]:
-    return list(
-        session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.case_type == "complaint", AuditEvent.case_id == complaint_id)
-            .order_by(col(AuditEvent.id))
-        )
-    )
-
-
-def complaint_notices(*, session: Session, complaint_id: str, user: User) -> list[Notification]:
-    query = select(Notification).where(
-        Notification.case_type == "complaint", Notification.case_id == complaint_id
-    )
-    if user.role == Role.STUDENT.value:
-        query = query.where(Notification.recipient_user_id == user.id)
-    return list(session.exec(query.order_by(col(Notification.created_at), col(Notification.id))))
 
 
 def list_complaints(

@@ -22,15 +22,14 @@ from api.deps import TemporalClientProvider
 from api.services.policies import current_policy
 from api.services.workflow_calls import execute_update, start_case, workflow_exists
 from db.models import (
-    AuditEvent,
     Course,
     FinanceTask,
-    Notification,
     Order,
     Refund,
     ReviewerGroupMember,
     User,
 )
+from db.snapshots import student_snapshot
 from domain import search_attributes
 from domain.courses import CourseType, Gateway
 from domain.finance import (
@@ -41,7 +40,6 @@ from domain.finance import (
     refusal_of_retry,
 )
 from domain.money import format_yuan
-from domain.notifications import Channel
 from domain.policy import (
     ContractTerms,
     IneligibleReason,
@@ -58,7 +56,6 @@ from domain.refunds import (
     RefundRequest,
     RefundStatus,
     ReviewDecision,
-    StudentSnapshot,
     refund_workflow_id,
 )
 from domain.roles import REFUND_READERS, Role
@@ -194,15 +191,7 @@ def _prepare_refund(
     request = RefundRequest(
         refund_id=refund.id,
         order_id=order.id,
-        student=StudentSnapshot(
-            id=student.id,
-            name=student.display_name,
-            email=student.email,
-            phone=student.phone,
-            locale=student.locale,
-            muted_channels=[Channel(name) for name in student.muted_channels],
-            wechat_openid=student.wechat_openid,
-        ),
+        student=student_snapshot(student),
         course=CourseSnapshot(
             id=course.id, name=course.name, type=CourseType(course.type), starts_at=course.starts_at
         ),
@@ -320,25 +309,6 @@ def readable_refund(*, session: Session, user: User, refund_id: str) -> Refund:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no refund {refund_id}")
     assert refund is not None
     return refund
-
-
-def refund_timeline(*, session: Session, refund_id: str) -> list[AuditEvent]:
-    return list(
-        session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.case_type == "refund", AuditEvent.case_id == refund_id)
-            .order_by(col(AuditEvent.id))  # the order the steps happened; times come from several clocks
-        )
-    )
-
-
-def refund_notifications(*, session: Session, refund_id: str, user: User) -> list[Notification]:
-    """What was sent about the refund, oldest first: everything for staff, a student's own notices
-    for the student."""
-    query = select(Notification).where(Notification.case_type == "refund", Notification.case_id == refund_id)
-    if user.role == Role.STUDENT.value:
-        query = query.where(Notification.recipient_user_id == user.id)
-    return list(session.exec(query.order_by(col(Notification.created_at), col(Notification.id))))
 
 
 def list_refunds(

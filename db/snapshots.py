@@ -1,0 +1,19 @@
+"""A person's row copied into the value a workflow keeps (it must not read the database itself)."""
+
+from __future__ import annotations
+
+from db.models import User
+from domain.notifications import Channel
+from domain.refunds import StudentSnapshot
+
+
+def student_snapshot(student: User) -> StudentSnapshot:
+    return StudentSnapshot(
+        id=student.id,
+        name=student.display_name,
+        email=student.email,
+        phone=student.phone,
+        locale=student.locale,
+        muted_channels=[Channel(name) for name in student.muted_channels],
+        wechat_openid=student.wechat_openid,
+    )
