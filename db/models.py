@@ -311,3 +311,41 @@ class Complaint(SQLModel, table=True):
     sla_breached: bool = False
     received_at: datetime = _utc()
     updated_at: datetime = _utc(default_factory=utcnow)
+
+
+class CompensationQuotaRow(SQLModel, table=True):
+    """What one person of a role may grant on their own per period (domain.compensation)."""
+
+    __tablename__ = "compensation_quotas"
+
+    role: str = Field(primary_key=True, max_length=20)
+    period: str = Field(max_length=10)
+    coupon_fen: int
+    progress_resets: int
+    updated_by: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = _utc(default_factory=utcnow)
+
+
+class Compensation(SQLModel, table=True):
+    """A coupon or a progress reset offered on a complaint: who offered it, on whose authority,
+    and what became of it. The quota is counted from these rows."""
+
+    __tablename__ = "compensations"
+    __table_args__ = (Index("ix_compensations_quota", "requested_by", "authority", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    complaint_id: str = Field(foreign_key="complaints.id", index=True, max_length=32)
+    student_id: str = Field(foreign_key="users.id", max_length=64)
+    kind: str = Field(max_length=20)
+    amount_fen: int | None = None
+    order_id: str | None = Field(default=None, max_length=64)
+    reason: str = Field(max_length=1000)
+    requested_by: str = Field(foreign_key="users.id", max_length=64)
+    authority: str = Field(max_length=10)
+    status: str = Field(index=True, max_length=20)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decision_note: str | None = Field(default=None, max_length=1000)
+    external_ref: str | None = Field(default=None, max_length=200)
+    failure: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
