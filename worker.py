@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.commerce import CommerceActivities
+from activities.compensation import CompensationActivities
 from activities.complaints import ComplaintActivities
 from activities.finance import FinanceActivities
 from activities.notify import NotifyActivities
@@ -74,9 +75,9 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
     )
     payments = PaymentActivities(build_gateways(settings), settings.callback_base_url)
     hook_url = settings.effective_commerce_hook_url
-    commerce = CommerceActivities(
-        CommerceHook(hook_url, settings.commerce_hook_secret.get_secret_value()) if hook_url else None
-    )
+    hook = CommerceHook(hook_url, settings.commerce_hook_secret.get_secret_value()) if hook_url else None
+    commerce = CommerceActivities(hook)
+    compensation = CompensationActivities(sessions, hook)
     return [
         records.record_refund_event,
         review.assign_reviewer,
@@ -90,6 +91,9 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         webhooks.deliver_webhook,
         complaints.record_complaint_event,
         complaints.assign_complaint,
+        compensation.reserve_compensation,
+        compensation.issue_compensation,
+        compensation.settle_compensation,
     ]
 
 

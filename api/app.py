@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 from api.deps import TemporalClientProvider
 from api.routes import (
     auth,
+    compensation,
     complaints,
     customers,
     dev,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         templates,
         refunds,
         complaints,
+        compensation,
         customers,
         finance,
         webhooks,

@@ -1,7 +1,9 @@
 """Stand-ins for the school's own systems that Aftercare talks to, served by the sandbox gateway in
 dev and tests. Each checks what a real one would and records what it was told:
 
-- the commerce system's enrollment hook (signed POST, Idempotency-Key = refund id);
+- the commerce system's enrollment hook (signed POST, Idempotency-Key = refund id), and its
+  compensation calls: a coupon issued (its code), a course's progress reset (a reference), each
+  given once per Idempotency-Key (= the compensation id) however often it is asked;
 - a CRM subscribed to our outbound webhooks: it verifies the signature and the timestamp, ignores
   a repeated delivery of the same event, and tags the student "refunded" on `refund.refunded`;
 - the team's chat room, as Apprise's json:// plugin posts to it.
@@ -9,6 +11,7 @@ dev and tests. Each checks what a real one would and records what it was told:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -27,6 +30,7 @@ def school_systems_router(
 ) -> APIRouter:
     router = APIRouter()
     revocations: dict[str, dict[str, Any]] = {}
+    compensations: dict[str, dict[str, Any]] = {}
     crm_events: dict[str, dict[str, Any]] = {}
     crm_tags: dict[str, set[str]] = {}
     chat_messages: list[dict[str, Any]] = []
@@ -51,6 +55,28 @@ def school_systems_router(
     @router.get("/sandbox/commerce/revocations")
     async def list_revocations() -> list[dict[str, Any]]:
         return list(revocations.values())
+
+    async def compensate(request: Request, reference: str, prefix: str) -> dict[str, Any]:
+        body = json.loads(await verified_body(request, commerce_secret))
+        key = request.headers.get("idempotency-key", "")
+        if not key or key != body.get("compensation_id"):
+            raise HTTPException(422, "Idempotency-Key must be the compensation id")
+        digest = hashlib.sha256(key.encode()).hexdigest()[:10].upper()
+        record = compensations.setdefault(key, {**body, reference: f"{prefix}{digest}", "requests": 0})
+        record["requests"] += 1
+        return {reference: record[reference]}
+
+    @router.post("/sandbox/commerce/coupons/issue")
+    async def issue_coupon(request: Request) -> dict[str, Any]:
+        return await compensate(request, "coupon_code", "CPN-")
+
+    @router.post("/sandbox/commerce/progress/reset")
+    async def reset_progress(request: Request) -> dict[str, Any]:
+        return await compensate(request, "reset_id", "RST-")
+
+    @router.get("/sandbox/commerce/compensations")
+    async def list_compensations() -> list[dict[str, Any]]:
+        return list(compensations.values())
 
     @router.post(CRM_EVENTS_PATH)
     async def receive_event(request: Request) -> dict[str, Any]:

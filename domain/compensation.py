@@ -79,6 +79,7 @@ class CompensationOffer(BaseModel):
     kind: CompensationKind
     amount_fen: int | None = Field(default=None, ge=1, le=MAX_COUPON_FEN)
     order_id: str | None = Field(default=None, max_length=64)  # whose course is reset
+    course_name: str | None = None  # that order's course, for the notices
     reason: PlainText = Field(min_length=1, max_length=1000)
     by: str
     by_name: str
@@ -108,6 +109,16 @@ class QuotaUse(BaseModel):
         if offer.kind is CompensationKind.COUPON:
             return (offer.amount_fen or 0) <= self.coupon_fen_left
         return self.progress_resets_left >= 1
+
+
+class CompensationReservation(BaseModel):
+    """The complaint workflow asks the ledger to book an offer against the agent's quota."""
+
+    compensation_id: str
+    complaint_id: str
+    student_id: str
+    offer: CompensationOffer
+    at: datetime
 
 
 class CompensationTicket(BaseModel):

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from domain.calendar import add_business_time, business_time_between
+from domain.compensation import CompensationStatus, QuotaUse
 from domain.notifications import Channel, QuietHours, Recipient
 from domain.refunds import StudentSnapshot
 from domain.text import PlainText
@@ -285,6 +286,12 @@ class Reopening(BaseModel):
 class ComplaintReceipt(BaseModel):
     complaint_id: str
     stage: ComplaintStage
+
+
+class CompensationReceipt(ComplaintReceipt):
+    compensation_id: str
+    status: CompensationStatus
+    quota: QuotaUse | None = None  # the offerer's quota after this offer (None: a lead's decision)
 
 
 class ComplaintEvent(BaseModel):

@@ -51,6 +51,17 @@ COMPLAINT_VARIABLES = frozenset(
 RENDERER_VARIABLES = frozenset({"support", "locale"})
 
 _APPROVED = frozenset({"expected_arrival"})
+# What a compensation is: kind is "coupon" or "progress_reset"; the reference is the coupon code.
+_COMPENSATION = frozenset(
+    {
+        "compensation_id",
+        "compensation_kind",
+        "compensation_amount_fen",
+        "compensation_reference",
+        "compensation_reason",
+        "course_name",
+    }
+)
 EVENT_VARIABLES: dict[NoticeEvent, frozenset[str]] = {
     NoticeEvent.REFUND_RECEIVED: frozenset(),
     NoticeEvent.REFUND_REJECTED: frozenset(),
@@ -71,6 +82,8 @@ EVENT_VARIABLES: dict[NoticeEvent, frozenset[str]] = {
     NoticeEvent.SLA_WARNING: frozenset({"staff_name", "deadline_label", "due_at"}),
     NoticeEvent.SLA_BREACHED: frozenset({"staff_name", "assignee_name", "deadline_label", "due_at"}),
     NoticeEvent.COMPLAINT_ESCALATED: frozenset({"staff_name", "escalated_by", "escalation_reason"}),
+    NoticeEvent.COMPENSATION_GIVEN: _COMPENSATION,
+    NoticeEvent.COMPENSATION_APPROVAL: _COMPENSATION | {"staff_name", "offered_by", "quota_left_fen"},
 }
 
 
@@ -122,6 +135,13 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "escalated_by": "陈客服",
     "escalation_reason": "学员情绪激动，要求主管处理",
     "due_at": "2026-11-23T11:15:00+00:00",
+    "compensation_id": "CM-CP20261123F00D42-1",
+    "compensation_kind": "coupon",
+    "compensation_amount_fen": 3_000,
+    "compensation_reference": "CPN-7A1C0E5B92",
+    "compensation_reason": "直播卡顿影响上课，补偿优惠券",
+    "offered_by": "陈客服",
+    "quota_left_fen": 2_000,
 }
 
 

@@ -34,12 +34,14 @@ class NoticeEvent(StrEnum):
     COMPLAINT_FIRST_RESPONSE = "complaint_first_response"
     COMPLAINT_RESOLVED = "complaint_resolved"
     COMPLAINT_FOLLOW_UP = "complaint_follow_up"  # the satisfaction survey after a resolution
+    COMPENSATION_GIVEN = "compensation_given"  # a coupon or a course restarted, for a complaint
     # To one member of staff, in their in-app inbox.
     REVIEW_REMINDER = "review_reminder"
     REVIEW_ESCALATED = "review_escalated"
     SLA_WARNING = "sla_warning"  # to the assignee, at 80% of a complaint's deadline
     SLA_BREACHED = "sla_breached"  # to the lead (inbox and staff chat) once it has passed
     COMPLAINT_ESCALATED = "complaint_escalated"  # an agent handed it to a lead (inbox and staff chat)
+    COMPENSATION_APPROVAL = "compensation_approval"  # beyond an agent's quota: a lead decides
     # To the team, on staff chat.
     TEAM_REVIEW_OVERDUE = "team_review_overdue"
     TEAM_CALL_OVERDUE = "team_call_overdue"  # the account manager's call is still not reported
@@ -54,6 +56,7 @@ STAFF_INBOX_EVENTS = frozenset(
         NoticeEvent.SLA_WARNING,
         NoticeEvent.SLA_BREACHED,
         NoticeEvent.COMPLAINT_ESCALATED,
+        NoticeEvent.COMPENSATION_APPROVAL,
     }
 )
 STAFF_CHAT_EVENTS = frozenset(
@@ -64,6 +67,7 @@ STAFF_CHAT_EVENTS = frozenset(
         NoticeEvent.TEAM_REFUND_PAID,
         NoticeEvent.SLA_BREACHED,
         NoticeEvent.COMPLAINT_ESCALATED,
+        NoticeEvent.COMPENSATION_APPROVAL,
     }
 )
 STAFF_EVENTS = STAFF_INBOX_EVENTS | STAFF_CHAT_EVENTS
@@ -76,6 +80,8 @@ COMPLAINT_EVENTS = frozenset(
         NoticeEvent.SLA_WARNING,
         NoticeEvent.SLA_BREACHED,
         NoticeEvent.COMPLAINT_ESCALATED,
+        NoticeEvent.COMPENSATION_GIVEN,
+        NoticeEvent.COMPENSATION_APPROVAL,
     }
 )
 

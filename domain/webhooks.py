@@ -30,6 +30,7 @@ class OutboundEventType(StrEnum):
     COMPLAINT_SLA_BREACHED = "complaint.sla_breached"
     COMPLAINT_RESOLVED = "complaint.resolved"
     COMPLAINT_REOPENED = "complaint.reopened"
+    COMPLAINT_COMPENSATED = "complaint.compensated"  # a coupon or a progress reset was given
     COMPLAINT_ARCHIVED = "complaint.archived"
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from api.security import hash_password
 from db.engine import SessionFactory
-from db.models import Course, Order, Refund, ReviewerGroupMember, User
+from db.models import Complaint, Course, Order, Refund, ReviewerGroupMember, User
 from domain.courses import CourseType, Gateway
 from domain.policy import DEFAULT_POLICIES, RefundPolicy
 from domain.roles import Role
@@ -117,3 +117,24 @@ def make_refund(
         session.add(refund)
         session.commit()
     return refund
+
+
+def make_complaint(
+    sessions: SessionFactory, student: User, *, stage: str = "assigned", text: str = "直播卡顿"
+) -> Complaint:
+    complaint_id = f"CPT{secrets.token_hex(5).upper()}"
+    complaint = Complaint(
+        id=complaint_id,
+        workflow_id=f"complaint-{complaint_id}",
+        student_id=student.id,
+        channel="web_form",
+        text=text,
+        logged_by=student.id,
+        stage=stage,
+        received_at=utcnow(),
+    )
+    with sessions() as session:
+        session.add(complaint)
+        session.commit()
+        session.refresh(complaint)
+    return complaint

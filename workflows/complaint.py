@@ -18,11 +18,13 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.compensation import CompensationDesk
 from workflows.messenger import RECORD_RETRY, RECORD_TIMEOUT, CaseMessenger
 
 with workflow.unsafe.imports_passed_through():
     from activities.complaints import ComplaintActivities
     from domain import search_attributes
+    from domain.compensation import CompensationDecision, CompensationOffer
     from domain.complaints import (
         AFTER_RESOLUTION,
         CATEGORY_LABELS,
@@ -30,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         OPEN_STAGES,
         AgentNote,
         AgentReply,
+        CompensationReceipt,
         ComplaintAssignment,
         ComplaintCategory,
         ComplaintEvent,
@@ -82,6 +85,7 @@ class ComplaintWorkflow:
         self._reopened = 0  # how often; each reopening restarts the resolution clock
         self._sla_breached = False
         self._paused_at: datetime | None = None  # asked the student for information at
+        self._closing = False  # followed up and satisfied: only the archive is left
         self._messenger = CaseMessenger(
             workflow_id=self._workflow_id,
             case_type="complaint",
@@ -89,6 +93,14 @@ class ComplaintWorkflow:
             student=request.student,
             student_channels=request.notice_channels,
             sms_quiet_hours=request.sms_quiet_hours,
+        )
+        self._compensation = CompensationDesk(
+            complaint_id=request.complaint_id,
+            student_id=request.student.id,
+            messenger=self._messenger,
+            record=lambda event, **fields: self._record(event, None, **fields),
+            context=self._context,
+            publish=self._publish,
         )
 
     @workflow.run
@@ -151,6 +163,9 @@ class ComplaintWorkflow:
                     Reopening(reason=self._survey.comment if self._survey else "", by=request.student.id)
                 )
             self._survey = None
+        self._closing = True
+        # Offers a lead has not decided and grants not yet given keep the complaint from closing.
+        await workflow.wait_condition(lambda: self._compensation.settled)
         await self._record("complaint.archived", ComplaintStage.ARCHIVED, actor="system")
         self._publish(OutboundEventType.COMPLAINT_ARCHIVED)
         await self._messenger.finish()
@@ -233,9 +248,7 @@ class ComplaintWorkflow:
                 await self._breach(kind, label, due)
                 return
             warned = True
-            await self._record(
-                f"sla.{kind}.warning", self._stage, actor="system", note=f"due {due.isoformat()}"
-            )
+            await self._record(f"sla.{kind}.warning", None, actor="system", note=f"due {due.isoformat()}")
             assignment = self._assignment
             if assignment and assignment.agent:
                 self._messenger.to_staff(
@@ -250,7 +263,7 @@ class ComplaintWorkflow:
         self._severity = self._severity.raised()
         await self._record(
             f"sla.{kind}.breached",
-            self._stage,
+            None,
             actor="system",
             note=f"due {due.isoformat()}; escalated to a lead",
             severity=self._severity,
@@ -311,7 +324,7 @@ class ComplaintWorkflow:
     @workflow.update
     async def customer_message(self, message: CustomerMessage) -> ComplaintReceipt:
         """The student adds to their complaint; when they were asked, the clock runs again."""
-        stage = ComplaintStage.IN_PROGRESS if self._paused_at is not None else self._stage
+        stage = ComplaintStage.IN_PROGRESS if self._paused_at is not None else None
         await self._record(
             "customer.replied", stage, actor=self._request.student.id, note=message.text, **self._resumed()
         )
@@ -360,7 +373,7 @@ class ComplaintWorkflow:
         agent_id = await self._assign(transfer.department)
         await self._record(
             "complaint.transferred",
-            self._stage,
+            None,
             actor=transfer.by,
             note=transfer.reason,
             department=transfer.department,
@@ -392,7 +405,7 @@ class ComplaintWorkflow:
         self._severity = self._severity.raised()
         await self._record(
             "complaint.escalated",
-            self._stage,
+            None,
             actor=escalation.by,
             note=escalation.reason,
             severity=self._severity,
@@ -425,7 +438,7 @@ class ComplaintWorkflow:
     @workflow.update
     async def add_note(self, note: AgentNote) -> ComplaintReceipt:
         """An internal note: the student does not see it."""
-        await self._record("agent.note", self._stage, actor=note.agent_id, note=note.text)
+        await self._record("agent.note", None, actor=note.agent_id, note=note.text)
         return self._receipt()
 
     @add_note.validator
@@ -470,18 +483,61 @@ class ComplaintWorkflow:
     @reopen.validator
     def _only_after_resolution(self, _reopening: Reopening) -> None:
         self._require(AFTER_RESOLUTION, "resolved")
+        if self._closing:
+            self._refuse_with(
+                f"complaint {self._request.complaint_id} was settled with the student; it is closing"
+            )
 
     @workflow.update
     async def answer_survey(self, answer: SurveyAnswer) -> ComplaintReceipt:
         self._survey = answer
-        # Answer once the outcome is recorded: archived (satisfied) or reopened (not).
-        await workflow.wait_condition(lambda: self._stage is not ComplaintStage.FOLLOW_UP)
+        # Answer once the outcome is recorded: archived (satisfied) or reopened (not) — or, when a
+        # compensation is still open, as soon as the archive only waits for that.
+        await workflow.wait_condition(
+            lambda: (
+                self._stage is not ComplaintStage.FOLLOW_UP
+                or (self._closing and not self._compensation.settled)
+            )
+        )
         return self._receipt()
 
     @answer_survey.validator
     def _only_when_asked(self, _answer: SurveyAnswer) -> None:
         if self._stage is not ComplaintStage.FOLLOW_UP or self._survey is not None:
             self._refuse("waiting for a survey answer")
+
+    @workflow.update
+    async def compensate(self, offer: CompensationOffer) -> CompensationReceipt:
+        """A coupon or a progress reset: given at once within the offerer's quota, otherwise it
+        waits for a lead (told in their inbox and on staff chat)."""
+        assignment = self._assignment
+        ticket = await self._compensation.offer(offer, assignment.lead if assignment else None)
+        return CompensationReceipt(
+            **self._receipt().model_dump(),
+            compensation_id=ticket.compensation_id,
+            status=ticket.status,
+            quota=ticket.quota,
+        )
+
+    @compensate.validator
+    def _compensate_only_while_open(self, _offer: CompensationOffer) -> None:
+        self._require(OPEN_STAGES, "open")
+
+    @workflow.update
+    async def decide_compensation(self, decision: CompensationDecision) -> CompensationReceipt:
+        refusal = self._compensation.refusal_of(decision)  # checked again: a twin may have won
+        if refusal:
+            self._refuse_with(refusal)
+        status = await self._compensation.decide(decision)
+        return CompensationReceipt(
+            **self._receipt().model_dump(), compensation_id=decision.compensation_id, status=status
+        )
+
+    @decide_compensation.validator
+    def _only_an_offer_waiting_for_someone_else(self, decision: CompensationDecision) -> None:
+        refusal = self._compensation.refusal_of(decision)
+        if refusal:
+            self._refuse_with(refusal)
 
     @workflow.query
     def state(self) -> ComplaintState:
@@ -552,10 +608,12 @@ class ComplaintWorkflow:
         return ComplaintReceipt(complaint_id=self._request.complaint_id, stage=self._stage)
 
     async def _record(
-        self, event: str, stage: ComplaintStage, *, actor: str, note: str = "", **fields: Any
+        self, event: str, stage: ComplaintStage | None, *, actor: str, note: str = "", **fields: Any
     ) -> None:
-        """Write the step, then move to `stage` (so whoever sees the stage finds the database agreeing)."""
+        """Write the step, then move to `stage` (so whoever sees the stage finds the database
+        agreeing). None: the stage stays whatever it is once this step's turn to be written comes."""
         async with self._write:
+            stage = stage or self._stage
             self._steps += 1
             moment = workflow.now()
             await workflow.execute_activity_method(

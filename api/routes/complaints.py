@@ -4,19 +4,24 @@ ComplaintWorkflow update whose validator refuses the wrong state before anything
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import field_error
 from api.routes.case_views import NoticeSent, TimelineItem, case_history
+from api.services import compensation
 from api.services import complaints as service
 from db.models import Complaint, User
+from domain.compensation import MAX_COUPON_FEN, CompensationDecision, CompensationKind
 from domain.complaints import (
     AgentNote,
     AgentReply,
+    CompensationReceipt,
     ComplaintCategory,
     ComplaintReceipt,
     ComplaintResolution,
@@ -300,3 +305,75 @@ async def answer_survey(
 ) -> ComplaintReceipt:
     """The follow-up visit's answer: satisfied archives it, not satisfied reopens it."""
     return await actions.run(student, complaint_id, ComplaintWorkflow.answer_survey, body)
+
+
+class CompensationIn(BaseModel):
+    kind: CompensationKind
+    amount_fen: int | None = Field(default=None, ge=1, le=MAX_COUPON_FEN)  # a coupon's value
+    order_id: str | None = Field(default=None, max_length=64)  # a reset's order (default: the complaint's)
+    reason: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+
+    @model_validator(mode="after")
+    def _what_each_kind_needs(self) -> CompensationIn:
+        if self.kind is CompensationKind.COUPON and (self.amount_fen is None or self.order_id):
+            raise ValueError("a coupon gives amount_fen and names no order")
+        if self.kind is CompensationKind.PROGRESS_RESET and self.amount_fen is not None:
+            raise ValueError("a progress reset has no amount")
+        return self
+
+
+class DecisionIn(BaseModel):
+    approve: bool
+    note: Annotated[PlainText, Field(max_length=1000)] = ""
+
+    @model_validator(mode="after")
+    def _a_refusal_says_why(self) -> DecisionIn:
+        if not self.approve and not self.note.strip():
+            raise ValueError("say why the offer is declined (note)")
+        return self
+
+
+@router.post("/{complaint_id}/compensations", response_model=CompensationReceipt)
+async def compensate(
+    complaint_id: str, body: CompensationIn, actions: Actions, agent: Handler
+) -> CompensationReceipt:
+    """A coupon or a course's progress reset: given at once within the caller's quota for the
+    period, otherwise waiting for a lead (status awaiting_approval)."""
+    offer = await run_in_threadpool(
+        partial(
+            compensation.make_offer,
+            actions.session,
+            user=agent,
+            complaint_id=complaint_id,
+            **body.model_dump(),
+        )
+    )
+    return await actions.run(agent, complaint_id, ComplaintWorkflow.compensate, offer)
+
+
+@router.post("/{complaint_id}/compensations/{compensation_id}/decision", response_model=CompensationReceipt)
+async def decide_compensation(
+    complaint_id: str,
+    compensation_id: str,
+    body: DecisionIn,
+    actions: Actions,
+    lead: Annotated[User, Depends(require_roles(Role.LEAD))],
+) -> CompensationReceipt:
+    """A lead approves (it is given now) or declines, with a note, someone else's offer."""
+    await run_in_threadpool(
+        partial(
+            compensation.check_decision,
+            actions.session,
+            lead=lead,
+            complaint_id=complaint_id,
+            compensation_id=compensation_id,
+        )
+    )
+    decision = CompensationDecision(
+        compensation_id=compensation_id,
+        approve=body.approve,
+        note=body.note,
+        by=lead.id,
+        by_name=lead.display_name,
+    )
+    return await actions.run(lead, complaint_id, ComplaintWorkflow.decide_compensation, decision)

@@ -3,8 +3,7 @@ leads read them. A change applies to refunds routed from then on; every change i
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import BaseModel, Field, field_validator
@@ -12,11 +11,11 @@ from sqlmodel import Session, col, delete, select
 
 from api.deps import SessionDep, require_roles
 from api.errors import field_error
-from db.models import AuditEvent, ReviewerGroup, ReviewerGroupMember, RoutingRuleRow, User
+from api.services.audit import audit_config_change
+from db.models import ReviewerGroup, ReviewerGroupMember, RoutingRuleRow, User
 from domain.roles import Role
 from domain.routing import RoutingRule
 from domain.text import PlainText
-from domain.timeutil import utcnow
 
 router = APIRouter(prefix="/api/routing", tags=["routing"])
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
@@ -69,20 +68,6 @@ class RulesIn(BaseModel):
         return sorted(rules, key=lambda rule: rule.priority)
 
 
-def _audit(session: Session, admin: User, event: str, case_id: str, detail: dict[str, Any]) -> None:
-    session.add(
-        AuditEvent(
-            event_key=f"config:{uuid.uuid4()}",
-            case_type="config",
-            case_id=case_id,
-            event=event,
-            actor=admin.id,
-            detail=detail,
-            at=utcnow(),
-        )
-    )
-
-
 def _routing(session: Session) -> RoutingOut:
     members: dict[str, list[Member]] = {}
     rows = session.exec(
@@ -113,7 +98,7 @@ def put_group(group_id: GroupId, body: GroupIn, session: SessionDep, admin: Admi
     group = session.get(ReviewerGroup, group_id) or ReviewerGroup(id=group_id, name=body.name)
     group.name = body.name
     session.add(group)
-    _audit(session, admin, "routing.group_saved", group_id, {"name": body.name})
+    audit_config_change(session, admin, "routing.group_saved", group_id, {"name": body.name})
     session.commit()
     return next(g for g in _routing(session).groups if g.id == group_id)
 
@@ -133,7 +118,7 @@ def add_member(group_id: str, user_id: str, session: SessionDep, admin: AdminUse
         )
     if session.get(ReviewerGroupMember, (group_id, user_id)) is None:
         session.add(ReviewerGroupMember(group_id=group_id, user_id=user_id))
-        _audit(session, admin, "routing.member_added", group_id, {"user_id": user_id})
+        audit_config_change(session, admin, "routing.member_added", group_id, {"user_id": user_id})
         session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -145,7 +130,7 @@ def remove_member(group_id: str, user_id: str, session: SessionDep, admin: Admin
     if membership is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{user_id} is not in {group_id}")
     session.delete(membership)
-    _audit(session, admin, "routing.member_removed", group_id, {"user_id": user_id})
+    audit_config_change(session, admin, "routing.member_removed", group_id, {"user_id": user_id})
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -161,7 +146,7 @@ def replace_rules(body: RulesIn, session: SessionDep, admin: AdminUser) -> Routi
     session.flush()  # the old priorities are gone before the new ones arrive (they are unique)
     for rule in body.rules:
         session.add(RoutingRuleRow(**rule.model_dump(mode="json")))
-    _audit(
+    audit_config_change(
         session,
         admin,
         "routing.rules_replaced",

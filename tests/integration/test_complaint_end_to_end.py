@@ -191,3 +191,78 @@ async def test_an_agent_logs_a_phone_call_for_a_student_and_bad_input_changes_no
         refused = await stack.api.post("/api/complaints", headers=who, json=body)
         assert refused.status_code in (404, 422), (body, refused.text)
     assert (await stack.api.get("/api/complaints", headers=student)).json() == before
+
+
+async def test_an_agent_compensates_within_the_quota_and_a_lead_approves_beyond_it(stack: Stack) -> None:
+    student = await login(stack.api, "student@demo")
+    agent = await login(stack.api, "agent@demo")
+    lead = await login(stack.api, "lead@demo")
+    filed = await stack.api.post(
+        "/api/complaints",
+        headers=student,
+        json={"text": "数据分析课的回放一直放不出来，耽误了复习", "order_id": "O-DEMO-1002"},
+    )
+    complaint_id = filed.json()["complaint_id"]
+    await eventually(lambda: stage_is(stack, complaint_id, student, "assigned"), "routing")
+    url = f"/api/complaints/{complaint_id}/compensations"
+    left_before = (await stack.api.get("/api/compensations/quota", headers=agent)).json()["coupon_fen_left"]
+
+    coupon = await stack.api.post(
+        url, headers=agent, json={"kind": "coupon", "amount_fen": 3_000, "reason": "回放故障影响复习"}
+    )
+    assert coupon.status_code == 200, coupon.text
+    assert coupon.json()["status"] == "issuing"
+    assert coupon.json()["quota"]["coupon_fen_left"] == left_before - 3_000
+    reset = await stack.api.post(url, headers=agent, json={"kind": "progress_reset", "reason": "从头再学"})
+    assert reset.json()["status"] == "issuing"
+    big = await stack.api.post(
+        url, headers=agent, json={"kind": "coupon", "amount_fen": 20_000, "reason": "学员要求全额补偿课时"}
+    )
+    assert big.json()["status"] == "awaiting_approval"
+    big_id = big.json()["compensation_id"]
+    own = await stack.api.post(f"{url}/{big_id}/decision", headers=agent, json={"approve": True})
+    assert own.status_code == 403
+
+    async def lead_asked() -> list | None:
+        room = (await stack.gateway.get("/sandbox/staff-chat")).json()
+        return [m for m in room if big_id in m["message"]] or None
+
+    [asked] = await eventually(lead_asked, "the approval request on staff chat")
+    assert "待审批" in asked["title"]
+    approved = await stack.api.post(
+        f"{url}/{big_id}/decision", headers=lead, json={"approve": True, "note": "同意，学员已等两周"}
+    )
+    assert approved.status_code == 200 and approved.json()["status"] == "issuing"
+
+    async def all_issued() -> dict | None:
+        offers = (await stack.api.get("/api/compensations", headers=lead)).json()
+        mine = {o["compensation_id"]: o for o in offers if o["complaint_id"] == complaint_id}
+        return mine if len(mine) == 3 and {o["status"] for o in mine.values()} == {"issued"} else None
+
+    offers = await eventually(all_issued, "the commerce system giving all three")
+    by_id = {o["compensation_id"]: o for o in offers.values()}
+    assert by_id[coupon.json()["compensation_id"]]["external_ref"].startswith("CPN-")
+    assert by_id[reset.json()["compensation_id"]]["external_ref"].startswith("RST-")
+    assert (by_id[big_id]["authority"], by_id[big_id]["decided_by"]) == ("lead", "U2003")
+    given = [
+        c
+        for c in (await stack.gateway.get("/sandbox/commerce/compensations")).json()
+        if c["compensation_id"] in by_id
+    ]
+    assert sorted(str(c.get("amount_fen") or c.get("order_id")) for c in given) == [
+        "20000",
+        "3000",
+        "O-DEMO-1002",
+    ]
+    assert [c["requests"] for c in given] == [1, 1, 1]
+    steps = [s["event"] for s in (await detail(stack, complaint_id, agent))["timeline"]]
+    assert [s for s in steps if s.startswith("compensation.")].count("compensation.issued") == 3
+    assert "compensation.awaiting_approval" in steps and "compensation.approved" in steps
+
+    async def student_told() -> list | None:
+        inbox = (await stack.api.get("/api/me/inbox", headers=student)).json()["messages"]
+        told = [m for m in inbox if m["case_id"] == complaint_id and m["event"] == "compensation_given"]
+        return told if len(told) == 3 else None
+
+    told = await eventually(student_told, "the student told of each compensation")
+    assert any("¥30.00" in m["body_text"] for m in told)

@@ -10,6 +10,16 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
+from domain.compensation import (
+    CompensationIssue,
+    CompensationKind,
+    CompensationOutcome,
+    CompensationReservation,
+    CompensationStatus,
+    CompensationTicket,
+    QuotaPeriod,
+    QuotaUse,
+)
 from domain.complaints import ComplaintAssignment, ComplaintEvent, Department
 from domain.courses import CourseType, Gateway
 from domain.finance import FinanceTaskClosing, FinanceTaskOpening
@@ -70,6 +80,13 @@ class FakeActivities:
             lead=Recipient(user_id="U-LEAD", name="刘主管", email="lead@example.test"),
         )
         self.webhook_deliveries: list[str] = []
+        # The compensation ledger, as far as the workflow sees it: what the offerer has left.
+        self.coupon_fen_left = 5_000
+        self.progress_resets_left = 3
+        self.reservations: list[CompensationReservation] = []
+        self.compensations_given: list[CompensationIssue] = []
+        self.compensation_outcomes: list[CompensationOutcome] = []
+        self.commerce_refuses = False
 
     def result(
         self, refund_id: str, amount: int, total: int, outcome: GatewayOutcome, source: str
@@ -162,7 +179,50 @@ class FakeActivities:
         async def assign_complaint(department: Department) -> ComplaintAssignment:
             return self.complaint_assignment.model_copy(update={"department": department})
 
+        @activity.defn(name="reserve_compensation")
+        async def reserve_compensation(reservation: CompensationReservation) -> CompensationTicket:
+            self.reservations.append(reservation)
+            offer = reservation.offer
+            now = reservation.at
+            use = QuotaUse(
+                period=QuotaPeriod.DAY,
+                period_start=QuotaPeriod.DAY.start(now),
+                coupon_fen_used=0,
+                coupon_fen_left=self.coupon_fen_left,
+                progress_resets_used=0,
+                progress_resets_left=self.progress_resets_left,
+            )
+            within = use.covers(offer)
+            if within and offer.kind is CompensationKind.COUPON:
+                self.coupon_fen_left -= offer.amount_fen or 0
+            elif within:
+                self.progress_resets_left -= 1
+            status = CompensationStatus.ISSUING if within else CompensationStatus.AWAITING_APPROVAL
+            left = use.model_copy(
+                update={
+                    "coupon_fen_left": self.coupon_fen_left,
+                    "progress_resets_left": self.progress_resets_left,
+                }
+            )
+            return CompensationTicket(compensation_id=reservation.compensation_id, status=status, quota=left)
+
+        @activity.defn(name="issue_compensation")
+        async def issue_compensation(issue: CompensationIssue) -> str:
+            self.compensations_given.append(issue)
+            if self.commerce_refuses:
+                raise ApplicationError(
+                    "403 coupon campaign closed", type="CompensationRefused", non_retryable=True
+                )
+            return f"CPN-{issue.compensation_id}"
+
+        @activity.defn(name="settle_compensation")
+        async def settle_compensation(outcome: CompensationOutcome) -> None:
+            self.compensation_outcomes.append(outcome)
+
         return [
+            reserve_compensation,
+            issue_compensation,
+            settle_compensation,
             record_complaint_event,
             assign_complaint,
             open_finance_task,
