@@ -61,7 +61,8 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
     records = RecordActivities(sessions)
     review = ReviewActivities(sessions)
     finance = FinanceActivities(sessions)
-    complaints = ComplaintActivities(sessions)
+    gateways = build_gateways(settings)
+    complaints = ComplaintActivities(sessions, gateways.keys())
     webhooks = WebhookActivities(sessions)
     staff_chat_urls = settings.effective_staff_chat_urls
     notify = NotifyActivities(
@@ -73,7 +74,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         StaffChat(staff_chat_urls) if staff_chat_urls else None,
         build_wechat(settings),
     )
-    payments = PaymentActivities(build_gateways(settings), settings.callback_base_url)
+    payments = PaymentActivities(gateways, settings.callback_base_url)
     hook_url = settings.effective_commerce_hook_url
     hook = CommerceHook(hook_url, settings.commerce_hook_secret.get_secret_value()) if hook_url else None
     commerce = CommerceActivities(hook)
@@ -91,6 +92,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         webhooks.deliver_webhook,
         complaints.record_complaint_event,
         complaints.assign_complaint,
+        complaints.take_in_refund,
         compensation.reserve_compensation,
         compensation.issue_compensation,
         compensation.settle_compensation,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlmodel import col, func, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -10,7 +12,10 @@ from activities.records import NOTE_LIMIT, commit_step
 from activities.review import recipient_of
 from db.engine import SessionFactory
 from db.models import AuditEvent, Complaint, DepartmentMember, User
-from domain.complaints import OPEN_STAGES, ComplaintAssignment, ComplaintEvent, Department
+from db.refund_intake import RefundRefused, take_in_refund
+from domain.complaints import OPEN_STAGES, ComplaintAssignment, ComplaintEvent, Department, RefundIntake
+from domain.courses import Gateway
+from domain.refunds import RefundRequest
 from domain.roles import Role
 
 PROJECTED = (
@@ -30,8 +35,32 @@ PROJECTED = (
 
 
 class ComplaintActivities:
-    def __init__(self, session_factory: SessionFactory) -> None:
+    def __init__(self, session_factory: SessionFactory, gateways: Collection[Gateway] = ()) -> None:
         self.sessions = session_factory
+        self.gateways = frozenset(gateways)  # those connected here: a refund goes back the way it came
+
+    @activity.defn(name="take_in_refund")
+    def take_in_refund(self, intake: RefundIntake) -> RefundRequest:
+        """The student's refund request, judged and committed as the API would take it. A refusal
+        (no such order, one in progress, nothing left) is final."""
+        with self.sessions() as session:
+            student = session.get(User, intake.student_id)
+            if student is None:
+                raise ApplicationError(
+                    f"no student {intake.student_id}", type="RefundRefused", non_retryable=True
+                )
+            try:
+                request = take_in_refund(
+                    session=session,
+                    student=student,
+                    order_id=intake.order_id,
+                    reason=intake.reason,
+                    requested_fen=intake.requested_fen,
+                    gateways=self.gateways,
+                )
+            except RefundRefused as exc:
+                raise ApplicationError(exc.message, type="RefundRefused", non_retryable=True) from exc
+        return request.model_copy(update={"sms_quiet_hours": intake.sms_quiet_hours})
 
     @activity.defn(name="record_complaint_event")
     def record_complaint_event(self, step: ComplaintEvent) -> None:

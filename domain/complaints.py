@@ -288,6 +288,30 @@ class ComplaintReceipt(BaseModel):
     stage: ComplaintStage
 
 
+class RefundOnBehalf(BaseModel):
+    """A complaint that is a refund request: the agent asks for the refund of the student's order."""
+
+    order_id: str = Field(max_length=64)
+    reason: PlainText = Field(min_length=1, max_length=1000)
+    amount_fen: int | None = Field(default=None, ge=1)  # None: all that is left
+    by: str
+    by_name: str
+
+
+class RefundIntake(BaseModel):
+    """What the complaint workflow's activity takes in as the student's refund request."""
+
+    student_id: str
+    order_id: str
+    reason: str
+    requested_fen: int | None
+    sms_quiet_hours: QuietHours | None
+
+
+class RefundFollowed(ComplaintReceipt):
+    refund_id: str
+
+
 class CompensationReceipt(ComplaintReceipt):
     compensation_id: str
     status: CompensationStatus

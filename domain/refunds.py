@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from domain.courses import CourseType, Gateway
+from domain.money import format_yuan
 from domain.notifications import Channel, QuietHours, Recipient
 from domain.policy import Eligibility, RefundPolicy
 from domain.text import PlainText
@@ -85,6 +86,16 @@ class RefundRequest(BaseModel):
     @property
     def notice_channels(self) -> list[Channel]:
         return self.policy.notice_channels
+
+    def summary(self) -> str:
+        """One line for the Temporal UI's list of workflows."""
+        return f"Refund {format_yuan(self.refund_amount_fen)} of {self.course.name} for {self.student.name}"
+
+    def details(self) -> str:
+        return (
+            f"Order {self.order_id} ({self.course.type.value} course), paid "
+            f"{format_yuan(self.amount_paid_fen)} via {self.gateway.value}. Reason: {self.reason}"
+        )
 
 
 class Decision(StrEnum):

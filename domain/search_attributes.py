@@ -3,7 +3,12 @@ declared. temporal-dev.yml registers the same set on the dev server; a test keep
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from typing import TYPE_CHECKING
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+if TYPE_CHECKING:
+    from domain.refunds import RefundRequest
 
 REFUND_STATUS = SearchAttributeKey.for_keyword("RefundStatus")
 COMPLAINT_STAGE = SearchAttributeKey.for_keyword("ComplaintStage")
@@ -30,3 +35,16 @@ ALL: tuple[SearchAttributeKey, ...] = (
     SLA_BREACHED,
     AMOUNT_FEN,
 )
+
+
+def refund_start_attributes(request: RefundRequest) -> TypedSearchAttributes:
+    """What a refund workflow is found by from its start (the API's, or a complaint's child)."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(REFUND_STATUS, "requested"),
+            SearchAttributePair(STUDENT_ID, request.student.id),
+            SearchAttributePair(ORDER_ID, request.order_id),
+            SearchAttributePair(COURSE_TYPE, request.course.type.value),
+            SearchAttributePair(AMOUNT_FEN, request.refund_amount_fen),
+        ]
+    )

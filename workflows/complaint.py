@@ -16,10 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 from workflows.compensation import CompensationDesk
 from workflows.messenger import RECORD_RETRY, RECORD_TIMEOUT, CaseMessenger
+from workflows.refund import RefundWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.complaints import ComplaintActivities
@@ -45,7 +47,11 @@ with workflow.unsafe.imports_passed_through():
         CustomerMessage,
         Department,
         Escalation,
+        RefundFollowed,
+        RefundIntake,
+        RefundOnBehalf,
         Reopening,
+        ResolutionCode,
         Severity,
         SlaTerms,
         SurveyAnswer,
@@ -53,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         classify,
     )
     from domain.notifications import NoticeEvent
+    from domain.refunds import RefundState, RefundStatus, refund_workflow_id
     from domain.webhooks import OutboundEventType
 
 FIRST_RESPONSE = "first_response"
@@ -86,6 +93,7 @@ class ComplaintWorkflow:
         self._sla_breached = False
         self._paused_at: datetime | None = None  # asked the student for information at
         self._closing = False  # followed up and satisfied: only the archive is left
+        self._refund_id: str | None = None  # the refund this complaint asked for and follows
         self._messenger = CaseMessenger(
             workflow_id=self._workflow_id,
             case_type="complaint",
@@ -164,8 +172,7 @@ class ComplaintWorkflow:
                 )
             self._survey = None
         self._closing = True
-        # Offers a lead has not decided and grants not yet given keep the complaint from closing.
-        await workflow.wait_condition(lambda: self._compensation.settled)
+        await workflow.wait_condition(lambda: self._nothing_outstanding)
         await self._record("complaint.archived", ComplaintStage.ARCHIVED, actor="system")
         self._publish(OutboundEventType.COMPLAINT_ARCHIVED)
         await self._messenger.finish()
@@ -447,7 +454,94 @@ class ComplaintWorkflow:
             self._refuse("archived")
 
     @workflow.update
+    async def request_refund(self, ask: RefundOnBehalf) -> RefundFollowed:
+        """The complaint is a refund request: the refund runs as a child workflow (it carries on
+        whatever becomes of the complaint), and the complaint follows it — resolved by itself once
+        the money is back."""
+        self._refund_id = "…"  # taken: a second ask waits for this one's outcome
+        try:
+            request = await workflow.execute_activity_method(
+                ComplaintActivities.take_in_refund,
+                RefundIntake(
+                    student_id=self._request.student.id,
+                    order_id=ask.order_id,
+                    reason=ask.reason,
+                    requested_fen=ask.amount_fen,
+                    sms_quiet_hours=self._request.sms_quiet_hours,
+                ),
+                start_to_close_timeout=RECORD_TIMEOUT,
+                retry_policy=RECORD_RETRY,
+                summary=f"Take in a refund of {ask.order_id}",
+            )
+        except ActivityError as exc:
+            self._refund_id = None
+            refusal = exc.cause
+            if isinstance(refusal, ApplicationError) and refusal.type == "RefundRefused":
+                raise ApplicationError(refusal.message, type="RefundRefused") from exc
+            raise
+        self._refund_id = request.refund_id
+        refund = await workflow.start_child_workflow(
+            RefundWorkflow.run,
+            request,
+            id=refund_workflow_id(request.refund_id),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            search_attributes=search_attributes.refund_start_attributes(request),
+            static_summary=request.summary(),
+            static_details=request.details(),
+        )
+        await self._record(
+            "refund.requested",
+            None,
+            actor=ask.by,
+            note=ask.reason,
+            detail={
+                "refund_id": request.refund_id,
+                "order_id": request.order_id,
+                "refund_amount_fen": request.refund_amount_fen,
+            },
+        )
+        self._messenger.spawn(self._follow(refund, ask))
+        return RefundFollowed(**self._receipt().model_dump(), refund_id=request.refund_id)
+
+    @request_refund.validator
+    def _one_refund_at_a_time(self, _ask: RefundOnBehalf) -> None:
+        self._require(OPEN_STAGES, "open")
+        if self._refund_id is not None:
+            self._refuse_with(f"refund {self._refund_id} of this complaint is still under way")
+
+    async def _follow(self, refund: ChildWorkflowHandle[Any, RefundState], ask: RefundOnBehalf) -> None:
+        """Record how the refund ended; the money back settles the complaint."""
+        refund_id = refund.id.removeprefix("refund-")
+        try:
+            ended: RefundState = await refund
+            outcome, note = ended.status.value, ""
+        except ChildWorkflowError as exc:  # terminated or failed: staff must look at it
+            outcome, note = "failed", str(exc.cause or exc)
+        self._refund_id = None
+        await self._record(
+            f"refund.{outcome}", None, actor="system", note=note, detail={"refund_id": refund_id}
+        )
+        if outcome == RefundStatus.REFUNDED.value and self._stage in OPEN_STAGES:
+            await self._resolve(
+                ComplaintResolution(
+                    code=ResolutionCode.REFUNDED,
+                    summary=f"退款 {refund_id} 已原路退回 / refund {refund_id} has been paid back",
+                    agent_id=ask.by,
+                    agent_name=ask.by_name,
+                )
+            )
+
+    @property
+    def _nothing_outstanding(self) -> bool:
+        """No offer waits for a lead, no grant is being given, no refund is under way: it may close."""
+        return self._compensation.settled and self._refund_id is None
+
+    @workflow.update
     async def resolve(self, resolution: ComplaintResolution) -> ComplaintReceipt:
+        await self._resolve(resolution)
+        return self._receipt()
+
+    async def _resolve(self, resolution: ComplaintResolution) -> None:
         self._resolution = resolution
         self._first_responded = True  # the resolution notice is a customer-visible reply too
         await self._record(
@@ -469,7 +563,6 @@ class ComplaintWorkflow:
             },
         )
         self._publish(OutboundEventType.COMPLAINT_RESOLVED, resolution_code=resolution.code.value)
-        return self._receipt()
 
     @resolve.validator
     def _only_open_ones(self, _resolution: ComplaintResolution) -> None:
@@ -496,7 +589,7 @@ class ComplaintWorkflow:
         await workflow.wait_condition(
             lambda: (
                 self._stage is not ComplaintStage.FOLLOW_UP
-                or (self._closing and not self._compensation.settled)
+                or (self._closing and not self._nothing_outstanding)
             )
         )
         return self._receipt()

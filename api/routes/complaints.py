@@ -8,7 +8,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
@@ -30,6 +30,7 @@ from domain.complaints import (
     Department,
     Escalation,
     IntakeChannel,
+    RefundFollowed,
     Reopening,
     ResolutionCode,
     Severity,
@@ -377,3 +378,29 @@ async def decide_compensation(
         by_name=lead.display_name,
     )
     return await actions.run(lead, complaint_id, ComplaintWorkflow.decide_compensation, decision)
+
+
+class RefundAskIn(BaseModel):
+    order_id: str | None = Field(default=None, max_length=64)  # default: the complaint's order
+    reason: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+    amount_fen: StrictInt | None = Field(default=None, ge=1)  # default: all that is left
+
+
+@router.post("/{complaint_id}/refund", response_model=RefundFollowed)
+async def request_refund(
+    complaint_id: str, body: RefundAskIn, actions: Actions, agent: Handler
+) -> RefundFollowed:
+    """The complaint is a refund request: the refund of the student's order starts as its own
+    workflow (judged by the same policy as the student's own request) and the complaint follows it."""
+    ask = await run_in_threadpool(
+        partial(
+            service.refund_on_behalf,
+            actions.session,
+            user=agent,
+            complaint_id=complaint_id,
+            order_id=body.order_id,
+            reason=body.reason,
+            amount_fen=body.amount_fen,
+        )
+    )
+    return await actions.run(agent, complaint_id, ComplaintWorkflow.request_refund, ask)

@@ -20,6 +20,7 @@ from domain.refunds import (
     RefundStatus,
     ReviewDecision,
     check_decision_reason,
+    refund_workflow_id,
 )
 from domain.roles import REFUND_CONFIRMERS, REFUND_DECIDERS, Role
 from domain.text import PlainText
@@ -138,7 +139,7 @@ async def request_refund(
     settings: SettingsDep,
     student: Annotated[User, Depends(require_roles(Role.STUDENT))],
 ) -> RefundAccepted:
-    refund = await service.request_refund(
+    accepted = await service.request_refund(
         session=session,
         temporal=temporal,
         settings=settings,
@@ -149,7 +150,9 @@ async def request_refund(
         gateways=request.app.state.gateways,
     )
     return RefundAccepted(
-        refund_id=refund.id, workflow_id=refund.workflow_id, status=RefundStatus(refund.status)
+        refund_id=accepted.refund_id,
+        workflow_id=refund_workflow_id(accepted.refund_id),
+        status=RefundStatus.REQUESTED,
     )
 
 

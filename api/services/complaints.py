@@ -15,6 +15,8 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.deps import TemporalClientProvider
+from api.errors import field_error
+from api.services.refunds import judge_request
 from api.services.workflow_calls import execute_update, start_case
 from db.models import Complaint, DepartmentMember, Order, User
 from db.snapshots import student_snapshot
@@ -23,6 +25,7 @@ from domain.complaints import (
     ComplaintRequest,
     ComplaintStage,
     IntakeChannel,
+    RefundOnBehalf,
     complaint_workflow_id,
 )
 from domain.roles import Role
@@ -214,4 +217,27 @@ async def act_on_complaint(
             status.HTTP_409_CONFLICT,
             f"complaint {complaint_id} is {complaint.stage}; it takes no more actions",
         ),
+    )
+
+
+def refund_on_behalf(
+    session: Session,
+    *,
+    user: User,
+    complaint_id: str,
+    order_id: str | None,
+    reason: str,
+    amount_fen: int | None,
+) -> RefundOnBehalf:
+    """The agent's ask, checked as the student's own request would be (404 for an order not the
+    student's, 422 for an amount beyond what is left) before the workflow is asked."""
+    complaint = readable_complaint(session=session, user=user, complaint_id=complaint_id)
+    order_id = order_id or complaint.order_id
+    if order_id is None:
+        raise field_error("order_id", "name the order to refund; the complaint names none")
+    student = session.get(User, complaint.student_id)
+    assert student is not None  # complaints reference students by foreign key
+    judge_request(session=session, student=student, order_id=order_id, requested_fen=amount_fen)
+    return RefundOnBehalf(
+        order_id=order_id, reason=reason, amount_fen=amount_fen, by=user.id, by_name=user.display_name
     )

@@ -7,26 +7,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from db.models import RefundPolicyVersion
+from db.refund_intake import RefundRefused, policy_in_force, policy_of
 from domain.courses import CourseType
 from domain.policy import PolicyTerms, RefundPolicy
 
 
-def _as_policy(row: RefundPolicyVersion) -> RefundPolicy:
-    return RefundPolicy(course_type=CourseType(row.course_type), version=row.version, **row.terms)
-
-
 def current_policy(session: Session, course_type: CourseType) -> RefundPolicy:
-    row = session.exec(
-        select(RefundPolicyVersion)
-        .where(RefundPolicyVersion.course_type == course_type.value)
-        .order_by(col(RefundPolicyVersion.version).desc())
-        .limit(1)
-    ).first()
-    if row is None:  # the first migration inserts version 1 of every type
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"no refund policy for {course_type.value} courses"
-        )
-    return _as_policy(row)
+    try:
+        return policy_in_force(session, course_type)
+    except RefundRefused as exc:  # the first migration inserts version 1 of every type
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.message) from exc
 
 
 def current_policies(session: Session) -> list[RefundPolicy]:
@@ -39,7 +29,7 @@ def policy_history(session: Session, course_type: CourseType) -> list[RefundPoli
         .where(RefundPolicyVersion.course_type == course_type.value)
         .order_by(col(RefundPolicyVersion.version).desc())
     )
-    return [_as_policy(row) for row in rows]
+    return [policy_of(row) for row in rows]
 
 
 def publish_policy(

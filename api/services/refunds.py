@@ -2,36 +2,30 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from fastapi import HTTPException, status
 from sqlalchemy import or_
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientProvider
-from api.services.policies import current_policy
+from api.errors import field_error
 from api.services.workflow_calls import execute_update, start_case, workflow_exists
+from db import refund_intake
 from db.models import (
-    Course,
     FinanceTask,
-    Order,
     Refund,
     ReviewerGroupMember,
     User,
 )
-from db.snapshots import student_snapshot
+from db.refund_intake import JudgedRequest, RefundRefused, Refusal
 from domain import search_attributes
-from domain.courses import CourseType, Gateway
+from domain.courses import Gateway
 from domain.finance import (
     FinanceTaskKind,
     FinanceTaskStatus,
@@ -39,17 +33,7 @@ from domain.finance import (
     PayoutResolution,
     refusal_of_retry,
 )
-from domain.money import format_yuan
-from domain.policy import (
-    ContractTerms,
-    IneligibleReason,
-    RefundPolicy,
-    RefundQuote,
-    quote_refund,
-    reason_text,
-)
 from domain.refunds import (
-    CourseSnapshot,
     DecisionReceipt,
     GatewayRefundResult,
     ManagerConfirmation,
@@ -59,172 +43,39 @@ from domain.refunds import (
     refund_workflow_id,
 )
 from domain.roles import REFUND_READERS, Role
-from domain.timeutil import SHANGHAI, utcnow
 from settings import Settings
 from workflows.refund import RefundWorkflow
 
-STALE_REQUEST_AFTER = timedelta(minutes=2)
 
-
-def new_refund_id() -> str:
-    """RF + Shanghai date + 10 random hex digits: readable on the phone, unique, a valid
-    out_refund_no for WeChat Pay and out_request_no for Alipay."""
-    return f"RF{utcnow().astimezone(SHANGHAI):%Y%m%d}{secrets.token_hex(5).upper()}"
-
-
-def _in_progress_conflict(refund_id: str, order_id: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_409_CONFLICT,
-        {"message": f"order {order_id} already has refund {refund_id} in progress", "refund_id": refund_id},
-    )
-
-
-@dataclass(frozen=True)
-class JudgedRequest:
-    order: Order
-    course: Course
-    policy: RefundPolicy
-    quote: RefundQuote
+def refused(exc: RefundRefused) -> HTTPException:
+    """A refusal from the refund intake as the API answers it."""
+    if exc.refusal is Refusal.NOT_FOUND:
+        return HTTPException(status.HTTP_404_NOT_FOUND, exc.message)
+    if exc.refusal is Refusal.INVALID:
+        return field_error(exc.field or "body", exc.message)
+    if exc.refusal is Refusal.UNAVAILABLE:
+        return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.message)
+    if exc.refund_id:
+        return HTTPException(status.HTTP_409_CONFLICT, {"message": exc.message, "refund_id": exc.refund_id})
+    return HTTPException(status.HTTP_409_CONFLICT, exc.message)
 
 
 def judge_request(
     *, session: Session, student: User, order_id: str, requested_fen: int | None
 ) -> JudgedRequest:
-    """The student's order judged by the policy in force, as the quote and the request both see it."""
-    order = session.get(Order, order_id)
-    if order is None or order.student_id != student.id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"you have no order {order_id}")
-    course = session.get(Course, order.course_id)
-    assert course is not None  # orders reference courses by foreign key
-    policy = current_policy(session, CourseType(course.type))
-    refunded = session.exec(
-        select(func.coalesce(func.sum(Refund.requested_fen), 0)).where(
-            Refund.order_id == order.id, Refund.status == RefundStatus.REFUNDED.value
-        )
-    ).one()
-    contract = (
-        ContractTerms(refund_deadline=order.contract_refund_deadline, fee_bp=order.contract_fee_bp)
-        if order.contract_refund_deadline is not None or order.contract_fee_bp is not None
-        else None
-    )
     try:
-        quote = quote_refund(
-            policy,
-            course_starts_at=course.starts_at,
-            contract=contract,
-            amount_paid_fen=order.amount_paid_fen,
-            already_refunded_fen=int(refunded),
-            requested_fen=requested_fen,
-            now=utcnow(),
+        return refund_intake.judge_request(
+            session=session, student=student, order_id=order_id, requested_fen=requested_fen
         )
-    except ValueError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{"loc": ["body", "amount_fen"], "msg": str(exc), "type": "value_error"}],
-        ) from exc
-    return JudgedRequest(order=order, course=course, policy=policy, quote=quote)
+    except RefundRefused as exc:
+        raise refused(exc) from exc
 
 
-def _prepare_refund(
-    *,
-    session: Session,
-    student: User,
-    order_id: str,
-    reason: str,
-    requested_fen: int | None,
-    gateways: Collection[Gateway],
-) -> tuple[Refund, RefundRequest]:
-    """Judge the request and commit its row (the workflow's first write expects it). Blocking I/O:
-    routes run it in the thread pool."""
-    judged = judge_request(session=session, student=student, order_id=order_id, requested_fen=requested_fen)
-    order, course, policy, quote = judged.order, judged.course, judged.policy, judged.quote
-    if Gateway(order.gateway) not in gateways:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"order {order_id} was paid through {order.gateway}, which is not connected here; "
-            "please contact support to be refunded",
-        )
-    in_progress = session.exec(select(Refund).where(Refund.active_order_id == order_id)).first()
-    if in_progress is not None:
-        raise _in_progress_conflict(in_progress.id, order_id)
-    if quote.reason is IneligibleReason.NOTHING_LEFT:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"order {order_id} has already been refunded in full")
-    reason_for_student = (
-        reason_text(quote.reason, window_ends_at=quote.window_ends_at, locale=student.locale)
-        if quote.reason
-        else None
-    )
-    requested_at = utcnow()
-    refund_id = new_refund_id()
-    refund = Refund(
-        id=refund_id,
-        workflow_id=refund_workflow_id(refund_id),
-        order_id=order.id,
-        active_order_id=order.id,
-        student_id=student.id,
-        course_id=course.id,
-        course_name=course.name,
-        course_type=course.type,
-        gateway=order.gateway,
-        status=RefundStatus.REQUESTED.value,
-        reason=reason,
-        amount_paid_fen=quote.amount_paid_fen,
-        requested_fen=quote.requested_fen,
-        fee_fen=quote.fee_fen,
-        refund_amount_fen=quote.refund_amount_fen,
-        eligibility=quote.eligibility.value,
-        ineligible_reason=quote.reason.value if quote.reason else None,
-        needs_manager_confirmation=quote.needs_manager_confirmation,
-        policy_version=policy.version,
-        policy=policy.model_dump(mode="json"),
-        requested_at=requested_at,
-        updated_at=requested_at,
-    )
-    session.add(refund)
+def _take_in(**arguments: Any) -> RefundRequest:
     try:
-        # The unique active_order_id refuses a concurrent second request for the same order.
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        winner = session.exec(select(Refund).where(Refund.active_order_id == order_id)).first()
-        raise _in_progress_conflict(winner.id if winner else "?", order_id) from None
-    request = RefundRequest(
-        refund_id=refund.id,
-        order_id=order.id,
-        student=student_snapshot(student),
-        course=CourseSnapshot(
-            id=course.id, name=course.name, type=CourseType(course.type), starts_at=course.starts_at
-        ),
-        reason=reason,
-        requested_at=requested_at,
-        amount_paid_fen=quote.amount_paid_fen,
-        requested_fen=quote.requested_fen,
-        fee_fen=quote.fee_fen,
-        refund_amount_fen=quote.refund_amount_fen,
-        gateway=Gateway(order.gateway),
-        gateway_trade_no=order.gateway_trade_no,
-        policy=policy,
-        eligibility=quote.eligibility,
-        ineligible_reason_text=reason_for_student,
-        needs_manager_confirmation=quote.needs_manager_confirmation,
-    )
-    return refund, request
-
-
-def _take_back(session: Session, refund_id: str) -> None:
-    """Delete a refund row whose workflow never started: nothing was sent, nothing was decided."""
-    row = session.get(Refund, refund_id)
-    if row is not None and row.status == RefundStatus.REQUESTED.value:
-        session.delete(row)
-        session.commit()
-
-
-def _stale_request(session: Session, order_id: str) -> Refund | None:
-    """A row left `requested` for a while may belong to a request whose API process died before it
-    started the workflow; such a row would lock its order for good."""
-    row = session.exec(select(Refund).where(Refund.active_order_id == order_id)).first()
-    stale = row is not None and row.status == RefundStatus.REQUESTED.value
-    return row if stale and utcnow() - row.requested_at > STALE_REQUEST_AFTER else None
+        return refund_intake.take_in_refund(**arguments)
+    except RefundRefused as exc:
+        raise refused(exc) from exc
 
 
 async def request_refund(
@@ -237,8 +88,8 @@ async def request_refund(
     reason: str,
     requested_fen: int | None = None,
     gateways: Collection[Gateway],
-) -> Refund:
-    stale = await run_in_threadpool(_stale_request, session, order_id)
+) -> RefundRequest:
+    stale = await run_in_threadpool(refund_intake.stale_request, session, order_id)
     if (
         stale is not None
         and await workflow_exists(
@@ -246,10 +97,10 @@ async def request_refund(
         )
         is False
     ):
-        await run_in_threadpool(_take_back, session, stale.id)
-    refund, request = await run_in_threadpool(
+        await run_in_threadpool(refund_intake.take_back, session, stale.id)
+    request = await run_in_threadpool(
         partial(
-            _prepare_refund,
+            _take_in,
             session=session,
             student=student,
             order_id=order_id,
@@ -260,45 +111,28 @@ async def request_refund(
     )
     session.close()  # hold no database connection while waiting on Temporal
     request = request.model_copy(update={"sms_quiet_hours": settings.sms_quiet_hours_window})
+    workflow_id = refund_workflow_id(request.refund_id)
 
     async def start(client: Client) -> None:
         await client.start_workflow(
             RefundWorkflow.run,
             request,
-            id=refund.workflow_id,
+            id=workflow_id,
             task_queue=settings.task_queue,
-            search_attributes=_search_attributes(request),
-            static_summary=(
-                f"Refund {format_yuan(request.refund_amount_fen)} of {request.course.name} "
-                f"for {request.student.name}"
-            ),
-            static_details=(
-                f"Order {request.order_id} ({request.course.type.value} course), paid "
-                f"{format_yuan(request.amount_paid_fen)} via {request.gateway.value}. Reason: {reason}"
-            ),
+            search_attributes=search_attributes.refund_start_attributes(request),
+            static_summary=request.summary(),
+            static_details=request.details(),
         )
 
     await start_case(
         temporal=temporal,
         settings=settings,
-        workflow_id=refund.workflow_id,
+        workflow_id=workflow_id,
         start=start,
-        take_back=partial(_take_back, session, refund.id),
+        take_back=partial(refund_intake.take_back, session, request.refund_id),
         unavailable="the refund service is unavailable and your request was not submitted; please try again",
     )
-    return refund
-
-
-def _search_attributes(request: RefundRequest) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(search_attributes.REFUND_STATUS, RefundStatus.REQUESTED.value),
-            SearchAttributePair(search_attributes.STUDENT_ID, request.student.id),
-            SearchAttributePair(search_attributes.ORDER_ID, request.order_id),
-            SearchAttributePair(search_attributes.COURSE_TYPE, request.course.type.value),
-            SearchAttributePair(search_attributes.AMOUNT_FEN, request.refund_amount_fen),
-        ]
-    )
+    return request
 
 
 def readable_refund(*, session: Session, user: User, refund_id: str) -> Refund:

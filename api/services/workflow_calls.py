@@ -17,8 +17,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import TemporalClientProvider
 from settings import Settings
 
-# The ApplicationError types workflow validators raise for "not in a state for this".
-INVALID_STATE_TYPES = frozenset({"InvalidRefundState", "InvalidComplaintState"})
+# The ApplicationError types workflows raise for "not in a state for this" (validators, and a
+# refund a complaint asked for that the order does not allow).
+INVALID_STATE_TYPES = frozenset({"InvalidRefundState", "InvalidComplaintState", "RefundRefused"})
 
 
 async def workflow_exists(client: Client, workflow_id: str, within_seconds: float) -> bool | None:

@@ -12,7 +12,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from tests.integration.conftest import Stack, running_stack
-from tests.integration.journey import eventually, login, now
+from tests.integration.journey import eventually, login, now, push_order, refund_status, status_is
 
 pytestmark = pytest.mark.integration
 
@@ -266,3 +266,62 @@ async def test_an_agent_compensates_within_the_quota_and_a_lead_approves_beyond_
 
     told = await eventually(student_told, "the student told of each compensation")
     assert any("¥30.00" in m["body_text"] for m in told)
+
+
+async def test_a_complaint_that_is_a_refund_request_follows_its_refund_to_the_money(stack: Stack) -> None:
+    await push_order(stack, "O-E2E-COMPLAINT-REFUND", 199_900)
+    student = await login(stack.api, "student@demo")
+    agent = await login(stack.api, "agent@demo")
+    reviewer = await login(stack.api, "reviewer@demo")
+    filed = await stack.api.post(
+        "/api/complaints",
+        headers=student,
+        json={"text": "课程内容和宣传完全不一样，我要退款", "order_id": "O-E2E-COMPLAINT-REFUND"},
+    )
+    complaint_id = filed.json()["complaint_id"]
+    assigned = await eventually(lambda: stage_is(stack, complaint_id, agent, "assigned"), "routing")
+    assert assigned["category"] == "service_fees"
+    url = f"/api/complaints/{complaint_id}/refund"
+    too_much = await stack.api.post(
+        url, headers=agent, json={"reason": "课程与宣传不符", "amount_fen": 999_999}
+    )
+    assert too_much.status_code == 422
+    not_theirs = await stack.api.post(url, headers=agent, json={"reason": "x", "order_id": "O-NOBODY"})
+    assert not_theirs.status_code == 404
+    assert (await stack.api.post(url, headers=student, json={"reason": "我自己来"})).status_code == 403
+
+    asked = await stack.api.post(url, headers=agent, json={"reason": "课程与宣传不符，学员要求退款"})
+    assert asked.status_code == 200, asked.text
+    refund_id = asked.json()["refund_id"]
+    again = await stack.api.post(url, headers=agent, json={"reason": "再来一次"})
+    assert again.status_code == 409
+    # The student's own request for the same order meets the refund already under way.
+    own = await stack.api.post(
+        "/api/refunds", headers=student, json={"order_id": "O-E2E-COMPLAINT-REFUND", "reason": "退款"}
+    )
+    assert own.status_code == 409 and own.json()["detail"]["refund_id"] == refund_id
+
+    await eventually(lambda: status_is(stack, refund_id, student, "awaiting_review"), "the review")
+    decided = await stack.api.post(
+        f"/api/refunds/{refund_id}/decision",
+        headers=reviewer,
+        json={"decision": "approve", "reason": "课程与宣传不符，同意全额退款"},
+    )
+    assert decided.status_code == 200, decided.text
+
+    # The sandbox settles and calls back; the verified callback pays the refund, which resolves the complaint.
+    async def settled() -> dict | None:
+        found = await detail(stack, complaint_id, student)
+        return found if found["resolution_code"] == "refunded" else None
+
+    # (The follow-up comes at once in this stack, so the stage may be past "resolved" already.)
+    resolved = await eventually(settled, "the money back")
+    assert resolved["resolution_code"] == "refunded" and refund_id in resolved["resolution_summary"]
+    assert (await refund_status(stack, refund_id, student))["status"] == "refunded"
+    steps = [s["event"] for s in resolved["timeline"]]
+    assert steps[3:6] == ["refund.requested", "refund.refunded", "complaint.resolved"]
+    described = await stack.client.get_workflow_handle(f"refund-{refund_id}").describe()
+    assert (
+        described.raw_description.workflow_execution_info.parent_execution.workflow_id
+        == f"complaint-{complaint_id}"
+    )

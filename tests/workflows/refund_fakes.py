@@ -20,7 +20,7 @@ from domain.compensation import (
     QuotaPeriod,
     QuotaUse,
 )
-from domain.complaints import ComplaintAssignment, ComplaintEvent, Department
+from domain.complaints import ComplaintAssignment, ComplaintEvent, Department, RefundIntake
 from domain.courses import CourseType, Gateway
 from domain.finance import FinanceTaskClosing, FinanceTaskOpening
 from domain.notice_variables import RENDERER_VARIABLES, allowed_variables
@@ -87,6 +87,8 @@ class FakeActivities:
         self.compensations_given: list[CompensationIssue] = []
         self.compensation_outcomes: list[CompensationOutcome] = []
         self.commerce_refuses = False
+        self.refund_intakes: list[RefundIntake] = []
+        self.refund_refusal: str | None = None  # what the intake says instead of taking a refund in
 
     def result(
         self, refund_id: str, amount: int, total: int, outcome: GatewayOutcome, source: str
@@ -219,7 +221,15 @@ class FakeActivities:
         async def settle_compensation(outcome: CompensationOutcome) -> None:
             self.compensation_outcomes.append(outcome)
 
+        @activity.defn(name="take_in_refund")
+        async def take_in_refund(intake: RefundIntake) -> RefundRequest:
+            self.refund_intakes.append(intake)
+            if self.refund_refusal:
+                raise ApplicationError(self.refund_refusal, type="RefundRefused", non_retryable=True)
+            return refund_request().model_copy(update={"order_id": intake.order_id, "reason": intake.reason})
+
         return [
+            take_in_refund,
             reserve_compensation,
             issue_compensation,
             settle_compensation,
