@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         CATEGORY_LABELS,
         DEPARTMENT_LABELS,
         OPEN_STAGES,
+        TAKES_CUSTOMER_MESSAGES,
         AgentNote,
         AgentReply,
         ComplaintAssignment,
@@ -311,15 +312,24 @@ class ComplaintWorkflow:
     @workflow.update
     async def customer_message(self, message: CustomerMessage) -> ComplaintReceipt:
         """The student adds to their complaint; when they were asked, the clock runs again."""
-        stage = ComplaintStage.IN_PROGRESS if self._paused_at is not None else self._stage
-        await self._record(
-            "customer.replied", stage, actor=self._request.student.id, note=message.text, **self._resumed()
-        )
+        # The stage is read once the lock is held: a step recorded meanwhile (triage, assignment,
+        # a reply) must not be undone by this one.
+        async with self._write:
+            stage = ComplaintStage.IN_PROGRESS if self._paused_at is not None else self._stage
+            await self._record_locked(
+                "customer.replied",
+                stage,
+                actor=self._request.student.id,
+                note=message.text,
+                **self._resumed(),
+            )
         return self._receipt()
 
     @customer_message.validator
     def _only_while_it_is_open(self, _message: CustomerMessage) -> None:
-        self._require(OPEN_STAGES, "open")
+        self._require(TAKES_CUSTOMER_MESSAGES, "open")
+        if not self._timeline:  # not even "received" is on record yet
+            self._refuse_with(f"complaint {self._request.complaint_id} is not on record yet; try again")
 
     def _resumed(self) -> dict[str, Any]:
         """Restart a paused clock: the resolution deadline moves on by the time it stood still."""
@@ -556,29 +566,35 @@ class ComplaintWorkflow:
     ) -> None:
         """Write the step, then move to `stage` (so whoever sees the stage finds the database agreeing)."""
         async with self._write:
-            self._steps += 1
-            moment = workflow.now()
-            await workflow.execute_activity_method(
-                ComplaintActivities.record_complaint_event,
-                ComplaintEvent(
-                    complaint_id=self._request.complaint_id,
-                    event_key=f"{self._workflow_id}:{self._steps}:{event}",
-                    event=event,
-                    stage=stage,
-                    at=moment,
-                    actor=actor,
-                    note=note,
-                    **fields,
-                ),
-                start_to_close_timeout=RECORD_TIMEOUT,
-                retry_policy=RECORD_RETRY,
-                summary=f"Record {event}",
-            )
-            self._stage = stage
-            self._timeline.append(
-                ComplaintTimelineEntry(at=moment, event=event, stage=stage, actor=actor, note=note)
-            )
-            workflow.upsert_search_attributes([search_attributes.COMPLAINT_STAGE.value_set(stage.value)])
+            await self._record_locked(event, stage, actor=actor, note=note, **fields)
+
+    async def _record_locked(
+        self, event: str, stage: ComplaintStage, *, actor: str, note: str = "", **fields: Any
+    ) -> None:
+        """_record for a caller that holds the write lock already."""
+        self._steps += 1
+        moment = workflow.now()
+        await workflow.execute_activity_method(
+            ComplaintActivities.record_complaint_event,
+            ComplaintEvent(
+                complaint_id=self._request.complaint_id,
+                event_key=f"{self._workflow_id}:{self._steps}:{event}",
+                event=event,
+                stage=stage,
+                at=moment,
+                actor=actor,
+                note=note,
+                **fields,
+            ),
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+            summary=f"Record {event}",
+        )
+        self._stage = stage
+        self._timeline.append(
+            ComplaintTimelineEntry(at=moment, event=event, stage=stage, actor=actor, note=note)
+        )
+        workflow.upsert_search_attributes([search_attributes.COMPLAINT_STAGE.value_set(stage.value)])
 
     # --- what the student and subscribers are told -----------------------------------------------
 
