@@ -22,6 +22,7 @@ from api.routes import (
     dev,
     finance,
     health,
+    intake,
     me,
     orders,
     payments,
@@ -30,6 +31,7 @@ from api.routes import (
     routing,
     templates,
     webhooks,
+    wechat_official,
 )
 from db.engine import SessionFactory, build_engine
 from db.template_store import TemplateStore
@@ -81,6 +83,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         refunds,
         complaints,
         customers,
+        intake,
+        wechat_official,
         finance,
         webhooks,
         me,
