@@ -312,6 +312,9 @@ class ComplaintWorkflow:
     @workflow.update
     async def customer_message(self, message: CustomerMessage) -> ComplaintReceipt:
         """The student adds to their complaint; when they were asked, the clock runs again."""
+        # A message sent right after the complaint may arrive before the workflow has recorded it
+        # (updates are applied before the run starts): it comes after "received" all the same.
+        await workflow.wait_condition(lambda: bool(self._timeline))
         # The stage is read once the lock is held: a step recorded meanwhile (triage, assignment,
         # a reply) must not be undone by this one.
         async with self._write:
@@ -328,8 +331,6 @@ class ComplaintWorkflow:
     @customer_message.validator
     def _only_while_it_is_open(self, _message: CustomerMessage) -> None:
         self._require(TAKES_CUSTOMER_MESSAGES, "open")
-        if not self._timeline:  # not even "received" is on record yet
-            self._refuse_with(f"complaint {self._request.complaint_id} is not on record yet; try again")
 
     def _resumed(self) -> dict[str, Any]:
         """Restart a paused clock: the resolution deadline moves on by the time it stood still."""

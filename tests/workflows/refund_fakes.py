@@ -70,6 +70,8 @@ class FakeActivities:
             lead=Recipient(user_id="U-LEAD", name="刘主管", email="lead@example.test"),
         )
         self.webhook_deliveries: list[str] = []
+        self.complaint_assign_gate: asyncio.Event | None = None  # set: assignment may finish
+        self.complaint_record_gates: dict[str, asyncio.Event] = {}  # event → set: it may be recorded
 
     def result(
         self, refund_id: str, amount: int, total: int, outcome: GatewayOutcome, source: str
@@ -156,10 +158,15 @@ class FakeActivities:
 
         @activity.defn(name="record_complaint_event")
         async def record_complaint_event(step: ComplaintEvent) -> None:
+            gate = self.complaint_record_gates.get(step.event)
+            if gate is not None:
+                await gate.wait()
             self.complaint_events.append(step)
 
         @activity.defn(name="assign_complaint")
         async def assign_complaint(department: Department) -> ComplaintAssignment:
+            if self.complaint_assign_gate is not None:
+                await self.complaint_assign_gate.wait()
             return self.complaint_assignment.model_copy(update={"department": department})
 
         return [
