@@ -131,6 +131,7 @@ class StoredMail:
     to: str
     subject: str
     date: datetime | None
+    reply_to: str | None
     text: str
     html: str | None
 
@@ -142,6 +143,7 @@ class StoredMail:
             "to": self.to,
             "subject": self.subject,
             "date": self.date.isoformat() if self.date else None,
+            "reply_to": self.reply_to,
             "text": self.text,
             "html": self.html,
         }
@@ -158,6 +160,7 @@ def _read(key: str, message: EmailMessage) -> StoredMail:
         to=str(message.get("To", "")),
         subject=str(message.get("Subject", "")),
         date=parsedate_to_datetime(date) if date else None,
+        reply_to=str(message["Reply-To"]) if message["Reply-To"] else None,
         text=text_part.get_content() if text_part else "",
         html=html_part.get_content() if html_part else None,
     )
