@@ -62,7 +62,7 @@ def relay_body(message: EmailMessage, recipients: list[str], raw: bytes) -> byte
             "message_id": message_id,
         },
         ensure_ascii=False,
-    ).encode()
+    ).encode(errors="replace")  # undecodable 8-bit header bytes must not stop the message
 
 
 @dataclass(frozen=True)
