@@ -314,7 +314,9 @@ class ComplaintWorkflow:
         """The student adds to their complaint; when they were asked, the clock runs again."""
         # A message sent right after the complaint may arrive before the workflow has recorded it
         # (updates are applied before the run starts): it comes after "received" all the same.
-        await workflow.wait_condition(lambda: bool(self._timeline))
+        # (Only then does it wait: an update that needs no wait yields nowhere, as it never did.)
+        if not self._timeline:
+            await workflow.wait_condition(lambda: bool(self._timeline))
         # The stage is read once the lock is held: a step recorded meanwhile (triage, assignment,
         # a reply) must not be undone by this one.
         async with self._write:

@@ -132,6 +132,9 @@ async def inbound_email(
         raise field_error("from", "mail from Aftercare itself is not a complaint")  # no mail loops
     if not email_text(mail.subject, mail.text):
         raise field_error("text", "the email has neither a subject nor any text")
+    message_id = mail.message_id.strip().strip("<>").strip()
+    if not message_id:
+        raise field_error("message_id", "an empty Message-ID cannot tell a redelivery from a new email")
     try:
         customer, created = await run_in_threadpool(
             resolve_customer, session, CustomerRef(email=sender), name=_display_name(mail.sender)
@@ -151,7 +154,7 @@ async def inbound_email(
         temporal=temporal,
         settings=settings,
         channel=IntakeChannel.EMAIL,
-        delivery_id=mail.message_id.strip().strip("<>"),
+        delivery_id=message_id,
         customer=customer,
         filer=customer,
         text=text,

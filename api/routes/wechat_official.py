@@ -84,6 +84,9 @@ async def receive_message(
     _signed_by_wechat(settings, signature, timestamp, nonce)
     if encrypt_type not in (None, "raw"):
         raise field_error("encrypt_type", "only plaintext mode is spoken here", where="query")
+    declared = request.headers.get("content-length", "0")
+    if declared.isdigit() and int(declared) > wechat_official.MAX_BODY_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "message too large")
     body = await request.body()
     try:
         message = wechat_official.parse_message(body)

@@ -161,6 +161,7 @@ async def test_misaddressed_malformed_or_staff_mail_is_refused_with_the_field(st
         (email_from(agent.email, "测试", "内部转发", "<3@m>"), "from"),  # staff, not a customer
         (email_from(INBOX, "Re: 退款", "自动回复", "<4@m>"), "from"),  # our own mail: no loops
         (email_from("b@example.cn", "", "  \n> 只有引用\n", "<5@m>"), "text"),
+        (email_from("b@example.cn", "退款", "我要退款", " <> "), "message_id"),
         (
             {k: v for k, v in email_from("c@example.cn", "退款", "x", "<6@m>").items() if k != "message_id"},
             "message_id",
