@@ -19,6 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
 DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
 DEV_COMMERCE_HOOK_SECRET = "dev-commerce-hook-secret"
+DEV_INTAKE_SECRET = "dev-intake-secret"
+DEV_WECHAT_OFFICIAL_TOKEN = "devwechattoken"
 
 
 class Settings(BaseSettings):
@@ -121,6 +123,17 @@ class Settings(BaseSettings):
     complaint_follow_up_after_minutes: int = 72 * 60
     complaint_survey_open_minutes: int = 7 * 24 * 60
 
+    # --- complaint intake channels (api/routes/intake.py, api/routes/wechat_official.py) --------
+    # Mail to this address becomes a complaint (or, replying to one, is added to it): the mail
+    # provider's inbound relay — the dev mailbox in dev — POSTs each message to /api/intake/email,
+    # signed as integrations/signed_post.py says with intake_secret. The dev default secret works
+    # only in dev mode.
+    complaint_inbox_address: str = "complaints@aftercare.local"
+    intake_secret: SecretStr = SecretStr(DEV_INTAKE_SECRET)
+    # The Token entered for the school's WeChat Official Account server (plaintext mode): WeChat
+    # signs every call to /api/intake/wechat with it. The dev default works only in dev mode.
+    wechat_official_token: SecretStr = SecretStr(DEV_WECHAT_OFFICIAL_TOKEN)
+
     # --- staff chat ------------------------------------------------------------------------------
     # Apprise URLs of the team's rooms, space-separated (integrations/staff_chat.py). In dev mode,
     # unset means the sandbox's stand-in room at <sandbox>/sandbox/staff-chat.
@@ -166,6 +179,20 @@ class Settings(BaseSettings):
         return [f"json://{host_and_port}/sandbox/staff-chat"]
 
     @property
+    def intake_secret_in_force(self) -> str | None:
+        """The relay's signing secret; None (intake refused) in production while it is the dev one."""
+        return _unless_dev_default(self.intake_secret, DEV_INTAKE_SECRET, self.dev_mode)
+
+    @property
+    def wechat_official_token_in_force(self) -> str | None:
+        return _unless_dev_default(self.wechat_official_token, DEV_WECHAT_OFFICIAL_TOKEN, self.dev_mode)
+
+    @property
+    def intake_email_url(self) -> str:
+        """Where the dev mailbox hands the complaint inbox's mail to this API."""
+        return f"http://{self.api_host}:{self.api_port}/api/intake/email"
+
+    @property
     def sandbox_base_url(self) -> str:
         return self.sandbox_gateway_url or f"http://127.0.0.1:{self.sandbox_gateway_port}"
 
@@ -186,6 +213,11 @@ class Settings(BaseSettings):
     @property
     def effective_smtp_port(self) -> int:
         return self.smtp_port if self.smtp_host else self.dev_mailbox_port
+
+
+def _unless_dev_default(secret: SecretStr, dev_default: str, dev_mode: bool) -> str | None:
+    value = secret.get_secret_value()
+    return None if value == dev_default and not dev_mode else value
 
 
 @lru_cache

@@ -73,6 +73,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         build_sms_sender(settings),
         StaffChat(staff_chat_urls) if staff_chat_urls else None,
         build_wechat(settings),
+        complaint_reply_to=settings.complaint_inbox_address,
     )
     payments = PaymentActivities(gateways, settings.callback_base_url)
     hook_url = settings.effective_commerce_hook_url

@@ -41,6 +41,7 @@ class NotifyActivities:
         sms: SmsSender | None,
         staff_chat: StaffChat | None = None,
         wechat: WeChatSender | None = None,
+        complaint_reply_to: str | None = None,
     ) -> None:
         self.sessions = session_factory
         self.renderer = renderer
@@ -48,6 +49,9 @@ class NotifyActivities:
         self.mail_from = mail_from
         self.sms = sms
         self.staff_chat = staff_chat
+        # Where a student's answer to a complaint email goes: the complaints inbox, which adds it
+        # to the complaint its subject names.
+        self.complaint_reply_to = complaint_reply_to
         self.wechat = wechat
 
     @activity.defn(name="send_notice")
@@ -117,6 +121,8 @@ class NotifyActivities:
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = message_id_for(notice.notification_id)
         message["X-Aftercare-Notification"] = notice.notification_id
+        if notice.case_type == "complaint" and self.complaint_reply_to:
+            message["Reply-To"] = self.complaint_reply_to
         message.set_content(rendered.text)
         message.add_alternative(rendered.html, subtype="html")
         return message

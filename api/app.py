@@ -23,6 +23,7 @@ from api.routes import (
     dev,
     finance,
     health,
+    intake,
     me,
     orders,
     payments,
@@ -31,6 +32,7 @@ from api.routes import (
     routing,
     templates,
     webhooks,
+    wechat_official,
 )
 from db.engine import SessionFactory, build_engine
 from db.template_store import TemplateStore
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         complaints,
         compensation,
         customers,
+        intake,
+        wechat_official,
         finance,
         webhooks,
         me,

@@ -21,19 +21,26 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
 
     id: str = Field(primary_key=True, max_length=64)
-    email: str = Field(unique=True, index=True, max_length=254)
+    # None for a customer known only by phone or WeChat (api/services/customers.py creates them).
+    email: str | None = Field(default=None, unique=True, index=True, max_length=254)
     display_name: str = Field(max_length=100)
     role: str = Field(index=True, max_length=20)
-    password_hash: str = Field(max_length=255)
+    # None: no usable password (a customer created from a channel); login always fails.
+    password_hash: str | None = Field(default=None, max_length=255)
     locale: str = Field(default="zh-CN", max_length=10)
-    phone: str | None = Field(default=None, max_length=32)
+    phone: str | None = Field(default=None, index=True, max_length=32)
     is_vip: bool = False  # routed to the VIP desk
     # Channels the user muted for notices that are not about their money (domain.notifications).
     muted_channels: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
-    wechat_openid: str | None = Field(default=None, max_length=64)
+    # The mini-program's openid (subscribe messages go there; PUT /api/me/wechat binds it).
+    wechat_openid: str | None = Field(default=None, index=True, max_length=64)
+    # The Official Account's openid: the FromUserName of the messages the student sends the school.
+    wechat_oa_openid: str | None = Field(default=None, unique=True, index=True, max_length=64)
     is_active: bool = True
+    # Set when an agent merged this record into another: that one is the customer now.
+    merged_into: str | None = Field(default=None, foreign_key="users.id", index=True, max_length=64)
     created_at: datetime = _utc(default_factory=utcnow)
 
 
@@ -349,3 +356,18 @@ class Compensation(SQLModel, table=True):
     failure: str | None = Field(default=None, max_length=500)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
+
+
+class IntakeMessage(SQLModel, table=True):
+    """One message taken from an intake channel (an email, a WeChat message, a chat transcript),
+    keyed by the channel's own id for it: a second delivery finds this row and changes nothing."""
+
+    __tablename__ = "intake_messages"
+
+    id: str = Field(primary_key=True, max_length=200)  # <channel>:<Message-ID | MsgId | chat id>
+    channel: str = Field(max_length=20)
+    student_id: str = Field(max_length=64)
+    complaint_id: str = Field(foreign_key="complaints.id", index=True, max_length=32)
+    # What the message became: "complaint" (it opened one) or "message" (added to an open one).
+    outcome: str = Field(max_length=20)
+    received_at: datetime = _utc(default_factory=utcnow)

@@ -67,6 +67,9 @@ OPEN_STAGES = frozenset(
     {ComplaintStage.ASSIGNED, ComplaintStage.IN_PROGRESS, ComplaintStage.AWAITING_CUSTOMER}
 )
 AFTER_RESOLUTION = frozenset({ComplaintStage.RESOLVED, ComplaintStage.FOLLOW_UP})
+# A student may add to a complaint until it is resolved, even while it is still being triaged:
+# on WeChat a second message often follows the first within seconds.
+TAKES_CUSTOMER_MESSAGES = OPEN_STAGES | {ComplaintStage.RECEIVED, ComplaintStage.TRIAGED}
 
 
 class ResolutionCode(StrEnum):

@@ -23,3 +23,19 @@ def test_production_refuses_the_development_signing_secret() -> None:
     with pytest.raises(ValidationError, match="AFTERCARE_JWT_SECRET must be set"):
         Settings(dev_mode=False)
     assert not Settings(dev_mode=False, jwt_secret="a-real-secret-from-the-vault-0123456789").dev_mode
+
+
+def test_in_production_the_dev_intake_secrets_open_nothing() -> None:
+    real_jwt = "a-real-secret-from-the-vault-0123456789"
+    production = Settings(dev_mode=False, jwt_secret=real_jwt)
+    assert (production.intake_secret_in_force, production.wechat_official_token_in_force) == (None, None)
+    configured = Settings(
+        dev_mode=False, jwt_secret=real_jwt, intake_secret="relay-secret", wechat_official_token="oatoken"
+    )
+    assert (configured.intake_secret_in_force, configured.wechat_official_token_in_force) == (
+        "relay-secret",
+        "oatoken",
+    )
+    dev = Settings(api_port=8123)
+    assert dev.intake_secret_in_force == "dev-intake-secret"
+    assert dev.intake_email_url == "http://127.0.0.1:8123/api/intake/email"

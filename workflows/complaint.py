@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         CATEGORY_LABELS,
         DEPARTMENT_LABELS,
         OPEN_STAGES,
+        TAKES_CUSTOMER_MESSAGES,
         AgentNote,
         AgentReply,
         CompensationReceipt,
@@ -331,6 +332,11 @@ class ComplaintWorkflow:
     @workflow.update
     async def customer_message(self, message: CustomerMessage) -> ComplaintReceipt:
         """The student adds to their complaint; when they were asked, the clock runs again."""
+        # A message sent right after the complaint may arrive before the workflow has recorded it
+        # (updates are applied before the run starts): it comes after "received" all the same.
+        # (Only then does it wait: an update that needs no wait yields nowhere, as it never did.)
+        if not self._timeline:
+            await workflow.wait_condition(lambda: bool(self._timeline))
         stage = ComplaintStage.IN_PROGRESS if self._paused_at is not None else None
         await self._record(
             "customer.replied", stage, actor=self._request.student.id, note=message.text, **self._resumed()
@@ -339,7 +345,7 @@ class ComplaintWorkflow:
 
     @customer_message.validator
     def _only_while_it_is_open(self, _message: CustomerMessage) -> None:
-        self._require(OPEN_STAGES, "open")
+        self._require(TAKES_CUSTOMER_MESSAGES, "open")
 
     def _resumed(self) -> dict[str, Any]:
         """Restart a paused clock: the resolution deadline moves on by the time it stood still."""

@@ -1,26 +1,34 @@
 """One customer's whole story in one timeline — refunds, complaints (with staff notes) and every
-notice sent — so nobody asks a student to repeat it."""
+notice sent — so nobody asks a student to repeat it; finding a customer by any identifier; and
+merging two records of one customer."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, status
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Depends, HTTPException, status
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentUser, SessionDep
-from api.services.complaints import COMPLAINT_READERS
+from api.deps import CurrentUser, SessionDep, require_roles
+from api.errors import field_error
+from api.services.complaints import COMPLAINT_HANDLERS, COMPLAINT_READERS
+from api.services.customer_merge import MergeOutcome, merge_customers
+from api.services.customers import NotACustomer, current_record, customer_ids, resolve_customer
 from db.models import AuditEvent, Complaint, Notification, Refund, User
+from domain.customers import CustomerRef
 from domain.roles import REFUND_READERS, Role
+from domain.text import PlainText
 
 router = APIRouter(prefix="/api/customers", tags=["customers"])
 HISTORY_READERS = REFUND_READERS | COMPLAINT_READERS
+Staff = Annotated[User, Depends(require_roles(*COMPLAINT_HANDLERS))]
 
 
 class HistoryItem(BaseModel):
     at: AwareDatetime
-    case_type: Literal["refund", "complaint"]
+    case_type: Literal["refund", "complaint", "customer"]
     case_id: str
     kind: Literal["step", "notice"]
     event: str
@@ -29,8 +37,9 @@ class HistoryItem(BaseModel):
 
 
 class CustomerHistory(BaseModel):
-    student_id: str
+    student_id: str  # the customer now: another id than asked for when that record was merged
     name: str
+    merged_records: list[str]  # records merged into this one, whose history is part of this
     refunds: list[str]
     complaints: list[str]
     items: list[HistoryItem]  # oldest first
@@ -40,21 +49,24 @@ class CustomerHistory(BaseModel):
 def customer_history(student_id: str, session: SessionDep, user: CurrentUser) -> CustomerHistory:
     """Staff who handle refunds or complaints see anyone's; a student sees their own, without
     staff notes."""
-    own = user.id == student_id
-    if not own and Role(user.role) not in HISTORY_READERS:
+    staff = Role(user.role) in HISTORY_READERS
+    record = session.get(User, student_id)
+    if record is None or record.role != Role.STUDENT.value:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no customer {student_id}")
-    student = session.get(User, student_id)
-    if student is None or student.role != Role.STUDENT.value:
+    student = current_record(session, record)  # a merged record's story is its survivor's
+    if not staff and student.id != user.id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no customer {student_id}")
-    refunds = list(session.exec(select(Refund.id).where(Refund.student_id == student_id)))
-    complaints = list(session.exec(select(Complaint.id).where(Complaint.student_id == student_id)))
+    ids = customer_ids(session, student.id)
+    refunds = list(session.exec(select(Refund.id).where(col(Refund.student_id).in_(ids))))
+    complaints = list(session.exec(select(Complaint.id).where(col(Complaint.student_id).in_(ids))))
     steps = session.exec(
         select(AuditEvent).where(
             (col(AuditEvent.case_type) == "refund") & col(AuditEvent.case_id).in_(refunds)
             | (col(AuditEvent.case_type) == "complaint") & col(AuditEvent.case_id).in_(complaints)
+            | (col(AuditEvent.case_type) == "customer") & col(AuditEvent.case_id).in_(ids)
         )
     ).all()
-    notices = session.exec(select(Notification).where(Notification.recipient_user_id == student_id)).all()
+    notices = session.exec(select(Notification).where(col(Notification.recipient_user_id).in_(ids))).all()
     items = [
         HistoryItem(
             at=step.at,
@@ -81,5 +93,45 @@ def customer_history(student_id: str, session: SessionDep, user: CurrentUser) ->
     ]
     items.sort(key=lambda item: (item.at, item.kind != "step"))
     return CustomerHistory(
-        student_id=student.id, name=student.display_name, refunds=refunds, complaints=complaints, items=items
+        student_id=student.id,
+        name=student.display_name,
+        merged_records=ids[1:],
+        refunds=refunds,
+        complaints=complaints,
+        items=items,
     )
+
+
+class MergeIn(BaseModel):
+    merged_id: str = Field(min_length=1, max_length=64)  # the record that goes into this one
+
+
+@router.post("/{student_id}/merge", response_model=MergeOutcome)
+async def merge(student_id: str, body: MergeIn, session: SessionDep, agent: Staff) -> MergeOutcome:
+    """Another record of the same customer goes into this one: its cases, orders and notices, and
+    the identifiers this one lacks. The other record is deactivated and points here from now on."""
+    return await run_in_threadpool(
+        lambda: merge_customers(session, survivor_id=student_id, merged_id=body.merged_id, by=agent)
+    )
+
+
+class LookupIn(BaseModel):
+    customer: CustomerRef
+    name: Annotated[PlainText, Field(min_length=1, max_length=100)] | None = None  # for a new record
+
+
+class CustomerOut(BaseModel):
+    student_id: str
+    name: str
+    created: bool  # nobody matched: a new record was made for this contact
+
+
+@router.post("/lookup", response_model=CustomerOut)
+async def lookup(body: LookupIn, session: SessionDep, _agent: Staff) -> CustomerOut:
+    """The customer behind a phone number, address or openid (created when nobody matches): what an
+    agent on the hotline does before logging the call for that student id."""
+    try:
+        customer, created = await run_in_threadpool(resolve_customer, session, body.customer, name=body.name)
+    except NotACustomer as exc:
+        raise field_error("customer", str(exc)) from exc
+    return CustomerOut(student_id=customer.id, name=customer.display_name, created=created)

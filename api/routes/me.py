@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import field_error
+from api.services.customers import customer_ids
 from db.models import Course, Notification, Order, User
 from domain.notifications import MUTABLE_CHANNELS, Channel
 from domain.timeutil import utcnow
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/api/me", tags=["me"])
 
 class MeOut(BaseModel):
     id: str
-    email: str
+    email: str | None  # None for a customer known only by phone or WeChat
     display_name: str
     role: str
     locale: str
@@ -154,8 +155,12 @@ def my_orders(user: CurrentUser, session: SessionDep) -> list[MyOrder]:
     ]
 
 
-def _inbox_of(user_id: str):
-    return (Notification.recipient_user_id == user_id, Notification.channel == Channel.INBOX.value)
+def _inbox_of(session: Session, user_id: str):
+    """The user's inbox notices, and those a running case still addresses to a record merged into theirs."""
+    return (
+        col(Notification.recipient_user_id).in_(customer_ids(session, user_id)),
+        Notification.channel == Channel.INBOX.value,
+    )
 
 
 @router.get("/inbox", response_model=Inbox)
@@ -165,7 +170,7 @@ def inbox(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Inbox:
-    mine = _inbox_of(user.id)
+    mine = _inbox_of(session, user.id)
     unread = session.exec(
         select(func.count()).select_from(Notification).where(*mine, col(Notification.read_at).is_(None))
     ).one()
@@ -183,8 +188,10 @@ def inbox(
 
 @router.post("/inbox/{message_id}/read", response_model=InboxMessage)
 def mark_read(message_id: str, user: CurrentUser, session: SessionDep) -> InboxMessage:
-    row = session.get(Notification, message_id)
-    if row is None or (row.recipient_user_id, row.channel) != (user.id, Channel.INBOX.value):
+    row = session.exec(
+        select(Notification).where(Notification.id == message_id, *_inbox_of(session, user.id))
+    ).first()
+    if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {message_id} in your inbox")
     if row.read_at is None:
         row.read_at = utcnow()

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from api.deps import SessionDep, require_roles
 from api.errors import field_error
+from api.services.customers import current_record
 from db.models import Course, Order, User
 from domain.courses import CourseType, Gateway
 from domain.roles import Role
@@ -58,10 +59,10 @@ class OrderOut(BaseModel):
     gateway: Gateway
 
 
-def _upsert(session: Session, order_id: str, body: OrderIn) -> tuple[Order, Course, bool]:
+def _upsert(session: Session, order_id: str, body: OrderIn, student_id: str) -> tuple[Order, Course, bool]:
     order = session.get(Order, order_id)
     created = order is None
-    if order is not None and order.student_id != body.student_id:
+    if order is not None and order.student_id != student_id:
         raise field_error("student_id", f"order {order_id} belongs to another student")
     now = utcnow()
     # Table models are not validated on construction, so a new row can be filled in below.
@@ -71,7 +72,7 @@ def _upsert(session: Session, order_id: str, body: OrderIn) -> tuple[Order, Cour
     course.starts_at = body.course.starts_at
     course.updated_at = now
     session.add(course)
-    order = order or Order(id=order_id, student_id=body.student_id)
+    order = order or Order(id=order_id, student_id=student_id)
     order.course_id = course.id
     order.amount_paid_fen = body.amount_paid_fen
     order.paid_at = body.paid_at
@@ -100,13 +101,15 @@ def upsert_order(
     student = session.get(User, body.student_id)
     if student is None or student.role != Role.STUDENT:
         raise field_error("student_id", f"no student with id {body.student_id}")
+    # The commerce system keeps the ids it knows: a record merged into another is that customer now.
+    student_id = current_record(session, student).id
     try:
-        order, course, created = _upsert(session, order_id, body)
+        order, course, created = _upsert(session, order_id, body, student_id)
     except IntegrityError:
         # The commerce system pushed the same new course or order twice at once and the other
         # request inserted it first: apply this one on top.
         session.rollback()
-        order, course, created = _upsert(session, order_id, body)
+        order, course, created = _upsert(session, order_id, body, student_id)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return OrderOut(
         id=order.id,

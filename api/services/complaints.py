@@ -16,9 +16,10 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.deps import TemporalClientProvider
 from api.errors import field_error
+from api.services.customers import current_record
 from api.services.refunds import judge_request
 from api.services.workflow_calls import execute_update, start_case
-from db.models import Complaint, DepartmentMember, Order, User
+from db.models import Complaint, DepartmentMember, IntakeMessage, Order, User
 from db.snapshots import student_snapshot
 from domain import search_attributes
 from domain.complaints import (
@@ -52,10 +53,12 @@ def _prepare(
     channel: IntakeChannel,
     text: str,
     order_id: str | None,
+    intake_id: str | None = None,
 ) -> tuple[Complaint, ComplaintRequest]:
     student = session.get(User, student_id)
     if student is None or student.role != Role.STUDENT.value:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id}")
+    student = current_record(session, student)  # a merged record's complaints go to the survivor
     if order_id is not None:
         order = session.get(Order, order_id)
         if order is None or order.student_id != student.id:
@@ -75,6 +78,20 @@ def _prepare(
         updated_at=now,
     )
     session.add(complaint)
+    if intake_id is not None:
+        # The channel's delivery, in the same transaction: a second delivery of it fails here on
+        # the key and writes nothing (the caller answers with the first one's complaint).
+        session.flush()
+        session.add(
+            IntakeMessage(
+                id=intake_id,
+                channel=channel.value,
+                student_id=student.id,
+                complaint_id=complaint_id,
+                outcome="complaint",
+                received_at=now,
+            )
+        )
     session.commit()
     request = ComplaintRequest(
         complaint_id=complaint_id,
@@ -93,9 +110,13 @@ def _prepare(
 
 
 def _take_back(session: Session, complaint_id: str) -> None:
-    """Delete a complaint row whose workflow never started."""
+    """Delete a complaint row whose workflow never started (and the delivery that brought it, so the
+    channel's next attempt is taken)."""
     complaint = session.get(Complaint, complaint_id)
     if complaint is not None and complaint.stage == ComplaintStage.RECEIVED.value:
+        for delivery in session.exec(select(IntakeMessage).where(IntakeMessage.complaint_id == complaint_id)):
+            session.delete(delivery)
+        session.flush()
         session.delete(complaint)
         session.commit()
 
@@ -110,7 +131,10 @@ async def file_complaint(
     channel: IntakeChannel,
     text: str,
     order_id: str | None,
+    intake_id: str | None = None,
 ) -> Complaint:
+    """Commit the complaint row (with the intake channel's delivery `intake_id`, if any), then start
+    its workflow; raises IntegrityError when that delivery was taken already."""
     complaint, request = await run_in_threadpool(
         partial(
             _prepare,
@@ -121,6 +145,7 @@ async def file_complaint(
             channel=channel,
             text=text,
             order_id=order_id,
+            intake_id=intake_id,
         )
     )
     session.close()  # hold no database connection while waiting on Temporal

@@ -75,14 +75,16 @@ async def execute_update(
     update: Any,
     argument: Any,
     finished: Callable[[], HTTPException],
+    update_id: str | None = None,
 ) -> Any:
     """Run one of a workflow's updates: 409 when its validator refuses it for the case's state (or
-    the workflow has `finished()`), 503 if no worker answers in time."""
+    the workflow has `finished()`), 503 if no worker answers in time. With `update_id`, Temporal
+    runs an update of that id once however often it is sent (a channel's redelivery)."""
     client = await temporal.get()
     handle = client.get_workflow_handle_for(run, workflow_id)
     try:
         async with asyncio.timeout(settings.temporal_call_timeout_seconds):
-            return await handle.execute_update(update, argument)
+            return await handle.execute_update(update, argument, id=update_id)
     except WorkflowUpdateFailedError as exc:
         if isinstance(exc.cause, ApplicationError) and exc.cause.type in INVALID_STATE_TYPES:
             raise HTTPException(status.HTTP_409_CONFLICT, exc.cause.message) from exc

@@ -82,6 +82,7 @@ async def test_an_email_is_sent_once_with_a_message_id_derived_from_the_notice(
         [mail] = mailbox.messages()
     assert mail.to == student.email
     assert mail.message_id == message_id_for(notice.notification_id)
+    assert mail.reply_to is None  # a refund's notices are not answered to the complaints inbox
     assert "O-778899" in mail.subject
     assert mail.html is not None and "&lt;script&gt;" in mail.html
     with sessions() as session:
@@ -284,3 +285,25 @@ async def test_without_an_sms_provider_an_sms_fails_for_good_on_record(sessions:
         "failed",
         "no SMS provider is configured",
     )
+
+
+async def test_a_complaint_email_is_answered_to_the_complaints_inbox(
+    sessions: SessionFactory, tmp_path
+) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    with running_mailbox(tmp_path / "mail") as mailbox:
+        mailer = SmtpMailer(SmtpConfig(host=mailbox.host, port=mailbox.port, timeout_seconds=2))
+        notify = NotifyActivities(
+            sessions,
+            NoticeRenderer(SUPPORT),
+            mailer,
+            "Aftercare <service@aftercare.local>",
+            None,
+            complaint_reply_to="complaints@aftercare.local",
+        )
+        notice = _notice(student.id, Channel.EMAIL, student.email, "complaint-CPMAIL1").model_copy(
+            update={"case_type": "complaint", "case_id": "CPMAIL1"}
+        )
+        await ActivityEnvironment().run(notify.send_notice, notice)
+        [mail] = mailbox.messages()
+    assert mail.reply_to == "complaints@aftercare.local"

@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_asyncio
 from fastapi.testclient import TestClient
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from db.engine import SessionFactory
 from devstack.dev_keys import ensure_dev_keys
 from settings import Settings
+from tests.api.complaint_stack import ComplaintStack, complaint_stack
 from tests.netutil import free_port
+from tests.temporal_env import start_time_skipping
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +47,18 @@ def api(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture(scope="module")
 def api_sessions(api: TestClient) -> SessionFactory:
     return api.app.state.sessions
+
+
+@pytest_asyncio.fixture(scope="module")
+async def temporal_test_env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await start_time_skipping() as env:
+        yield env
+
+
+@pytest_asyncio.fixture(scope="module")
+async def stack(
+    temporal_test_env: WorkflowEnvironment, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ComplaintStack]:
+    """The API with complaints that really run (tests/api/complaint_stack.py)."""
+    async with complaint_stack(temporal_test_env, database_url, tmp_path_factory.mktemp("data")) as running:
+        yield running

@@ -8,12 +8,14 @@ import json
 import os
 import re
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -91,6 +93,26 @@ def launched(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
                     raise
 
 
+def assert_mail_to_the_complaints_inbox_becomes_a_complaint(env: dict[str, str]) -> None:
+    """The dev mailbox relays it to the API, signed, as the README says."""
+    message = EmailMessage()
+    message["From"], message["To"] = "林同学 <lin.mail@example.cn>", "complaints@aftercare.local"
+    message["Subject"] = "直播课一直卡顿"
+    message.set_content("今晚的直播课一直卡顿。")
+    with smtplib.SMTP("127.0.0.1", int(env["AFTERCARE_DEV_MAILBOX_PORT"]), timeout=30) as smtp:
+        smtp.send_message(message)
+    token = httpx.post(
+        f"{env['API']}/api/auth/token", data={"username": "agent@demo", "password": "demo"}
+    ).json()["access_token"]
+    deadline = time.monotonic() + 30
+    while True:
+        queue = httpx.get(f"{env['API']}/api/complaints", headers={"Authorization": f"Bearer {token}"}).json()
+        if [c for c in queue if c["channel"] == "email" and c["stage"] == "assigned"]:
+            return
+        assert time.monotonic() < deadline, f"no email complaint assigned: {queue}"
+        time.sleep(0.5)
+
+
 def port_is_closed(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
@@ -115,6 +137,7 @@ def test_make_dev_runs_the_readme_walkthrough_and_stops_cleanly(
         assert "gateway.requested → gateway.succeeded" in output
         for subject in ("我们已收到您的退款申请", "您的退款申请已通过审核", "退款已到账"):
             assert f"student@demo | {subject}（订单 O-DEMO-1002）" in output
+        assert_mail_to_the_complaints_inbox_becomes_a_complaint(dev_env)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     log = (tmp_path / "first.log").read_text()
@@ -138,7 +161,9 @@ def test_make_dev_runs_the_readme_walkthrough_and_stops_cleanly(
             capture_output=True, text=True, timeout=30, check=True,
         )  # fmt: skip
         listed = [json.loads(line) for line in workflows.stdout.splitlines() if line.strip()]
-        assert [w["execution"]["workflowId"] for w in listed] == [f"refund-{refunds[0]['refund_id']}"]
+        ids = [w["execution"]["workflowId"] for w in listed]
+        assert [i for i in ids if i.startswith("refund-")] == [f"refund-{refunds[0]['refund_id']}"]
+        assert len([i for i in ids if i.startswith("complaint-")]) == 1  # the emailed one
 
         # Even a launcher killed outright takes its children with it: nothing keeps a port.
         process.kill()

@@ -89,6 +89,8 @@ class FakeActivities:
         self.commerce_refuses = False
         self.refund_intakes: list[RefundIntake] = []
         self.refund_refusal: str | None = None  # what the intake says instead of taking a refund in
+        self.complaint_assign_gate: asyncio.Event | None = None  # set: assignment may finish
+        self.complaint_record_gates: dict[str, asyncio.Event] = {}  # event → set: it may be recorded
 
     def result(
         self, refund_id: str, amount: int, total: int, outcome: GatewayOutcome, source: str
@@ -175,10 +177,15 @@ class FakeActivities:
 
         @activity.defn(name="record_complaint_event")
         async def record_complaint_event(step: ComplaintEvent) -> None:
+            gate = self.complaint_record_gates.get(step.event)
+            if gate is not None:
+                await gate.wait()
             self.complaint_events.append(step)
 
         @activity.defn(name="assign_complaint")
         async def assign_complaint(department: Department) -> ComplaintAssignment:
+            if self.complaint_assign_gate is not None:
+                await self.complaint_assign_gate.wait()
             return self.complaint_assignment.model_copy(update={"department": department})
 
         @activity.defn(name="reserve_compensation")

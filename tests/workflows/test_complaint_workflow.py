@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -21,6 +21,7 @@ from domain.complaints import (
     AgentNote,
     AgentReply,
     ComplaintCategory,
+    ComplaintReceipt,
     ComplaintRequest,
     ComplaintResolution,
     ComplaintStage,
@@ -385,4 +386,61 @@ async def test_a_complaint_moves_to_another_department_and_up_to_a_lead_with_its
         ("team", Channel.STAFF_CHAT),
     }
     assert told[0].context["escalated_by"] == "陈客服"
+    await stop(handle)
+
+
+async def test_a_message_sent_while_the_complaint_is_triaged_is_kept_and_undoes_no_step(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    """On WeChat a second message often follows the first within seconds, before triage is done."""
+    fakes.complaint_assign_gate = asyncio.Event()  # assignment waits until the message is in
+    request = complaint().model_copy(update={"received_at": await env.get_current_time()})
+    handle = await env.client.start_workflow(
+        ComplaintWorkflow.run, request, id=f"complaint-{request.complaint_id}", task_queue=TASK_QUEUE
+    )
+    await stage_is(handle, ComplaintStage.TRIAGED)
+    receipt = await handle.execute_update(
+        ComplaintWorkflow.customer_message, CustomerMessage(text="是手机端")
+    )
+    assert receipt.stage is ComplaintStage.TRIAGED
+    fakes.complaint_assign_gate.set()
+    await stage_is(handle, ComplaintStage.ASSIGNED)
+    assert events(fakes) == [
+        "complaint.received",
+        "complaint.triaged",
+        "customer.replied",
+        "complaint.assigned",
+    ]
+    assert [step.stage for step in fakes.complaint_events][-2:] == [
+        ComplaintStage.TRIAGED,
+        ComplaintStage.ASSIGNED,
+    ]
+    await stop(handle)
+
+
+async def test_a_message_waiting_for_a_step_to_be_recorded_does_not_undo_it(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    """The stage a message is recorded with is read once the step before it is on record."""
+    assigned = fakes.complaint_record_gates["complaint.assigned"] = asyncio.Event()
+    request = complaint().model_copy(update={"received_at": await env.get_current_time()})
+    handle = await env.client.start_workflow(
+        ComplaintWorkflow.run, request, id=f"complaint-{request.complaint_id}", task_queue=TASK_QUEUE
+    )
+    await stage_is(handle, ComplaintStage.TRIAGED)  # recording "assigned" now waits on the gate
+    message = await handle.start_update(
+        ComplaintWorkflow.customer_message,
+        CustomerMessage(text="是手机端"),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,  # its handler is running, waiting its turn
+    )
+    assigned.set()
+    receipt: ComplaintReceipt = await message.result()
+    assert receipt.stage is ComplaintStage.ASSIGNED
+    assert (await handle.query(ComplaintWorkflow.state)).stage is ComplaintStage.ASSIGNED
+    assert events(fakes) == [
+        "complaint.received",
+        "complaint.triaged",
+        "complaint.assigned",
+        "customer.replied",
+    ]
     await stop(handle)

@@ -1,0 +1,125 @@
+"""The school's WeChat Official Account server (its URL is what the account's 服务器配置 names):
+students write to the account, and each text message opens a complaint — or is added to the one
+they opened by WeChat and is still open — and is answered at once with the complaint's number and
+when to expect the first response. Protocol: integrations/wechat_official.py."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import field_error
+from api.services.customers import resolve_customer
+from api.services.intake import Taken, open_complaint_of, take_message
+from domain.complaints import IntakeChannel
+from domain.customers import CustomerRef
+from domain.intake_text import readable
+from integrations import wechat_official
+from settings import Settings
+
+router = APIRouter(prefix="/api/intake/wechat", tags=["intake"])
+
+Signature = Annotated[str, Query(max_length=64)]
+Timestamp = Annotated[str, Query(max_length=20)]
+Nonce = Annotated[str, Query(max_length=64)]
+
+ONLY_TEXT = "您好，这里目前只能接收文字消息。请用文字描述您遇到的问题，我们收到后会马上告诉您反馈编号。"
+
+
+def _signed_by_wechat(settings: Settings, signature: str, timestamp: str, nonce: str) -> None:
+    token = settings.wechat_official_token_in_force
+    if token is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "AFTERCARE_WECHAT_OFFICIAL_TOKEN is not configured"
+        )
+    if not wechat_official.verify(token, signature, timestamp, nonce):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "signature does not match or is too old")
+
+
+@router.get("", response_class=PlainTextResponse)
+def confirm_server(
+    signature: Signature, timestamp: Timestamp, nonce: Nonce, echostr: Annotated[str, Query(max_length=256)],
+    settings: SettingsDep,
+) -> PlainTextResponse:  # fmt: skip
+    """WeChat's check when the server URL is saved: echo `echostr` if the call is signed with our token."""
+    _signed_by_wechat(settings, signature, timestamp, nonce)
+    return PlainTextResponse(echostr)
+
+
+def _span(minutes: int) -> str:
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)} 天"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} 小时"
+    return f"{minutes} 分钟"
+
+
+def acknowledgement(taken: Taken) -> str:
+    if taken.outcome == "message":
+        return f"已补充到您的反馈（编号 {taken.complaint_id}），负责的老师会一并查看，请留意回复。"
+    return (
+        f"您的反馈已收到，编号 {taken.complaint_id}。我们会在 {_span(taken.first_response_minutes)}内"
+        "给您第一次回复；如需补充，直接在这里继续留言即可。"
+    )
+
+
+@router.post("")
+async def receive_message(
+    request: Request,
+    signature: Signature,
+    timestamp: Timestamp,
+    nonce: Nonce,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    encrypt_type: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    """One message pushed by WeChat. Answered with a passive text reply (XML), or "success" for
+    events; a MsgId seen before changes nothing and is answered as the first time."""
+    _signed_by_wechat(settings, signature, timestamp, nonce)
+    if encrypt_type not in (None, "raw"):
+        raise field_error("encrypt_type", "only plaintext mode is spoken here", where="query")
+    declared = request.headers.get("content-length", "0")
+    if declared.isdigit() and int(declared) > wechat_official.MAX_BODY_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "message too large")
+    body = await request.body()
+    try:
+        message = wechat_official.parse_message(body)
+    except wechat_official.InvalidMessage as exc:
+        raise field_error("xml", str(exc)) from exc
+    if message.msg_type == "event":  # subscribe, menu clicks…: nothing to take
+        return PlainTextResponse("success")
+
+    def reply(content: str) -> Response:
+        return Response(wechat_official.text_reply(message, content), media_type="application/xml")
+
+    text = readable(message.content or "")
+    if message.msg_type != "text" or not text:
+        return reply(ONLY_TEXT)
+    assert message.msg_id is not None  # parse_message requires it of text messages
+    try:
+        ref = CustomerRef(wechat_openid=message.from_user)
+    except ValidationError as exc:
+        raise field_error("FromUserName", "not an openid") from exc
+    # An openid only ever matches students (api/services/customers.py), so no staff refusal here.
+    customer, _created = await run_in_threadpool(resolve_customer, session, ref)
+    complaint = await run_in_threadpool(
+        lambda: open_complaint_of(session, customer, channel=IntakeChannel.WECHAT)
+    )
+    taken = await take_message(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        channel=IntakeChannel.WECHAT,
+        delivery_id=message.msg_id,
+        customer=customer,
+        filer=customer,
+        text=text,
+        follow_up_of=complaint,
+    )
+    return reply(acknowledgement(taken))
