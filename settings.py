@@ -21,6 +21,7 @@ DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
 DEV_COMMERCE_HOOK_SECRET = "dev-commerce-hook-secret"
 DEV_INTAKE_SECRET = "dev-intake-secret"
 DEV_WECHAT_OFFICIAL_TOKEN = "devwechattoken"
+DEV_VIDEO_ROOM_SECRET = "dev-video-room-secret"
 
 
 class Settings(BaseSettings):
@@ -91,6 +92,13 @@ class Settings(BaseSettings):
     # the sandbox gateway's stand-in at <sandbox>/sandbox/commerce, which records every call.
     commerce_hook_url: str | None = None
     commerce_hook_secret: SecretStr = SecretStr(DEV_COMMERCE_HOOK_SECRET)
+    # Video support rooms for complaints (integrations/video_rooms.py). "link": a room link made from
+    # video_room_base_url (e.g. a self-hosted Jitsi, https://meet.school.example) with an
+    # unguessable room name signed by video_room_secret. Unset base URL in dev mode: the sandbox's
+    # room page; in production, unset means no video rooms.
+    video_room_provider: str = "link"
+    video_room_base_url: str | None = None
+    video_room_secret: SecretStr = SecretStr(DEV_VIDEO_ROOM_SECRET)
     # The sandbox gateway (devstack/sandbox_gateway.py): both protocols, for dev and tests.
     sandbox_gateway_port: int = 8090
     sandbox_gateway_url: str | None = None  # default: http://127.0.0.1:<sandbox_gateway_port>
@@ -168,6 +176,16 @@ class Settings(BaseSettings):
         if self.commerce_hook_url:
             return self.commerce_hook_url
         return f"{self.sandbox_base_url}/sandbox/commerce" if self.dev_mode else None
+
+    @property
+    def effective_video_room_base_url(self) -> str | None:
+        if self.video_room_base_url:
+            return self.video_room_base_url.rstrip("/")
+        return f"{self.sandbox_base_url}/sandbox/video" if self.dev_mode else None
+
+    @property
+    def video_room_secret_in_force(self) -> str | None:
+        return _unless_dev_default(self.video_room_secret, DEV_VIDEO_ROOM_SECRET, self.dev_mode)
 
     @property
     def effective_staff_chat_urls(self) -> list[str]:

@@ -22,6 +22,7 @@ from activities.notify import NotifyActivities
 from activities.payments import PaymentActivities
 from activities.records import RecordActivities
 from activities.review import ReviewActivities
+from activities.video_rooms import VideoRoomActivities
 from activities.webhooks import WebhookActivities
 from db.engine import SessionFactory, build_engine
 from db.template_store import TemplateStore
@@ -32,6 +33,7 @@ from integrations.notice_renderer import school_renderer
 from integrations.payments.registry import build_gateways
 from integrations.sms import build_sms_sender
 from integrations.staff_chat import StaffChat
+from integrations.video_rooms import build_video_rooms
 from integrations.wechat_message import build_wechat
 from settings import Settings, get_settings
 from workflows.complaint import ComplaintWorkflow
@@ -94,6 +96,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         complaints.record_complaint_event,
         complaints.assign_complaint,
         complaints.take_in_refund,
+        VideoRoomActivities(build_video_rooms(settings)).open_video_room,
         compensation.reserve_compensation,
         compensation.issue_compensation,
         compensation.settle_compensation,

@@ -6,16 +6,19 @@ dev and tests. Each checks what a real one would and records what it was told:
   given once per Idempotency-Key (= the compensation id) however often it is asked;
 - a CRM subscribed to our outbound webhooks: it verifies the signature and the timestamp, ignores
   a repeated delivery of the same event, and tags the student "refunded" on `refund.refunded`;
-- the team's chat room, as Apprise's json:// plugin posts to it.
+- the team's chat room, as Apprise's json:// plugin posts to it;
+- the page a dev video-room link opens (integrations/video_rooms.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
 
 from integrations.signed_post import verify
 from settings import DEV_COMMERCE_HOOK_SECRET
@@ -77,6 +80,16 @@ def school_systems_router(
     @router.get("/sandbox/commerce/compensations")
     async def list_compensations() -> list[dict[str, Any]]:
         return list(compensations.values())
+
+    @router.get("/sandbox/video/{room_id}", response_class=HTMLResponse)
+    async def video_room(room_id: str) -> str:
+        """Where the default video-room links lead in dev: a real provider's room would open here."""
+        room = html.escape(room_id)
+        return (
+            f"<!doctype html><meta charset='utf-8'><title>视频支持房间 {room}</title>"
+            f"<h1>视频支持房间 / Video support room</h1><p><code>{room}</code></p>"
+            "<p>Sandbox: with a real provider configured, the call opens here.</p>"
+        )
 
     @router.post(CRM_EVENTS_PATH)
     async def receive_event(request: Request) -> dict[str, Any]:

@@ -291,6 +291,25 @@ class ComplaintReceipt(BaseModel):
     stage: ComplaintStage
 
 
+class VideoInvitation(BaseModel):
+    """An agent invites the student into a video support room, now or at a time they agreed."""
+
+    starts_at: datetime | None = None  # None: now
+    note: PlainText = Field(default="", max_length=500)
+    by: str
+    by_name: str
+
+
+class VideoRoom(BaseModel):
+    provider: str
+    room_id: str
+    url: str
+
+
+class VideoInvited(ComplaintReceipt):
+    room_url: str
+
+
 class RefundOnBehalf(BaseModel):
     """A complaint that is a refund request: the agent asks for the refund of the student's order."""
 

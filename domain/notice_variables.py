@@ -83,6 +83,7 @@ EVENT_VARIABLES: dict[NoticeEvent, frozenset[str]] = {
     NoticeEvent.SLA_BREACHED: frozenset({"staff_name", "assignee_name", "deadline_label", "due_at"}),
     NoticeEvent.COMPLAINT_ESCALATED: frozenset({"staff_name", "escalated_by", "escalation_reason"}),
     NoticeEvent.COMPENSATION_GIVEN: _COMPENSATION,
+    NoticeEvent.VIDEO_INVITATION: frozenset({"agent_name", "room_url", "starts_at", "invitation_note"}),
     NoticeEvent.COMPENSATION_APPROVAL: _COMPENSATION | {"staff_name", "offered_by", "quota_left_fen"},
 }
 
@@ -142,6 +143,9 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "compensation_reason": "直播卡顿影响上课，补偿优惠券",
     "offered_by": "陈客服",
     "quota_left_fen": 2_000,
+    "room_url": "https://meet.school.example/aftercare-5f0c2a9e41b7d3c86a1e9f02",
+    "starts_at": "2026-11-23T12:00:00+00:00",
+    "invitation_note": "请准备好出现卡顿的设备，我们一起排查",
 }
 
 

@@ -35,6 +35,7 @@ class NoticeEvent(StrEnum):
     COMPLAINT_RESOLVED = "complaint_resolved"
     COMPLAINT_FOLLOW_UP = "complaint_follow_up"  # the satisfaction survey after a resolution
     COMPENSATION_GIVEN = "compensation_given"  # a coupon or a course restarted, for a complaint
+    VIDEO_INVITATION = "video_invitation"  # an agent asks the student into a video support room
     # To one member of staff, in their in-app inbox.
     REVIEW_REMINDER = "review_reminder"
     REVIEW_ESCALATED = "review_escalated"
@@ -82,6 +83,7 @@ COMPLAINT_EVENTS = frozenset(
         NoticeEvent.COMPLAINT_ESCALATED,
         NoticeEvent.COMPENSATION_GIVEN,
         NoticeEvent.COMPENSATION_APPROVAL,
+        NoticeEvent.VIDEO_INVITATION,
     }
 )
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
@@ -25,6 +26,7 @@ from workflows.refund import RefundWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.complaints import ComplaintActivities
+    from activities.video_rooms import VideoRoomActivities
     from domain import search_attributes
     from domain.compensation import CompensationDecision, CompensationOffer
     from domain.complaints import (
@@ -57,6 +59,8 @@ with workflow.unsafe.imports_passed_through():
         SlaTerms,
         SurveyAnswer,
         Transfer,
+        VideoInvitation,
+        VideoInvited,
         classify,
     )
     from domain.notifications import NoticeEvent
@@ -95,6 +99,7 @@ class ComplaintWorkflow:
         self._paused_at: datetime | None = None  # asked the student for information at
         self._closing = False  # followed up and satisfied: only the archive is left
         self._refund_id: str | None = None  # the refund this complaint asked for and follows
+        self._video_rooms = 0  # rooms opened so far: the next invitation's number
         self._messenger = CaseMessenger(
             workflow_id=self._workflow_id,
             case_type="complaint",
@@ -458,6 +463,48 @@ class ComplaintWorkflow:
     def _not_archived(self, _note: AgentNote) -> None:
         if self._stage is ComplaintStage.ARCHIVED:
             self._refuse("archived")
+
+    @workflow.update
+    async def invite_to_video(self, invitation: VideoInvitation) -> VideoInvited:
+        """Open a video support room and invite the student (inbox, email, SMS as for any notice).
+        It is not an answer in itself: the first-response clock runs until someone replies."""
+        self._video_rooms += 1
+        invitation_id = f"{self._workflow_id}:video:{self._video_rooms}"
+        try:
+            room = await workflow.execute_activity_method(
+                VideoRoomActivities.open_video_room,
+                invitation_id,
+                start_to_close_timeout=RECORD_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=3),
+                summary="Open a video support room",
+            )
+        except ActivityError as exc:
+            raise ApplicationError(
+                f"no video room could be opened: {exc.cause or exc}", type="VideoRoomUnavailable"
+            ) from exc
+        starts_at = invitation.starts_at.isoformat() if invitation.starts_at else ""
+        await self._record(
+            "video.invited",
+            None,
+            actor=invitation.by,
+            note=invitation.note,
+            detail={"room_url": room.url, "provider": room.provider, "starts_at": starts_at or None},
+        )
+        self._messenger.to_student(
+            NoticeEvent.VIDEO_INVITATION,
+            {
+                **self._context(),
+                "agent_name": invitation.by_name,
+                "room_url": room.url,
+                "starts_at": starts_at,
+                "invitation_note": invitation.note,
+            },
+        )
+        return VideoInvited(**self._receipt().model_dump(), room_url=room.url)
+
+    @invite_to_video.validator
+    def _video_only_while_open(self, _invitation: VideoInvitation) -> None:
+        self._require(OPEN_STAGES, "open")
 
     @workflow.update
     async def request_refund(self, ask: RefundOnBehalf) -> RefundFollowed:

@@ -36,6 +36,8 @@ from domain.complaints import (
     Severity,
     SurveyAnswer,
     Transfer,
+    VideoInvitation,
+    VideoInvited,
 )
 from domain.roles import Role
 from domain.text import PlainText
@@ -404,3 +406,19 @@ async def request_refund(
         )
     )
     return await actions.run(agent, complaint_id, ComplaintWorkflow.request_refund, ask)
+
+
+class VideoInvitationIn(BaseModel):
+    starts_at: AwareDatetime | None = None  # None: now
+    note: Annotated[PlainText, Field(max_length=500)] = ""
+
+
+@router.post("/{complaint_id}/video-room", response_model=VideoInvited)
+async def invite_to_video(
+    complaint_id: str, body: VideoInvitationIn, actions: Actions, agent: Handler
+) -> VideoInvited:
+    """Open a video support room; the student is invited on their channels with its link."""
+    invitation = VideoInvitation(
+        starts_at=body.starts_at, note=body.note, by=agent.id, by_name=agent.display_name
+    )
+    return await actions.run(agent, complaint_id, ComplaintWorkflow.invite_to_video, invitation)

@@ -20,6 +20,8 @@ from settings import Settings
 # The ApplicationError types workflows raise for "not in a state for this" (validators, and a
 # refund a complaint asked for that the order does not allow).
 INVALID_STATE_TYPES = frozenset({"InvalidRefundState", "InvalidComplaintState", "RefundRefused"})
+# ... and those for "an outside service this needs cannot be reached or is not set up".
+UNAVAILABLE_TYPES = frozenset({"VideoRoomUnavailable"})
 
 
 async def workflow_exists(client: Client, workflow_id: str, within_seconds: float) -> bool | None:
@@ -88,6 +90,8 @@ async def execute_update(
     except WorkflowUpdateFailedError as exc:
         if isinstance(exc.cause, ApplicationError) and exc.cause.type in INVALID_STATE_TYPES:
             raise HTTPException(status.HTTP_409_CONFLICT, exc.cause.message) from exc
+        if isinstance(exc.cause, ApplicationError) and exc.cause.type in UNAVAILABLE_TYPES:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.cause.message) from exc
         raise
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:  # the workflow has already finished

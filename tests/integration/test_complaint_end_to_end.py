@@ -325,3 +325,33 @@ async def test_a_complaint_that_is_a_refund_request_follows_its_refund_to_the_mo
         described.raw_description.workflow_execution_info.parent_execution.workflow_id
         == f"complaint-{complaint_id}"
     )
+
+
+async def test_an_agent_invites_the_student_into_a_video_room(stack: Stack) -> None:
+    student = await login(stack.api, "student@demo")
+    agent = await login(stack.api, "agent@demo")
+    filed = await stack.api.post(
+        "/api/complaints", headers=student, json={"text": "电脑上视频一直黑屏，放不出来"}
+    )
+    complaint_id = filed.json()["complaint_id"]
+    await eventually(lambda: stage_is(stack, complaint_id, student, "assigned"), "routing")
+    url = f"/api/complaints/{complaint_id}/video-room"
+    assert (await stack.api.post(url, headers=student, json={})).status_code == 403
+    naive = await stack.api.post(url, headers=agent, json={"starts_at": "2026-11-24T20:00:00"})
+    assert naive.status_code == 422  # a time without its zone is ambiguous
+
+    invited = await stack.api.post(
+        url, headers=agent, json={"starts_at": "2026-11-24T20:00:00+08:00", "note": "请用出问题的那台电脑"}
+    )
+    assert invited.status_code == 200, invited.text
+    room_url = invited.json()["room_url"]
+    assert room_url.startswith(f"{stack.settings.sandbox_base_url}/sandbox/video/aftercare-")
+    page = await stack.gateway.get(room_url.removeprefix(stack.settings.sandbox_base_url))
+    assert page.status_code == 200 and "aftercare-" in page.text
+
+    async def invitation() -> list | None:
+        inbox = (await stack.api.get("/api/me/inbox", headers=student)).json()["messages"]
+        return [m for m in inbox if m["case_id"] == complaint_id and m["event"] == "video_invitation"] or None
+
+    [message] = await eventually(invitation, "the invitation in the student's inbox")
+    assert room_url in message["body_text"] and "2026-11-24 20:00" in message["body_text"]

@@ -20,7 +20,7 @@ from domain.compensation import (
     QuotaPeriod,
     QuotaUse,
 )
-from domain.complaints import ComplaintAssignment, ComplaintEvent, Department, RefundIntake
+from domain.complaints import ComplaintAssignment, ComplaintEvent, Department, RefundIntake, VideoRoom
 from domain.courses import CourseType, Gateway
 from domain.finance import FinanceTaskClosing, FinanceTaskOpening
 from domain.notice_variables import RENDERER_VARIABLES, allowed_variables
@@ -44,6 +44,7 @@ from domain.refunds import (
     StudentSnapshot,
 )
 from domain.webhooks import OutboundEvent, delivery_id_for
+from integrations.video_rooms import LinkRoomProvider
 from tests.factories import default_policy
 from workflows.refund import RefundWorkflow
 
@@ -89,6 +90,8 @@ class FakeActivities:
         self.commerce_refuses = False
         self.refund_intakes: list[RefundIntake] = []
         self.refund_refusal: str | None = None  # what the intake says instead of taking a refund in
+        self.video_rooms = LinkRoomProvider(base_url="https://meet.school.test", secret="test-video-secret")
+        self.video_rooms_down = False
         self.complaint_assign_gate: asyncio.Event | None = None  # set: assignment may finish
         self.complaint_record_gates: dict[str, asyncio.Event] = {}  # event → set: it may be recorded
 
@@ -235,7 +238,16 @@ class FakeActivities:
                 raise ApplicationError(self.refund_refusal, type="RefundRefused", non_retryable=True)
             return refund_request().model_copy(update={"order_id": intake.order_id, "reason": intake.reason})
 
+        @activity.defn(name="open_video_room")
+        async def open_video_room(invitation_id: str) -> VideoRoom:
+            if self.video_rooms_down:
+                raise ApplicationError(
+                    "503 from the meeting service", type="VideoRoomRefused", non_retryable=True
+                )
+            return await self.video_rooms.open_room(invitation_id)
+
         return [
+            open_video_room,
             take_in_refund,
             reserve_compensation,
             issue_compensation,

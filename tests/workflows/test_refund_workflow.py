@@ -29,6 +29,7 @@ from tests.workflows.refund_fakes import (
     FakeActivities,
     decision,
     notice_events,
+    notices_of,
     refund_request,
     start,
     timers_started,
@@ -218,9 +219,10 @@ async def test_a_refused_refund_goes_to_finance_who_may_have_the_gateway_asked_a
     [task] = fakes.finance_opened
     assert (task.task_id, task.kind) == (f"FT-{request.refund_id}-1", FinanceTaskKind.GATEWAY_REFUSED)
     assert "trade closed" in task.detail
-    # The student hears of the delay; the team hears of the task, on staff chat.
-    assert [c for e, c in notice_events(fakes) if e == "refund_delayed"] == ["email", "inbox"]
-    [stuck] = [n for n in fakes.notices if n.event is NoticeEvent.TEAM_REFUND_STUCK]
+    # The student hears of the delay; the team hears of the task, on staff chat (beside the path).
+    delayed = await notices_of(fakes, "refund_delayed", 2)
+    assert sorted(n.channel.value for n in delayed) == ["email", "inbox"]
+    [stuck] = await notices_of(fakes, "team_refund_stuck", 1)
     assert (stuck.channel, stuck.recipient.user_id) == (Channel.STAFF_CHAT, "team")
     assert stuck.context["finance_task_id"] == task.task_id
 
