@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from domain.calendar import add_business_time, business_time_between
 from domain.compensation import CompensationStatus, QuotaUse
-from domain.notifications import Channel, QuietHours, Recipient
+from domain.notifications import Channel, NoticeCount, QuietHours, Recipient
 from domain.refunds import StudentSnapshot
 from domain.text import PlainText
 
@@ -230,6 +230,10 @@ class ComplaintRequest(BaseModel):
     survey_open_minutes: int = 7 * 24 * 60  # then archived, answered or not
     sms_quiet_hours: QuietHours | None = QuietHours()
     notice_channels: list[Channel] = Field(default_factory=lambda: list(COMPLAINT_NOTICE_CHANNELS))
+    # Hand the history on to a new run (continue-as-new) past this many events, or when Temporal
+    # suggests it, whichever comes first.
+    history_event_limit: int = Field(default=10_000, ge=50)
+    carried: ComplaintCarryOver | None = None  # set on a continued run
 
 
 class ComplaintAssignment(BaseModel):
@@ -384,3 +388,32 @@ class ComplaintState(BaseModel):
     resolution_due_at: datetime | None = None
     sla_breached: bool = False
     timeline: list[ComplaintTimelineEntry] = Field(default_factory=list)
+
+
+class ComplaintCarryOver(BaseModel):
+    """What a complaint's next run takes over when it hands its long history on (continue-as-new).
+    Only an open complaint with nothing in flight hands on, so this is all there is to it."""
+
+    stage: ComplaintStage
+    steps: int  # steps recorded so far: the next one's number (its audit event key)
+    timeline: list[ComplaintTimelineEntry]  # the latest steps; the audit trail keeps all of them
+    terms: SlaTerms
+    category: ComplaintCategory
+    severity: Severity
+    assignment: ComplaintAssignment | None
+    first_response_due: datetime
+    resolution_due: datetime
+    first_responded: bool
+    resolution_clock_start: datetime  # received, or the latest reopening
+    warned: list[str]  # the deadlines whose 80% warning went out
+    breached: list[str]  # the deadlines that passed
+    sla_breached: bool
+    reopened: int
+    paused_at: datetime | None
+    notices_sent: list[NoticeCount]
+    compensation_offers: int
+    video_rooms: int
+    runs: int  # how many runs before this one handed on
+
+
+ComplaintRequest.model_rebuild()  # it names ComplaintCarryOver, defined after it

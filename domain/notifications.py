@@ -88,6 +88,14 @@ COMPLAINT_EVENTS = frozenset(
 )
 
 
+class NoticeCount(BaseModel):
+    """How many notices of one event went out on one channel (the next one's number)."""
+
+    event: NoticeEvent
+    channel: Channel
+    count: int
+
+
 class NotificationStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"

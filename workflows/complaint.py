@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         AgentReply,
         CompensationReceipt,
         ComplaintAssignment,
+        ComplaintCarryOver,
         ComplaintCategory,
         ComplaintEvent,
         ComplaintReceipt,
@@ -69,6 +70,8 @@ with workflow.unsafe.imports_passed_through():
 
 FIRST_RESPONSE = "first_response"
 RESOLUTION = "resolution"
+# How many of the latest timeline steps a continued run keeps for the `state` query.
+TIMELINE_CARRIED = 50
 DEADLINE_LABELS = {
     "zh-CN": {FIRST_RESPONSE: "首次响应", RESOLUTION: "解决"},
     "en": {FIRST_RESPONSE: "first response", RESOLUTION: "resolution"},
@@ -100,6 +103,12 @@ class ComplaintWorkflow:
         self._closing = False  # followed up and satisfied: only the archive is left
         self._refund_id: str | None = None  # the refund this complaint asked for and follows
         self._video_rooms = 0  # rooms opened so far: the next invitation's number
+        self._resolution_clock_start = request.received_at
+        self._warned: set[str] = set()  # deadlines whose 80% warning went out
+        self._breached: set[str] = set()  # deadlines that passed
+        self._clocks: list[asyncio.Task[None]] = []
+        self._runs = 0  # runs before this one (continue-as-new)
+        carried = request.carried
         self._messenger = CaseMessenger(
             workflow_id=self._workflow_id,
             case_type="complaint",
@@ -107,6 +116,7 @@ class ComplaintWorkflow:
             student=request.student,
             student_channels=request.notice_channels,
             sms_quiet_hours=request.sms_quiet_hours,
+            sent_before=carried.notices_sent if carried else None,
         )
         self._compensation = CompensationDesk(
             complaint_id=request.complaint_id,
@@ -116,9 +126,43 @@ class ComplaintWorkflow:
             context=self._context,
             publish=self._publish,
         )
+        if carried is not None:
+            self._take_over(carried)
 
     @workflow.run
     async def run(self, request: ComplaintRequest) -> ComplaintState:
+        if request.carried is None:
+            await self._take_in(request)
+        else:  # a continued run: the clocks start again where the last run left them
+            self._start_clocks()
+        while True:
+            await workflow.wait_condition(
+                lambda: (
+                    self._stage is ComplaintStage.RESOLVED
+                    or (self._history_is_long() and self._may_hand_on())
+                )
+            )
+            if self._stage is not ComplaintStage.RESOLVED:
+                workflow.continue_as_new(self._request.model_copy(update={"carried": self._carry()}))
+            reopened_before = self._reopened
+            if await self._followed_up_and_satisfied(reopened_before):
+                break
+            if self._reopened == reopened_before:  # the student said it is not solved
+                await self._reopen(
+                    Reopening(reason=self._survey.comment if self._survey else "", by=request.student.id)
+                )
+            self._survey = None
+        self._closing = True
+        await workflow.wait_condition(lambda: self._nothing_outstanding)
+        await self._record("complaint.archived", ComplaintStage.ARCHIVED, actor="system")
+        self._publish(OutboundEventType.COMPLAINT_ARCHIVED)
+        await self._messenger.finish()
+        await asyncio.gather(*self._clocks)  # each ends once the complaint is archived
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state()
+
+    async def _take_in(self, request: ComplaintRequest) -> None:
+        """received → triaged → assigned; the student is told, the clocks start."""
         await self._record(
             "complaint.received",
             ComplaintStage.RECEIVED,
@@ -160,30 +204,72 @@ class ComplaintWorkflow:
         self._messenger.to_student(NoticeEvent.COMPLAINT_RECEIVED, self._context())
         self._publish(OutboundEventType.COMPLAINT_RECEIVED)
         self._publish(OutboundEventType.COMPLAINT_ASSIGNED)
-        self._messenger.spawn(
-            self._watch(
-                FIRST_RESPONSE, received, lambda: self._first_response_due, lambda: self._first_responded
-            )
-        )
-        self._watch_resolution(received)
+        self._start_clocks()
 
-        while True:
-            await workflow.wait_condition(lambda: self._stage is ComplaintStage.RESOLVED)
-            reopened_before = self._reopened
-            if await self._followed_up_and_satisfied(reopened_before):
-                break
-            if self._reopened == reopened_before:  # the student said it is not solved
-                await self._reopen(
-                    Reopening(reason=self._survey.comment if self._survey else "", by=request.student.id)
-                )
-            self._survey = None
-        self._closing = True
-        await workflow.wait_condition(lambda: self._nothing_outstanding)
-        await self._record("complaint.archived", ComplaintStage.ARCHIVED, actor="system")
-        self._publish(OutboundEventType.COMPLAINT_ARCHIVED)
-        await self._messenger.finish()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.state()
+    # --- a long history is handed on (continue-as-new) -------------------------------------------
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._request.history_event_limit
+        )
+
+    def _may_hand_on(self) -> bool:
+        """Nothing would be lost: no update running, no step being written, no notice or event
+        still going out, no offer or refund in flight. (The clocks are rebuilt from the state.)"""
+        return (
+            workflow.all_handlers_finished()
+            and not self._write.locked()
+            and self._messenger.idle
+            and self._nothing_outstanding
+        )
+
+    def _carry(self) -> ComplaintCarryOver:
+        assert self._terms and self._category and self._first_response_due and self._resolution_due
+        return ComplaintCarryOver(
+            stage=self._stage,
+            steps=self._steps,
+            timeline=self._timeline[-TIMELINE_CARRIED:],
+            terms=self._terms,
+            category=self._category,
+            severity=self._severity,
+            assignment=self._assignment,
+            first_response_due=self._first_response_due,
+            resolution_due=self._resolution_due,
+            first_responded=self._first_responded,
+            resolution_clock_start=self._resolution_clock_start,
+            warned=sorted(self._warned),
+            breached=sorted(self._breached),
+            sla_breached=self._sla_breached,
+            reopened=self._reopened,
+            paused_at=self._paused_at,
+            notices_sent=self._messenger.sent_counts(),
+            compensation_offers=self._compensation.offers,
+            video_rooms=self._video_rooms,
+            runs=self._runs + 1,
+        )
+
+    def _take_over(self, carried: ComplaintCarryOver) -> None:
+        self._stage = carried.stage
+        self._steps = carried.steps
+        self._timeline = list(carried.timeline)
+        self._terms = carried.terms
+        self._category = carried.category
+        self._severity = carried.severity
+        self._assignment = carried.assignment
+        self._first_response_due = carried.first_response_due
+        self._resolution_due = carried.resolution_due
+        self._first_responded = carried.first_responded
+        self._resolution_clock_start = carried.resolution_clock_start
+        self._warned = set(carried.warned)
+        self._breached = set(carried.breached)
+        self._sla_breached = carried.sla_breached
+        self._reopened = carried.reopened
+        self._paused_at = carried.paused_at
+        self._compensation.offers = carried.compensation_offers
+        self._video_rooms = carried.video_rooms
+        self._runs = carried.runs
 
     async def _followed_up_and_satisfied(self, reopened_before: int) -> bool:
         """After the delay, ask the student; True when they are satisfied or do not answer.
@@ -221,17 +307,35 @@ class ComplaintWorkflow:
 
     # --- SLA clocks ----------------------------------------------------------------------------
 
-    def _watch_resolution(self, start: datetime) -> None:
+    def _start_clocks(self) -> None:
+        """Both clocks, unless answered or already breached (a continued run starts them again)."""
+        if not self._first_responded and FIRST_RESPONSE not in self._breached:
+            self._clocks.append(
+                asyncio.create_task(
+                    self._watch(
+                        FIRST_RESPONSE,
+                        self._request.received_at,
+                        lambda: self._first_response_due,
+                        lambda: self._first_responded,
+                    )
+                )
+            )
+        if RESOLUTION not in self._breached:
+            self._watch_resolution()
+
+    def _watch_resolution(self) -> None:
         generation = self._reopened
-        self._messenger.spawn(
-            self._watch(
-                RESOLUTION,
-                start,
-                lambda: self._resolution_due,
-                lambda: (
-                    self._stage in AFTER_RESOLUTION | {ComplaintStage.ARCHIVED}
-                    or self._reopened != generation
-                ),
+        self._clocks.append(
+            asyncio.create_task(
+                self._watch(
+                    RESOLUTION,
+                    self._resolution_clock_start,
+                    lambda: self._resolution_due,
+                    lambda: (
+                        self._stage in AFTER_RESOLUTION | {ComplaintStage.ARCHIVED}
+                        or self._reopened != generation
+                    ),
+                )
             )
         )
 
@@ -244,7 +348,7 @@ class ComplaintWorkflow:
         terms = self._terms
         assert terms is not None
         label = DEADLINE_LABELS["zh-CN"][kind]
-        warned = False
+        warned = kind in self._warned
         while not done():
             if self._paused_at is not None:
                 await workflow.wait_condition(lambda: self._paused_at is None or done())
@@ -258,9 +362,11 @@ class ComplaintWorkflow:
             ):
                 continue  # answered, paused or moved: look again
             if warned:
+                self._breached.add(kind)
                 await self._breach(kind, label, due)
                 return
             warned = True
+            self._warned.add(kind)
             await self._record(f"sla.{kind}.warning", None, actor="system", note=f"due {due.isoformat()}")
             assignment = self._assignment
             if assignment and assignment.agent:
@@ -710,6 +816,9 @@ class ComplaintWorkflow:
         self._resolution = None
         now = workflow.now()
         self._resolution_due = terms.deadline(now, terms.resolution_minutes)
+        self._resolution_clock_start = now
+        self._warned.discard(RESOLUTION)  # a new resolution clock
+        self._breached.discard(RESOLUTION)
         await self._record(
             "complaint.reopened",
             ComplaintStage.IN_PROGRESS,
@@ -719,7 +828,7 @@ class ComplaintWorkflow:
         )
         workflow.upsert_search_attributes([search_attributes.SLA_DUE_AT.value_set(self._resolution_due)])
         self._publish(OutboundEventType.COMPLAINT_REOPENED)
-        self._watch_resolution(now)
+        self._watch_resolution()
 
     async def _assign(self, department: Department) -> str | None:
         """Give the complaint to the department's least-loaded member; their id (None: the queue)."""

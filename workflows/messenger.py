@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         FALLBACK_CHANNEL,
         TEAM,
         Channel,
+        NoticeCount,
         NoticeEvent,
         NotifyInput,
         QuietHours,
@@ -60,6 +61,7 @@ class CaseMessenger:
         student: StudentSnapshot,
         student_channels: list[Channel],
         sms_quiet_hours: QuietHours | None,
+        sent_before: list[NoticeCount] | None = None,
     ) -> None:
         self.workflow_id = workflow_id
         self.case_type = case_type
@@ -67,13 +69,27 @@ class CaseMessenger:
         self.student = student
         self.student_channels = student_channels
         self.sms_quiet_hours = sms_quiet_hours
-        self._sent: dict[tuple[NoticeEvent, Channel], int] = {}
+        # Notices sent so far per event and channel (a continued run takes over the counts).
+        self._sent: dict[tuple[NoticeEvent, Channel], int] = {
+            (count.event, count.channel): count.count for count in sent_before or []
+        }
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- beside the main path ----------------------------------------------------------------
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         self._tasks.append(asyncio.create_task(work))
+
+    @property
+    def idle(self) -> bool:
+        """Nothing started beside the main path is still running."""
+        self._tasks = [task for task in self._tasks if not task.done()]
+        return not self._tasks
+
+    def sent_counts(self) -> list[NoticeCount]:
+        return [
+            NoticeCount(event=event, channel=channel, count=n) for (event, channel), n in self._sent.items()
+        ]
 
     async def finish(self) -> None:
         """Wait for everything started beside the main path (call before the workflow ends)."""
