@@ -16,13 +16,19 @@ class CommerceActivities:
 
     @activity.defn(name="revoke_enrollment")
     async def revoke_enrollment(self, revocation: EnrollmentRevocation) -> str:
-        if self.hook is None:
-            raise ApplicationError(
-                "no commerce hook is configured (AFTERCARE_COMMERCE_HOOK_URL)",
-                type="CommerceHookNotConfigured",
-                non_retryable=True,
-            )
+        hook = configured(self.hook)
         try:
-            return await self.hook.revoke_enrollment(**revocation.model_dump())
+            return await hook.revoke_enrollment(**revocation.model_dump())
         except PermanentDeliveryError as exc:
             raise ApplicationError(str(exc), type="EnrollmentRevocationRefused", non_retryable=True) from exc
+
+
+def configured(hook: CommerceHook | None) -> CommerceHook:
+    """The hook, or a final failure saying what to set: retrying cannot configure it."""
+    if hook is None:
+        raise ApplicationError(
+            "no commerce hook is configured (AFTERCARE_COMMERCE_HOOK_URL)",
+            type="CommerceHookNotConfigured",
+            non_retryable=True,
+        )
+    return hook

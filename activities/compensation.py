@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.commerce import configured
 from db import compensation_ledger
 from db.engine import SessionFactory
 from domain.compensation import (
@@ -40,23 +41,18 @@ class CompensationActivities:
     @activity.defn(name="issue_compensation")
     async def issue_compensation(self, issue: CompensationIssue) -> str:
         """The coupon code or the reset's reference. A refusal is final: nothing was given."""
-        if self.hook is None:
-            raise ApplicationError(
-                "no commerce hook is configured (AFTERCARE_COMMERCE_HOOK_URL)",
-                type="CommerceHookNotConfigured",
-                non_retryable=True,
-            )
+        hook = configured(self.hook)
         try:
             if issue.kind is CompensationKind.COUPON:
                 assert issue.amount_fen is not None
-                return await self.hook.issue_coupon(
+                return await hook.issue_coupon(
                     compensation_id=issue.compensation_id,
                     student_id=issue.student_id,
                     amount_fen=issue.amount_fen,
                     reason=issue.reason,
                 )
             assert issue.order_id is not None
-            return await self.hook.reset_progress(
+            return await hook.reset_progress(
                 compensation_id=issue.compensation_id,
                 student_id=issue.student_id,
                 order_id=issue.order_id,

@@ -38,6 +38,15 @@ def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[s
     }
 
 
+def is_recent(timestamp: str, *, now: float | None, tolerance_seconds: int) -> bool:
+    """A signed call's Unix timestamp is within the tolerance of now (a replay later is refused)."""
+    try:
+        age = abs((time.time() if now is None else now) - int(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance_seconds
+
+
 def verify(
     secret: str,
     timestamp: str,
@@ -48,11 +57,7 @@ def verify(
     tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
 ) -> bool:
     """True when the signature matches and the timestamp is recent (receivers use this)."""
-    try:
-        age = abs((time.time() if now is None else now) - int(timestamp))
-    except ValueError:
-        return False
-    return age <= tolerance_seconds and hmac.compare_digest(
+    return is_recent(timestamp, now=now, tolerance_seconds=tolerance_seconds) and hmac.compare_digest(
         signature(secret, timestamp, body), given_signature
     )
 

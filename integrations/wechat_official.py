@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
+from integrations.signed_post import is_recent
+
 MAX_BODY_BYTES = 64 * 1024  # a text message is at most 2048 bytes of content
 TIMESTAMP_TOLERANCE_SECONDS = 300
 
@@ -45,11 +47,7 @@ def verify(
     tolerance_seconds: int = TIMESTAMP_TOLERANCE_SECONDS,
 ) -> bool:
     """True when WeChat signed this call with our token, recently."""
-    try:
-        age = abs((time.time() if now is None else now) - int(timestamp))
-    except ValueError:
-        return False
-    return age <= tolerance_seconds and hmac.compare_digest(
+    return is_recent(timestamp, now=now, tolerance_seconds=tolerance_seconds) and hmac.compare_digest(
         signature(token, timestamp, nonce), given_signature.lower()
     )
 
