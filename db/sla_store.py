@@ -21,6 +21,14 @@ class SlaInForce(NamedTuple):
     row: ComplaintSlaTermsRow | None  # None: no usable row, the default applies
 
 
+def _usable(row: ComplaintSlaTermsRow) -> SlaTerms | None:
+    try:
+        return SlaTerms.model_validate(row, from_attributes=True)
+    except ValidationError as exc:
+        log.warning("complaint_sla_terms row %s is unusable; its default applies: %s", row.category, exc)
+        return None
+
+
 def sla_in_force(session: Session) -> dict[ComplaintCategory, SlaInForce]:
     """Every category's terms, with the row they came from. A category without a row, or with a
     row these terms cannot hold (edited by hand in the database), is judged by its default: filing
@@ -29,13 +37,10 @@ def sla_in_force(session: Session) -> dict[ComplaintCategory, SlaInForce]:
     in_force: dict[ComplaintCategory, SlaInForce] = {}
     for category in ComplaintCategory:
         row = rows.get(category.value)
-        if row is not None:
-            try:
-                in_force[category] = SlaInForce(SlaTerms.model_validate(row, from_attributes=True), row)
-                continue
-            except ValidationError as exc:
-                log.warning("complaint_sla_terms row %s is unusable; its default applies: %s", category, exc)
-        in_force[category] = SlaInForce(DEFAULT_SLA[category], None)
+        terms = _usable(row) if row is not None else None
+        in_force[category] = (
+            SlaInForce(terms, row) if terms is not None else SlaInForce(DEFAULT_SLA[category], None)
+        )
     return in_force
 
 
@@ -44,18 +49,16 @@ def sla_terms(session: Session) -> dict[ComplaintCategory, SlaTerms]:
     return {category: found.terms for category, found in sla_in_force(session).items()}
 
 
-def save_sla_terms(
-    session: Session, category: ComplaintCategory, terms: SlaTerms, *, by: str
-) -> ComplaintSlaTermsRow:
-    """Add (not commit) the category's new terms, so the caller's audit event lands with them."""
-    row = session.get(ComplaintSlaTermsRow, category.value) or ComplaintSlaTermsRow(
-        category=category.value, first_response_minutes=0, resolution_minutes=0, department=""
-    )
-    row.first_response_minutes = terms.first_response_minutes
-    row.resolution_minutes = terms.resolution_minutes
-    row.department = terms.department.value
-    row.business_hours_only = terms.business_hours_only
-    row.updated_by = by
-    row.updated_at = utcnow()
+def save_sla_terms(session: Session, category: ComplaintCategory, terms: SlaTerms, *, by: str) -> SlaTerms:
+    """Add (not commit) the category's new terms, so the caller's audit event lands with them, and
+    return the terms they replace. The row is locked first (PostgreSQL), so two admins' edits at
+    once each report what the other left."""
+    row = session.get(ComplaintSlaTermsRow, category.value, with_for_update=True)
+    fields = {**terms.model_dump(mode="json"), "updated_by": by, "updated_at": utcnow()}
+    replaced = _usable(row) if row is not None else None
+    if row is None:
+        row = ComplaintSlaTermsRow(category=category.value, **fields)
+    else:
+        row.sqlmodel_update(fields)
     session.add(row)
-    return row
+    return replaced if replaced is not None else DEFAULT_SLA[category]

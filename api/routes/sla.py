@@ -72,9 +72,8 @@ def put_sla(
     admin: Annotated[User, Depends(require_roles(Role.ADMIN))],
 ) -> SlaTermsOut:
     """Replace one category's terms. Complaints already filed keep the terms they were filed under."""
-    before = sla_in_force(session)[category].terms
     after = SlaTerms.model_validate(body.model_dump())
-    save_sla_terms(session, category, after, by=admin.id)
+    before = save_sla_terms(session, category, after, by=admin.id)
     audit_config_change(
         session,
         admin,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlmodel import delete
+from sqlmodel import col, delete
 
 from db.engine import SessionFactory
 from db.models import ComplaintSlaTermsRow
@@ -57,14 +57,35 @@ def test_saved_terms_are_in_force_for_their_category_only(sessions: SessionFacto
         business_hours_only=True,
     )
     with sessions() as session:
-        save_sla_terms(session, ComplaintCategory.TECHNICAL, slower, by="ADM1")
+        replaced = save_sla_terms(session, ComplaintCategory.TECHNICAL, slower, by="ADM1")
         session.commit()
+    assert replaced == DEFAULT_SLA[ComplaintCategory.TECHNICAL]
     with sessions() as session:
         in_force = sla_in_force(session)
     technical = in_force[ComplaintCategory.TECHNICAL]
     assert technical.terms == slower
     assert technical.row is not None and technical.row.updated_by == "ADM1"
     assert in_force[ComplaintCategory.SERVICE_FEES].terms == DEFAULT_SLA[ComplaintCategory.SERVICE_FEES]
+    with sessions() as session:
+        again = save_sla_terms(session, ComplaintCategory.TECHNICAL, slower, by="ADM2")
+        session.commit()
+    assert again == slower  # what the first edit left
+
+
+def test_saving_a_category_without_a_row_adds_it_and_replaces_the_default(sessions: SessionFactory) -> None:
+    with sessions() as session:
+        session.exec(delete(ComplaintSlaTermsRow).where(col(ComplaintSlaTermsRow.category) == "service_fees"))
+        session.commit()
+    quicker = SlaTerms(
+        first_response_minutes=20, resolution_minutes=600, department=Department.CUSTOMER_SERVICE
+    )
+    with sessions() as session:
+        replaced = save_sla_terms(session, ComplaintCategory.SERVICE_FEES, quicker, by="ADM1")
+        session.commit()
+    assert replaced == DEFAULT_SLA[ComplaintCategory.SERVICE_FEES]
+    with sessions() as session:
+        found = sla_in_force(session)[ComplaintCategory.SERVICE_FEES]
+    assert found.terms == quicker and found.row is not None
 
 
 def test_a_missing_or_unusable_row_falls_back_to_the_default(sessions: SessionFactory) -> None:
