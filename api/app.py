@@ -30,6 +30,7 @@ from api.routes import (
     policies,
     refunds,
     routing,
+    sla,
     templates,
     webhooks,
     wechat_official,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         routing,
         templates,
         refunds,
+        sla,  # before complaints: /api/complaints/sla is not the complaint "sla"
         complaints,
         compensation,
         customers,

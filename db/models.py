@@ -320,6 +320,21 @@ class Complaint(SQLModel, table=True):
     updated_at: datetime = _utc(default_factory=utcnow)
 
 
+class ComplaintSlaTermsRow(SQLModel, table=True):
+    """The SLA in force for one complaint category (domain.complaints.SlaTerms): admins edit it, and
+    each new complaint snapshots the table when it is filed (db/sla_store.py)."""
+
+    __tablename__ = "complaint_sla_terms"
+
+    category: str = Field(primary_key=True, max_length=20)
+    first_response_minutes: int
+    resolution_minutes: int
+    department: str = Field(max_length=32)
+    business_hours_only: bool = False
+    updated_by: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = _utc(default_factory=utcnow)
+
+
 class CompensationQuotaRow(SQLModel, table=True):
     """What one person of a role may grant on their own per period (domain.compensation)."""
 

@@ -100,7 +100,8 @@ WARNING_AT = 0.8
 
 
 class SlaTerms(BaseModel):
-    """How fast a category is answered and settled, and by whom (the source articles' defaults)."""
+    """How fast a category is answered and settled, and by whom (admins edit them per category:
+    table complaint_sla_terms, db/sla_store.py)."""
 
     first_response_minutes: int = Field(ge=1, le=7 * 24 * 60)
     resolution_minutes: int = Field(ge=1, le=60 * 24 * 60)
@@ -129,6 +130,8 @@ class SlaTerms(BaseModel):
         return self.after(start, self.left(start, due) * WARNING_AT)
 
 
+# The source articles' terms. Migration 0012 seeds the table with them (written out); they apply to
+# a category without a usable row.
 DEFAULT_SLA: dict[ComplaintCategory, SlaTerms] = {
     ComplaintCategory.TECHNICAL: SlaTerms(
         first_response_minutes=10, resolution_minutes=2 * 60, department=Department.TECH_SUPPORT
@@ -224,6 +227,7 @@ class ComplaintRequest(BaseModel):
     order_id: str | None = None
     received_at: datetime
     logged_by: str  # the student, or the agent who took the call
+    # The table's terms when it was filed (api/services/complaints.py); the default serves tests.
     sla: dict[ComplaintCategory, SlaTerms] = Field(default_factory=lambda: dict(DEFAULT_SLA))
     survey_url: str  # where the student answers the follow-up survey
     follow_up_after_minutes: int = 72 * 60  # the follow-up visit, after the resolution

@@ -151,7 +151,7 @@ async def file_complaint(
         raise field_error("student_id", "students file complaints for themselves")
     if user.role != Role.STUDENT.value and body.student_id is None:
         raise field_error("student_id", "staff log a complaint for a student: give the student_id")
-    complaint = await service.file_complaint(
+    complaint, _request = await service.file_complaint(
         session=session,
         temporal=temporal,
         settings=settings,

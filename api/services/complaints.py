@@ -20,6 +20,7 @@ from api.services.customers import current_record
 from api.services.refunds import judge_request
 from api.services.workflow_calls import execute_update, start_case
 from db.models import Complaint, DepartmentMember, IntakeMessage, Order, User
+from db.sla_store import sla_terms
 from db.snapshots import student_snapshot
 from domain import search_attributes
 from domain.complaints import (
@@ -101,6 +102,7 @@ def _prepare(
         order_id=order_id,
         received_at=now,
         logged_by=filer.id,
+        sla=sla_terms(session),  # the terms in force now; an edit later never reaches this complaint
         survey_url=f"{settings.callback_base_url}/complaints/{complaint_id}/survey",
         sms_quiet_hours=settings.sms_quiet_hours_window,
         follow_up_after_minutes=settings.complaint_follow_up_after_minutes,
@@ -132,9 +134,10 @@ async def file_complaint(
     text: str,
     order_id: str | None,
     intake_id: str | None = None,
-) -> Complaint:
+) -> tuple[Complaint, ComplaintRequest]:
     """Commit the complaint row (with the intake channel's delivery `intake_id`, if any), then start
-    its workflow; raises IntegrityError when that delivery was taken already."""
+    its workflow with the request returned beside the row (its SLA snapshot is what the complaint is
+    judged by); raises IntegrityError when that delivery was taken already."""
     complaint, request = await run_in_threadpool(
         partial(
             _prepare,
@@ -179,7 +182,7 @@ async def file_complaint(
         take_back=partial(_take_back, session, complaint.id),
         unavailable="the complaint service is unavailable and nothing was submitted; please try again",
     )
-    return complaint
+    return complaint, request
 
 
 def readable_complaint(*, session: Session, user: User, complaint_id: str) -> Complaint:

@@ -24,11 +24,13 @@ from api.services.complaints import file_complaint
 from api.services.customers import customer_ids
 from api.services.workflow_calls import execute_update
 from db.models import Complaint, IntakeMessage, User
+from db.sla_store import sla_terms
 from domain.complaints import (
-    DEFAULT_SLA,
     TAKES_CUSTOMER_MESSAGES,
+    ComplaintCategory,
     CustomerMessage,
     IntakeChannel,
+    SlaTerms,
     classify,
 )
 from domain.intake_text import COMPLAINT_TEXT_LIMIT
@@ -53,10 +55,20 @@ def intake_id(channel: IntakeChannel, delivery_id: str) -> str:
     return key
 
 
-def promised_first_response_minutes(text: str, channel: IntakeChannel) -> int:
-    """What the workflow will promise: the SLA of the category its triage will find (the same pure
-    function, on the same text, with the default terms every complaint starts with)."""
-    return DEFAULT_SLA[classify(text, channel).category].first_response_minutes
+def promised_first_response_minutes(
+    text: str, channel: IntakeChannel, sla: dict[ComplaintCategory, SlaTerms]
+) -> int:
+    """What the workflow will promise: in `sla`, the category its triage will find (the same pure
+    function, on the same text)."""
+    return sla[classify(text, channel).category].first_response_minutes
+
+
+def _promised_for(session: Session, complaint: Complaint) -> int:
+    """The promise for a complaint filed earlier, by the terms in force now. Its own snapshot is in
+    its workflow's input only; they differ only when an admin edited the SLA since, and the answers
+    that carry this (a redelivery, an added message) come seconds or minutes after the first."""
+    channel = IntakeChannel(complaint.channel)
+    return promised_first_response_minutes(complaint.text, channel, sla_terms(session))
 
 
 def _taken_before(session: Session, key: str) -> Taken | None:
@@ -69,9 +81,7 @@ def _taken_before(session: Session, key: str) -> Taken | None:
         complaint_id=complaint.id,
         outcome=delivery.outcome,  # type: ignore[arg-type]
         duplicate=True,
-        first_response_minutes=promised_first_response_minutes(
-            complaint.text, IntakeChannel(complaint.channel)
-        ),
+        first_response_minutes=_promised_for(session, complaint),
     )
 
 
@@ -143,7 +153,7 @@ async def take_message(
         if added is not None:
             return added
     try:
-        complaint = await file_complaint(
+        complaint, request = await file_complaint(
             session=session,
             temporal=temporal,
             settings=settings,
@@ -164,7 +174,7 @@ async def take_message(
         complaint_id=complaint.id,
         outcome="complaint",
         duplicate=False,
-        first_response_minutes=promised_first_response_minutes(text, channel),
+        first_response_minutes=promised_first_response_minutes(text, channel, request.sla),
     )
 
 
@@ -208,7 +218,5 @@ async def _add_to(
         complaint_id=complaint.id,
         outcome="message",
         duplicate=False,
-        first_response_minutes=promised_first_response_minutes(
-            complaint.text, IntakeChannel(complaint.channel)
-        ),
+        first_response_minutes=await run_in_threadpool(_promised_for, session, complaint),
     )
