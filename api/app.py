@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import TemporalClientProvider
+from api.pages.app import add_console
 from api.routes import (
     auth,
     compensation,
@@ -98,4 +99,5 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         app.include_router(module.router)
     if settings.dev_mode:
         app.include_router(dev.router)
+    add_console(app)
     return app

@@ -69,15 +69,23 @@ _CREDENTIALS_ERROR = HTTPException(
 )
 
 
-def get_current_user(
-    token: Annotated[str, Depends(oauth2_scheme)], session: SessionDep, settings: SettingsDep
-) -> User:
+def user_for_token(token: str, session: Session, settings: Settings) -> User | None:
+    """The active user a token was issued to, still in the role it names; None otherwise."""
     try:
         claims = read_token(token, secret=settings.jwt_secret.get_secret_value())
     except jwt.InvalidTokenError:
-        raise _CREDENTIALS_ERROR from None
+        return None
     user = session.get(User, claims["sub"])
     if user is None or not user.is_active or user.role != claims.get("role"):
+        return None
+    return user
+
+
+def get_current_user(
+    token: Annotated[str, Depends(oauth2_scheme)], session: SessionDep, settings: SettingsDep
+) -> User:
+    user = user_for_token(token, session, settings)
+    if user is None:
         raise _CREDENTIALS_ERROR
     return user
 

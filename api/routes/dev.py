@@ -31,12 +31,12 @@ def mail_json(request: Request) -> list[dict[str, Any]]:
 
 @router.get("/mail", response_class=HTMLResponse)
 def mail_list(request: Request) -> HTMLResponse:
-    return render_page("dev_mail_list.html.j2", mails=_mails(request))
+    return render_page("dev_mail_list.html.j2", request=request, mails=_mails(request))
 
 
 @router.get("/mail/{key}", response_class=HTMLResponse)
 def mail_detail(key: str, request: Request) -> HTMLResponse:
     for mail in _mails(request):
         if mail.key == key:
-            return render_page("dev_mail_detail.html.j2", mail=mail)
+            return render_page("dev_mail_detail.html.j2", request=request, mail=mail)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {key}")

@@ -1,0 +1,82 @@
+"""Signing in and out of the web console, and where each role lands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from api.deps import SessionDep, SettingsDep, user_for_token
+from api.pages import render_page
+from api.pages.session import SESSION_COOKIE, same_origin
+from api.services.accounts import authenticate, token_for
+from db.models import User
+from domain.roles import Role
+
+router = APIRouter(include_in_schema=False)
+
+HOME_OF = {Role.STUDENT: "/my/orders", Role.REVIEWER: "/review", Role.LEAD: "/review"}
+
+
+def _safe_next(next_path: str) -> str:
+    """Only a path on this site (never //other.site or a full URL someone planted in the link)."""
+    return next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
+
+
+def _signed_in(request: Request, session: Session, settings) -> User | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    return user_for_token(token, session, settings) if token else None
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    user = _signed_in(request, session, settings)
+    if user is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(HOME_OF.get(Role(user.role), "/docs"), status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> Response:
+    return render_page("login.html.j2", request=request, next=_safe_next(next), failed=False, email="")
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    user = authenticate(session, email, password) if same_origin(request) else None
+    if user is None:
+        return render_page(
+            "login.html.j2",
+            status.HTTP_401_UNAUTHORIZED,
+            request=request,
+            next=_safe_next(next),
+            failed=True,
+            email=email,
+        )
+    token, ttl = token_for(user, settings)
+    response = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(ttl.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(SESSION_COOKIE)
+    return response

@@ -1,0 +1,297 @@
+"""The student portal: orders, a refund with the policy's quote shown before it is asked for, the
+complaint form with the promised response times, the inbox, and a timeline for each request. Every
+page calls the same services (and so the same rules) as the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.pages import render_page
+from api.pages.forms import FormErrors, errors_of
+from api.pages.session import StudentPage
+from api.routes.case_views import case_history
+from api.routes.me import inbox, mark_read, my_orders
+from api.routes.refunds import QuoteIn, quote_refund
+from api.services import complaints as complaint_service
+from api.services import refunds as refund_service
+from db.sla_store import sla_terms
+from domain.complaints import OPEN_STAGES, ComplaintCategory, CustomerMessage, IntakeChannel, SurveyAnswer
+from workflows.complaint import ComplaintWorkflow
+
+router = APIRouter(include_in_schema=False)
+FormText = Annotated[str, Form()]
+
+
+def _see(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/my/orders", response_class=HTMLResponse)
+def orders_page(request: Request, user: StudentPage, session: SessionDep) -> Response:
+    return render_page("student_orders.html.j2", request=request, user=user, orders=my_orders(user, session))
+
+
+def _quote_or_errors(session, user, order_id: str, amount_fen: int | None):
+    try:
+        return quote_refund(QuoteIn(order_id=order_id, amount_fen=amount_fen), session, user), FormErrors()
+    except HTTPException as exc:
+        if exc.status_code == status.HTTP_404_NOT_FOUND:
+            raise
+        return None, errors_of(exc)
+
+
+@router.get("/my/orders/{order_id}/refund", response_class=HTMLResponse)
+def refund_form(order_id: str, request: Request, user: StudentPage, session: SessionDep) -> Response:
+    quote, errors = _quote_or_errors(session, user, order_id, None)
+    return render_page(
+        "student_refund_new.html.j2", request=request, user=user, quote=quote, errors=errors, form={}
+    )
+
+
+@router.post("/my/orders/{order_id}/refund", response_class=HTMLResponse)
+async def ask_for_refund(
+    order_id: str,
+    request: Request,
+    user: StudentPage,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    reason: FormText = "",
+    amount_yuan: FormText = "",
+) -> Response:
+    form = {"reason": reason, "amount_yuan": amount_yuan}
+    errors = FormErrors()
+    amount_fen = None
+    if amount_yuan.strip():
+        try:
+            amount_fen = round(float(amount_yuan) * 100)
+            if amount_fen <= 0:
+                raise ValueError
+        except ValueError:
+            errors.fields["amount_fen"] = "请输入大于 0 的金额 / enter an amount above 0"
+    if not reason.strip():
+        errors.fields["reason"] = "请填写退款原因 / say why"
+    if not errors:
+        try:
+            accepted = await refund_service.request_refund(
+                session=session,
+                temporal=temporal,
+                settings=settings,
+                student=user,
+                order_id=order_id,
+                reason=reason.strip(),
+                requested_fen=amount_fen,
+                gateways=request.app.state.gateways,
+            )
+            return _see(f"/my/refunds/{accepted.refund_id}")
+        except HTTPException as exc:
+            if exc.status_code == status.HTTP_404_NOT_FOUND:
+                raise
+            errors = errors_of(exc)
+    quote, _ = await run_in_threadpool(_quote_or_errors, session, user, order_id, None)
+    return render_page(
+        "student_refund_new.html.j2",
+        status.HTTP_422_UNPROCESSABLE_CONTENT if errors.fields else status.HTTP_409_CONFLICT,
+        request=request,
+        user=user,
+        quote=quote,
+        errors=errors,
+        form=form,
+    )
+
+
+@router.get("/my/refunds", response_class=HTMLResponse)
+def refunds_page(request: Request, user: StudentPage, session: SessionDep) -> Response:
+    refunds = refund_service.list_refunds(session=session, user=user, status_filter=None, limit=100, offset=0)
+    return render_page("student_refunds.html.j2", request=request, user=user, refunds=refunds)
+
+
+@router.get("/my/refunds/{refund_id}", response_class=HTMLResponse)
+def refund_page(refund_id: str, request: Request, user: StudentPage, session: SessionDep) -> Response:
+    refund = refund_service.readable_refund(session=session, user=user, refund_id=refund_id)
+    timeline, notices = case_history(session=session, user=user, case_type="refund", case_id=refund.id)
+    return render_page(
+        "student_refund.html.j2",
+        request=request,
+        user=user,
+        refund=refund,
+        timeline=timeline,
+        notices=notices,
+    )
+
+
+def _complaint_form(request, user, session, *, errors: FormErrors, form: dict, code: int = 200) -> Response:
+    return render_page(
+        "student_complaint_new.html.j2",
+        code,
+        request=request,
+        user=user,
+        sla=sla_terms(session),
+        categories=list(ComplaintCategory),
+        orders=my_orders(user, session),
+        errors=errors,
+        form=form,
+    )
+
+
+@router.get("/my/complaints/new", response_class=HTMLResponse)
+def complaint_form(request: Request, user: StudentPage, session: SessionDep, order: str = "") -> Response:
+    return _complaint_form(request, user, session, errors=FormErrors(), form={"order_id": order})
+
+
+@router.post("/my/complaints/new", response_class=HTMLResponse)
+async def file_complaint(
+    request: Request,
+    user: StudentPage,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    text: FormText = "",
+    order_id: FormText = "",
+) -> Response:
+    form = {"text": text, "order_id": order_id}
+    errors = FormErrors()
+    if len(text.strip()) < 5:
+        errors.fields["text"] = "请至少写 5 个字，说清楚遇到的问题 / at least 5 characters, please"
+    if not errors:
+        try:
+            complaint, _request = await complaint_service.file_complaint(
+                session=session,
+                temporal=temporal,
+                settings=settings,
+                filer=user,
+                student_id=user.id,
+                channel=IntakeChannel.WEB_FORM,
+                text=text.strip(),
+                order_id=order_id or None,
+            )
+            return _see(f"/my/complaints/{complaint.id}")
+        except HTTPException as exc:
+            errors = errors_of(exc)
+    return await run_in_threadpool(
+        lambda: _complaint_form(
+            request, user, session, errors=errors, form=form, code=422 if errors.fields else 409
+        )
+    )
+
+
+@router.get("/my/complaints", response_class=HTMLResponse)
+def complaints_page(request: Request, user: StudentPage, session: SessionDep) -> Response:
+    complaints = complaint_service.list_complaints(
+        session=session, user=user, stage=None, limit=100, offset=0
+    )
+    return render_page("student_complaints.html.j2", request=request, user=user, complaints=complaints)
+
+
+def _complaint_page(
+    request, user, session, complaint_id: str, errors: FormErrors, code: int = 200
+) -> Response:
+    complaint = complaint_service.readable_complaint(session=session, user=user, complaint_id=complaint_id)
+    timeline, notices = case_history(
+        session=session,
+        user=user,
+        case_type="complaint",
+        case_id=complaint.id,
+        internal_events={"agent.note"},
+    )
+    return render_page(
+        "student_complaint.html.j2",
+        code,
+        request=request,
+        user=user,
+        complaint=complaint,
+        timeline=timeline,
+        notices=notices,
+        errors=errors,
+        open_stages={stage.value for stage in OPEN_STAGES},
+    )
+
+
+@router.get("/my/complaints/{complaint_id}", response_class=HTMLResponse)
+def complaint_page(complaint_id: str, request: Request, user: StudentPage, session: SessionDep) -> Response:
+    return _complaint_page(request, user, session, complaint_id, FormErrors())
+
+
+@router.post("/my/complaints/{complaint_id}/messages", response_class=HTMLResponse)
+async def add_to_complaint(
+    complaint_id: str,
+    request: Request,
+    user: StudentPage,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    text: FormText = "",
+) -> Response:
+    return await _act(
+        request,
+        user,
+        session,
+        temporal,
+        settings,
+        complaint_id,
+        ComplaintWorkflow.customer_message,
+        lambda: CustomerMessage(text=text),
+    )
+
+
+@router.post("/my/complaints/{complaint_id}/survey", response_class=HTMLResponse)
+async def answer_survey(
+    complaint_id: str,
+    request: Request,
+    user: StudentPage,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    satisfied: FormText = "",
+    comment: FormText = "",
+) -> Response:
+    return await _act(
+        request,
+        user,
+        session,
+        temporal,
+        settings,
+        complaint_id,
+        ComplaintWorkflow.answer_survey,
+        lambda: SurveyAnswer(satisfied=satisfied == "yes", comment=comment),
+    )
+
+
+async def _act(request, user, session, temporal, settings, complaint_id, update, argument) -> Response:
+    """Run one of the complaint's updates for the student; a refusal is shown on the page."""
+    try:
+        await complaint_service.act_on_complaint(
+            session=session,
+            temporal=temporal,
+            settings=settings,
+            user=user,
+            complaint_id=complaint_id,
+            update=update,
+            argument=argument(),
+        )
+        return _see(f"/my/complaints/{complaint_id}")
+    except (HTTPException, ValidationError) as exc:
+        if isinstance(exc, HTTPException) and exc.status_code == status.HTTP_404_NOT_FOUND:
+            raise
+        errors = errors_of(exc)
+    with request.app.state.sessions() as fresh:  # the action closed the request's session
+        return _complaint_page(request, user, fresh, complaint_id, errors, 422 if errors.fields else 409)
+
+
+@router.get("/my/inbox", response_class=HTMLResponse)
+def inbox_page(request: Request, user: StudentPage, session: SessionDep) -> Response:
+    return render_page(
+        "student_inbox.html.j2", request=request, user=user, inbox=inbox(user, session, 100, 0)
+    )
+
+
+@router.post("/my/inbox/{message_id}/read")
+def read_message(message_id: str, user: StudentPage, session: SessionDep) -> Response:
+    mark_read(message_id, user, session)
+    return _see("/my/inbox")

@@ -1,0 +1,28 @@
+"""Signing in, the same for the API's bearer tokens and the web console's session cookie."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from api.security import issue_token, verify_password_or_dummy
+from db.models import User
+from domain.roles import Role
+from settings import Settings
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password; None otherwise (in the same time either way)."""
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    if not verify_password_or_dummy(password, user.password_hash if user else None):
+        return None
+    return user if user and user.is_active else None
+
+
+def token_for(user: User, settings: Settings) -> tuple[str, timedelta]:
+    ttl = timedelta(minutes=settings.jwt_ttl_minutes)
+    token = issue_token(
+        user_id=user.id, role=Role(user.role), secret=settings.jwt_secret.get_secret_value(), ttl=ttl
+    )
+    return token, ttl

@@ -1,0 +1,78 @@
+"""The web console's rules, without a browser (Temporal unreachable): sign-in by cookie, a form
+from another site refused, `next` kept on this site, pages by role, the language switch."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from db.engine import SessionFactory
+from domain.roles import Role
+from tests.factories import PASSWORD, make_order, make_user
+
+OURS = {"origin": "http://testserver"}
+
+
+def sign_in(api: TestClient, email: str, next_path: str = "/") -> None:
+    signed = api.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "next": next_path},
+        headers=OURS,
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303, signed.text
+
+
+def test_pages_send_visitors_to_sign_in_and_back_only_to_this_site(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    student = make_user(api_sessions, Role.STUDENT)
+    api.cookies.clear()
+    away = api.get("/my/refunds?x=1", follow_redirects=False)
+    assert (away.status_code, away.headers["location"]) == (303, "/login?next=/my/refunds%3Fx%3D1")
+    wrong = api.post("/login", data={"email": student.email, "password": "nope"}, headers=OURS)
+    assert wrong.status_code == 401 and "邮箱或密码不正确" in wrong.text
+    elsewhere = api.post(
+        "/login",
+        data={"email": student.email, "password": PASSWORD, "next": "//evil.example/x"},
+        headers=OURS,
+        follow_redirects=False,
+    )
+    assert elsewhere.headers["location"] == "/"
+    cookie = elsewhere.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert api.get("/my/orders").status_code == 200
+    assert api.get("/review").status_code == 403  # a student's session does not open the reviewer's pages
+    api.post("/logout", headers=OURS)
+    api.cookies.clear()
+
+
+def test_a_form_posted_from_another_site_is_refused_and_changes_nothing(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    student = make_user(api_sessions, Role.STUDENT)
+    order = make_order(api_sessions, student)
+    sign_in(api, student.email)
+    url = f"/my/orders/{order.id}/refund"
+    forged = api.post(url, data={"reason": "x"}, headers={"origin": "http://evil.example"})
+    assert forged.status_code == 403
+    assert api.post(url, data={"reason": "x"}).status_code == 403  # no origin at all
+    # From our own page: refused for its amount, the error beside the field (Temporal never asked).
+    too_much = api.post(url, data={"reason": "工作调动", "amount_yuan": "99999"}, headers=OURS)
+    assert too_much.status_code == 422 and 'id="amount_fen-error"' in too_much.text
+    assert api.get("/my/refunds").text.count("/my/refunds/RF") == 0
+    api.cookies.clear()
+
+
+def test_the_quote_is_shown_before_asking_and_the_language_switches(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    student = make_user(api_sessions, Role.STUDENT)
+    order = make_order(api_sessions, student, amount_paid_fen=199_900)
+    sign_in(api, student.email)
+    quote = api.get(f"/my/orders/{order.id}/refund")
+    assert quote.status_code == 200 and "¥1,799.10" in quote.text and "预计退回" in quote.text
+    english = api.get(f"/my/orders/{order.id}/refund?lang=en")
+    assert "You get back" in english.text and "aftercare_lang=en" in english.headers["set-cookie"]
+    assert "You get back" in api.get(f"/my/orders/{order.id}/refund").text  # remembered
+    assert api.get("/my/orders/O-NOT-MINE/refund").status_code == 404
+    api.cookies.clear()
