@@ -67,3 +67,4 @@ def roles(*allowed: Role):
 PageUser = Annotated[User, Depends(page_user)]
 StudentPage = Annotated[User, Depends(roles(Role.STUDENT))]
 ReviewerPage = Annotated[User, Depends(roles(Role.REVIEWER, Role.LEAD))]
+AdminPage = Annotated[User, Depends(roles(Role.ADMIN))]

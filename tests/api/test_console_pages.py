@@ -76,3 +76,30 @@ def test_the_quote_is_shown_before_asking_and_the_language_switches(
     assert "You get back" in api.get(f"/my/orders/{order.id}/refund").text  # remembered
     assert api.get("/my/orders/O-NOT-MINE/refund").status_code == 404
     api.cookies.clear()
+
+
+def test_the_admin_edits_sla_and_policies_through_the_apis_checks(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    admin = make_user(api_sessions, Role.ADMIN)
+    sign_in(api, make_user(api_sessions, Role.AGENT).email)
+    assert api.get("/admin/sla").status_code == 403
+    api.cookies.clear()
+    sign_in(api, admin.email)
+    before = api.get("/admin/sla").text
+    backwards = {"first_response_minutes": "30", "resolution_minutes": "10", "department": "tech_support"}
+    refused = api.post("/admin/sla/technical", data=backwards, headers=OURS)
+    assert refused.status_code == 422 and 'id="resolution_minutes-error"' in refused.text
+    assert api.get("/admin/sla").text == before  # nothing saved
+    broken = {"window": "days_after_start", "fee_bp": "1000", "notice_channels": ["inbox"]}  # no window_days
+    refused = api.post("/admin/policies/trial", data=broken, headers=OURS)
+    assert refused.status_code == 422 and "window_days is required" in refused.text
+    draft = "{% block subject %}{{ undefined_thing }}{% endblock %}{% block text %}x{% endblock %}"
+    bad = api.post(
+        "/admin/templates/refund_received.all.zh-CN.j2",
+        data={"source": draft, "action": "save"},
+        headers=OURS,
+    )
+    assert bad.status_code == 422 and 'id="source-error"' in bad.text
+    assert "v1" not in api.get("/admin/templates/refund_received.all.zh-CN.j2").text  # still the default
+    api.cookies.clear()

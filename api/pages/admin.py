@@ -1,0 +1,204 @@
+"""The admin's console: notice templates (edit with a preview, version history, back to the
+default), the complaint SLA table, and the refund policies (each save a new version). Every form
+calls the same route function as the API, so its checks and its audit are the API's."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.deps import SessionDep
+from api.pages import render_page
+from api.pages.forms import FormErrors, errors_of
+from api.pages.session import AdminPage
+from api.routes.policies import list_policies, publish_policy
+from api.routes.sla import SlaTermsIn, get_sla, put_sla
+from api.routes.templates import (
+    PreviewIn,
+    TemplateIn,
+    get_template,
+    list_templates,
+    preview_template,
+    revert_template,
+    save_template,
+)
+from domain.complaints import ComplaintCategory, Department
+from domain.courses import CourseType
+from domain.notifications import STUDENT_CHANNELS
+from domain.policy import OutsideWindow, PolicyTerms, RefundWindow
+
+router = APIRouter(include_in_schema=False)
+FormText = Annotated[str, Form()]
+
+
+def _see(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def index(request: Request, user: AdminPage) -> Response:
+    return _see("/admin/templates")
+
+
+@router.get("/admin/templates", response_class=HTMLResponse)
+def templates_page(request: Request, user: AdminPage, session: SessionDep) -> Response:
+    summaries = list_templates(session, request.app.state.renderer)
+    return render_page("admin_templates.html.j2", request=request, user=user, templates=summaries)
+
+
+def _template_page(
+    request, user, session, name, *, draft=None, preview=None, errors=None, code=200
+) -> Response:
+    template = get_template(name, session, request.app.state.renderer)
+    return render_page(
+        "admin_template.html.j2",
+        code,
+        request=request,
+        user=user,
+        template=template,
+        source=template.source if draft is None else draft,
+        preview=preview,
+        errors=errors or FormErrors(),
+        saved=request.query_params.get("saved") == "1",
+    )
+
+
+@router.get("/admin/templates/{name}", response_class=HTMLResponse)
+def template_page(name: str, request: Request, user: AdminPage, session: SessionDep) -> Response:
+    return _template_page(request, user, session, name)
+
+
+@router.post("/admin/templates/{name}", response_class=HTMLResponse)
+def edit_template(
+    name: str,
+    request: Request,
+    user: AdminPage,
+    session: SessionDep,
+    source: FormText = "",
+    note: FormText = "",
+    action: FormText = "preview",
+) -> Response:
+    """Preview a draft (nothing saved) or save it as the next version; a broken draft is explained."""
+    renderer = request.app.state.renderer
+    try:
+        if action == "save":
+            save_template(name, TemplateIn(source=source, note=note), session, renderer, user)
+            return _see(f"/admin/templates/{name}?saved=1")
+        if action == "revert":
+            revert_template(name, session, renderer, user)
+            return _see(f"/admin/templates/{name}")
+        preview = preview_template(name, PreviewIn(source=source), session, renderer)
+        return _template_page(request, user, session, name, draft=source, preview=preview)
+    except (HTTPException, ValidationError) as exc:
+        if isinstance(exc, HTTPException) and exc.status_code == status.HTTP_404_NOT_FOUND:
+            raise
+        errors = errors_of(exc)
+    return _template_page(
+        request, user, session, name, draft=source, errors=errors, code=422 if errors.fields else 409
+    )
+
+
+def _sla_page(request, user, session, errors: dict[str, FormErrors] | None = None, code=200) -> Response:
+    return render_page(
+        "admin_sla.html.j2",
+        code,
+        request=request,
+        user=user,
+        rows=get_sla(session),
+        departments=list(Department),
+        errors=errors or {},
+    )
+
+
+@router.get("/admin/sla", response_class=HTMLResponse)
+def sla_page(request: Request, user: AdminPage, session: SessionDep) -> Response:
+    return _sla_page(request, user, session)
+
+
+@router.post("/admin/sla/{category}", response_class=HTMLResponse)
+def edit_sla(
+    category: ComplaintCategory,
+    request: Request,
+    user: AdminPage,
+    session: SessionDep,
+    first_response_minutes: FormText = "",
+    resolution_minutes: FormText = "",
+    department: FormText = "",
+    business_hours_only: FormText = "",
+) -> Response:
+    try:
+        terms = SlaTermsIn(
+            first_response_minutes=first_response_minutes,
+            resolution_minutes=resolution_minutes,
+            department=department,
+            business_hours_only=business_hours_only == "on",
+        )
+        put_sla(category, terms, session, user)
+        return _see("/admin/sla")
+    except ValidationError as exc:
+        return _sla_page(request, user, session, {category.value: errors_of(exc)}, 422)
+
+
+def _policies_page(request, user, session, errors: dict[str, FormErrors] | None = None, code=200) -> Response:
+    return render_page(
+        "admin_policies.html.j2",
+        code,
+        request=request,
+        user=user,
+        policies=list_policies(session, user),
+        windows=list(RefundWindow),
+        outside=list(OutsideWindow),
+        channels=list(STUDENT_CHANNELS),
+        errors=errors or {},
+    )
+
+
+@router.get("/admin/policies", response_class=HTMLResponse)
+def policies_page(request: Request, user: AdminPage, session: SessionDep) -> Response:
+    return _policies_page(request, user, session)
+
+
+@router.post("/admin/policies/{course_type}", response_class=HTMLResponse)
+def edit_policy(
+    course_type: CourseType,
+    request: Request,
+    user: AdminPage,
+    session: SessionDep,
+    window: FormText = "",
+    window_days: FormText = "",
+    fee_bp: FormText = "",
+    notice_channels: Annotated[list[str], Form()] = [],  # noqa: B006 — FastAPI copies form defaults
+    outside_window: FormText = "",
+    manager_confirmation: FormText = "",
+    manager_confirmation_from_fen: FormText = "",
+    confirmation_reminder_hours: FormText = "",
+    review_reminder_hours: FormText = "",
+    review_escalation_hours: FormText = "",
+) -> Response:
+    """Publish the form's terms as the next version (an empty field is "not set")."""
+    given = {
+        "window": window,
+        "window_days": window_days,
+        "fee_bp": fee_bp,
+        "outside_window": outside_window,
+        "manager_confirmation_from_fen": manager_confirmation_from_fen,
+        "confirmation_reminder_hours": confirmation_reminder_hours,
+        "review_reminder_hours": review_reminder_hours,
+        "review_escalation_hours": review_escalation_hours,
+    }
+    values = {key: value for key, value in given.items() if value.strip()}
+    try:
+        terms = PolicyTerms.model_validate(
+            {
+                **values,
+                "notice_channels": notice_channels,
+                "manager_confirmation": manager_confirmation == "on",
+            }
+        )
+        publish_policy(course_type, terms, session, user)
+        return _see("/admin/policies")
+    except (HTTPException, ValidationError) as exc:
+        return _policies_page(request, user, session, {course_type.value: errors_of(exc)}, 422)
