@@ -1,5 +1,5 @@
 """Dev mode only: what the local stand-ins received — /dev/mail (the dev mailbox, HTML and JSON) and
-/dev/sms.json (the dev SMS outbox)."""
+/dev/sms (the dev SMS outbox, HTML and JSON; the page links the sandbox's WeChat messages too)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,17 @@ def _mails(request: Request):
 @router.get("/sms.json")
 def sms_json(request: Request) -> list[dict[str, Any]]:
     return DevOutbox(request.app.state.settings.sms_outbox_file).messages()
+
+
+@router.get("/sms", response_class=HTMLResponse)
+def sms_list(request: Request) -> HTMLResponse:
+    settings = request.app.state.settings
+    return render_page(
+        "dev_sms_list.html.j2",
+        request=request,
+        messages=list(reversed(DevOutbox(settings.sms_outbox_file).messages())),
+        wechat_messages_url=f"{settings.sandbox_base_url}/sandbox/wechat/messages",
+    )
 
 
 @router.get("/mail.json")

@@ -186,6 +186,8 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
 
     sms = [m for m in (await stack.api.get("/dev/sms.json")).json() if "O-E2E-APPROVE" in m["text"]]
     assert len(sms) == 3 and {m["to"] for m in sms} == {"13800138000"}  # regular courses notify by SMS too
+    outbox_page = (await stack.api.get("/dev/sms")).text  # the same outbox, as a page
+    assert outbox_page.count("O-E2E-APPROVE") >= 3 and "13800138000" in outbox_page
     unmuted = {"locale": "zh-CN", "muted_channels": []}
     assert (await stack.api.put("/api/me/preferences", json=unmuted, headers=student)).status_code == 200
 
