@@ -33,6 +33,7 @@ from api.routes import (
     routing,
     sla,
     templates,
+    users,
     webhooks,
     wechat_official,
 )
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         wechat_official,
         finance,
         webhooks,
+        users,
         me,
         payments,
     )

@@ -25,6 +25,8 @@ from api.routes.templates import (
     revert_template,
     save_template,
 )
+from api.routes.users import StaffChange, StaffIn, change_staff, create_staff, list_staff
+from api.services.users import STAFF_ROLES
 from domain.complaints import ComplaintCategory, Department
 from domain.courses import CourseType
 from domain.notifications import STUDENT_CHANNELS
@@ -202,3 +204,65 @@ def edit_policy(
         return _see("/admin/policies")
     except (HTTPException, ValidationError) as exc:
         return _policies_page(request, user, session, {course_type.value: errors_of(exc)}, 422)
+
+
+def _users_page(
+    request, user, session, errors: FormErrors | None = None, form=None, code: int = 200
+) -> Response:
+    return render_page(
+        "admin_users.html.j2",
+        code,
+        request=request,
+        user=user,
+        accounts=list_staff(session, user),
+        roles=sorted(STAFF_ROLES),
+        departments=list(Department),
+        errors=errors or FormErrors(),
+        form=form or {},
+    )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, user: AdminPage, session: SessionDep) -> Response:
+    return _users_page(request, user, session)
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+def add_user(
+    request: Request,
+    user: AdminPage,
+    session: SessionDep,
+    email: FormText = "",
+    display_name: FormText = "",
+    role: FormText = "",
+    password: FormText = "",
+) -> Response:
+    form = {"email": email, "display_name": display_name, "role": role}
+    try:
+        body = StaffIn(email=email, display_name=display_name, role=role, password=password)
+        create_staff(body, session, user)
+        return _see("/admin/users")
+    except (HTTPException, ValidationError) as exc:
+        errors = errors_of(exc)
+    return _users_page(request, user, session, errors, form, 422 if errors.fields else 409)
+
+
+@router.post("/admin/users/{user_id}", response_class=HTMLResponse)
+def edit_user(
+    user_id: str,
+    request: Request,
+    user: AdminPage,
+    session: SessionDep,
+    role: FormText = "",
+    is_active: FormText = "",
+    departments: Annotated[list[str], Form()] = [],  # noqa: B006 — FastAPI copies form defaults
+) -> Response:
+    try:
+        change = StaffChange(role=role or None, is_active=is_active == "on", departments=departments)
+        change_staff(user_id, change, session, user)
+        return _see("/admin/users")
+    except (HTTPException, ValidationError) as exc:
+        if isinstance(exc, HTTPException) and exc.status_code == status.HTTP_404_NOT_FOUND:
+            raise
+        errors = errors_of(exc)
+    return _users_page(request, user, session, errors, None, 422 if errors.fields else 409)

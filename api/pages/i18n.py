@@ -117,6 +117,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "admin.policies.title": ("退款政策", "Refund policies"),
     "admin.policies.publish": ("发布为新版本", "Publish as a new version"),
     "admin.save": ("保存", "Save"),
+    "nav.admin_users": ("员工账号", "Staff"),
+    "admin.users.title": ("员工账号", "Staff accounts"),
+    "admin.users.new": ("新建账号", "New account"),
+    "admin.users.name": ("姓名", "Name"),
+    "admin.users.role": ("角色", "Role"),
+    "admin.users.active": ("启用", "Active"),
+    "admin.users.departments": ("负责的反馈队列", "Complaint queues"),
+    "admin.users.first_password": (
+        "初始密码（至少 10 位，交给本人）",
+        "First password (10+ characters, hand it over)",
+    ),
 }
 
 

@@ -103,3 +103,13 @@ def test_the_admin_edits_sla_and_policies_through_the_apis_checks(
     assert bad.status_code == 422 and 'id="source-error"' in bad.text
     assert "v1" not in api.get("/admin/templates/refund_received.all.zh-CN.j2").text  # still the default
     api.cookies.clear()
+
+
+def test_the_admin_adds_staff_on_the_page(api: TestClient, api_sessions: SessionFactory) -> None:
+    sign_in(api, make_user(api_sessions, Role.ADMIN).email)
+    short = {"email": "x@school.test", "display_name": "新同事", "role": "finance", "password": "short"}
+    refused = api.post("/admin/users", data=short, headers=OURS)
+    assert refused.status_code == 422 and 'id="password-error"' in refused.text and "新同事" in refused.text
+    made = api.post("/admin/users", data={**short, "password": "long-enough-password"}, headers=OURS)
+    assert made.status_code == 200 and "x@school.test" in made.text  # followed back to the list
+    api.cookies.clear()
