@@ -4,6 +4,7 @@ calls the same route function as the API, so its checks and its audit are the AP
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
@@ -15,6 +16,7 @@ from api.pages import render_page
 from api.pages.forms import FormErrors, errors_of
 from api.pages.session import AdminPage
 from api.routes.policies import list_policies, publish_policy
+from api.routes.routing import RulesIn, get_routing, replace_rules
 from api.routes.sla import SlaTermsIn, get_sla, put_sla
 from api.routes.templates import (
     PreviewIn,
@@ -266,3 +268,42 @@ def edit_user(
             raise
         errors = errors_of(exc)
     return _users_page(request, user, session, errors, None, 422 if errors.fields else 409)
+
+
+def _routing_page(
+    request, user, session, *, draft: str | None = None, errors=None, code: int = 200
+) -> Response:
+    routing = get_routing(session)
+    rules = [rule.model_dump(mode="json", exclude_none=True) for rule in routing.rules]
+    return render_page(
+        "admin_routing.html.j2",
+        code,
+        request=request,
+        user=user,
+        routing=routing,
+        rules_json=draft if draft is not None else json.dumps(rules, ensure_ascii=False, indent=2),
+        errors=errors or FormErrors(),
+    )
+
+
+@router.get("/admin/routing", response_class=HTMLResponse)
+def routing_page(request: Request, user: AdminPage, session: SessionDep) -> Response:
+    return _routing_page(request, user, session)
+
+
+@router.post("/admin/routing", response_class=HTMLResponse)
+def edit_rules(request: Request, user: AdminPage, session: SessionDep, rules: FormText = "") -> Response:
+    """The whole rule list at once, as the API takes it (checked the same way: 422 beside the field)."""
+    try:
+        body = RulesIn.model_validate({"rules": json.loads(rules)})
+        replace_rules(body, session, user)
+        return _see("/admin/routing")
+    except json.JSONDecodeError as exc:
+        errors = FormErrors(fields={"rules": f"not JSON: {exc.msg} (line {exc.lineno})"})
+    except (HTTPException, ValidationError) as exc:
+        errors = errors_of(exc)
+        if errors.message and not errors.fields:  # the list as a whole is wrong: say so beside it
+            errors = FormErrors(fields={"rules": errors.message})
+        else:
+            errors = FormErrors(fields={"rules": "; ".join(f"{k}: {v}" for k, v in errors.fields.items())})
+    return _routing_page(request, user, session, draft=rules, errors=errors, code=422)

@@ -118,6 +118,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "admin.policies.publish": ("发布为新版本", "Publish as a new version"),
     "admin.save": ("保存", "Save"),
     "nav.admin_users": ("员工账号", "Staff"),
+    "nav.admin_routing": ("审核分派", "Review routing"),
+    "admin.routing.title": ("退款审核分派", "Refund review routing"),
+    "admin.routing.groups": ("审核组", "Reviewer groups"),
+    "admin.routing.rules": (
+        "分派规则（按优先级，第一条匹配的规则决定审核组；JSON）",
+        "Rules (by priority; the first that matches names the group; JSON)",
+    ),
     "admin.users.title": ("员工账号", "Staff accounts"),
     "admin.users.new": ("新建账号", "New account"),
     "admin.users.name": ("姓名", "Name"),

@@ -113,3 +113,22 @@ def test_the_admin_adds_staff_on_the_page(api: TestClient, api_sessions: Session
     made = api.post("/admin/users", data={**short, "password": "long-enough-password"}, headers=OURS)
     assert made.status_code == 200 and "x@school.test" in made.text  # followed back to the list
     api.cookies.clear()
+
+
+def test_the_admin_edits_the_review_routing_rules_on_the_page(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    sign_in(api, make_user(api_sessions, Role.ADMIN).email)
+    page = api.get("/admin/routing")
+    assert page.status_code == 200 and "regular-courses" in page.text
+    for broken, why in (
+        ("[{", "not JSON"),
+        (
+            '[{"priority": 1, "group_id": "regular-courses", "course_type": "regular"}]',
+            "must have no conditions",
+        ),
+    ):
+        refused = api.post("/admin/routing", data={"rules": broken}, headers=OURS)
+        assert refused.status_code == 422 and why in refused.text and 'id="rules-error"' in refused.text
+    assert api.get("/admin/routing").text == page.text  # nothing changed
+    api.cookies.clear()
