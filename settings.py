@@ -141,6 +141,12 @@ class Settings(BaseSettings):
     # The Token entered for the school's WeChat Official Account server (plaintext mode): WeChat
     # signs every call to /api/intake/wechat with it. The dev default works only in dev mode.
     wechat_official_token: SecretStr = SecretStr(DEV_WECHAT_OFFICIAL_TOKEN)
+    # The same account's AppID and AppSecret, for notices to the students who write to it
+    # (customer-service messages, integrations/wechat_official_messages.py). Unset: the sandbox's
+    # stand-in for WeChat in dev mode, no such notices otherwise.
+    wechat_official_app_id: str | None = None
+    wechat_official_app_secret: SecretStr | None = None
+    wechat_official_api_base_url: str = "https://api.weixin.qq.com"
 
     # --- staff chat ------------------------------------------------------------------------------
     # Apprise URLs of the team's rooms, space-separated (integrations/staff_chat.py). In dev mode,

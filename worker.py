@@ -35,6 +35,7 @@ from integrations.sms import build_sms_sender
 from integrations.staff_chat import StaffChat
 from integrations.video_rooms import build_video_rooms
 from integrations.wechat_message import build_wechat
+from integrations.wechat_official_messages import build_official_account_messages
 from settings import Settings, get_settings
 from workflows.complaint import ComplaintWorkflow
 from workflows.refund import RefundWorkflow
@@ -76,6 +77,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         StaffChat(staff_chat_urls) if staff_chat_urls else None,
         build_wechat(settings),
         complaint_reply_to=settings.complaint_inbox_address,
+        wechat_official=build_official_account_messages(settings),
     )
     payments = PaymentActivities(gateways, settings.callback_base_url)
     hook_url = settings.effective_commerce_hook_url

@@ -1,4 +1,5 @@
-"""Sends notices: the in-app inbox (a DB row), email over SMTP, SMS, and the team's staff chat.
+"""Sends notices: the in-app inbox (a DB row), email over SMTP, SMS, WeChat (the mini-program's
+subscribe messages, the Official Account's customer-service messages), and the team's staff chat.
 Each notice has a deterministic id, so retries and replays deliver it once and the stored row is the proof."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from integrations.notice_renderer import NoticeRenderer, RenderedNotice
 from integrations.sms import SmsMessage, SmsSender, template_params
 from integrations.staff_chat import StaffChat
 from integrations.wechat_message import WeChatMessage, WeChatSender, message_values
+from integrations.wechat_official_messages import OfficialAccountMessage, OfficialAccountSender, message_text
 
 
 def message_id_for(notification_id: str, domain: str = "aftercare.local") -> str:
@@ -42,6 +44,7 @@ class NotifyActivities:
         staff_chat: StaffChat | None = None,
         wechat: WeChatSender | None = None,
         complaint_reply_to: str | None = None,
+        wechat_official: OfficialAccountSender | None = None,
     ) -> None:
         self.sessions = session_factory
         self.renderer = renderer
@@ -53,6 +56,7 @@ class NotifyActivities:
         # to the complaint its subject names.
         self.complaint_reply_to = complaint_reply_to
         self.wechat = wechat
+        self.wechat_official = wechat_official
 
     @activity.defn(name="send_notice")
     async def send_notice(self, notice: NotifyInput) -> NotifyResult:
@@ -97,6 +101,17 @@ class NotifyActivities:
                 values=message_values(notice.context),
             )
             return await self._deliver_once(notice, rendered, openid, lambda: wechat.send(wechat_message))
+        if notice.channel is Channel.WECHAT_OA:
+            official = self.wechat_official
+            if official is None:
+                raise await self._not_configured(notice, rendered, "no WeChat Official Account is configured")
+            openid = notice.recipient.wechat_oa_openid
+            chat_message = OfficialAccountMessage(
+                openid=openid or "",
+                text=message_text(rendered.subject, rendered.text),
+                message_id=notice.notification_id,
+            )
+            return await self._deliver_once(notice, rendered, openid, lambda: official.send(chat_message))
         if notice.channel is Channel.STAFF_CHAT:
             staff_chat = self.staff_chat
             if staff_chat is None:

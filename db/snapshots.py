@@ -16,4 +16,5 @@ def student_snapshot(student: User) -> StudentSnapshot:
         locale=student.locale,
         muted_channels=[Channel(name) for name in student.muted_channels],
         wechat_openid=student.wechat_openid,
+        wechat_oa_openid=student.wechat_oa_openid,
     )

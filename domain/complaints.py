@@ -214,7 +214,7 @@ def complaint_workflow_id(complaint_id: str) -> str:
     return f"complaint-{complaint_id}"
 
 
-COMPLAINT_NOTICE_CHANNELS = [Channel.INBOX, Channel.EMAIL, Channel.SMS, Channel.WECHAT]
+COMPLAINT_NOTICE_CHANNELS = [Channel.INBOX, Channel.EMAIL, Channel.SMS, Channel.WECHAT, Channel.WECHAT_OA]
 
 
 class ComplaintRequest(BaseModel):

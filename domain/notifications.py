@@ -16,11 +16,14 @@ class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     WECHAT = "wechat"  # mini-program subscribe messages
+    # Official Account customer-service messages: within 48 hours of the student's last message to
+    # the account. The one channel a customer who only ever wrote to the account can read.
+    WECHAT_OA = "wechat_oa"
     # The team's chat rooms (DingTalk, WeCom, Feishu, Slack... through Apprise); never a student's.
     STAFF_CHAT = "staff_chat"
 
 
-STUDENT_CHANNELS = (Channel.INBOX, Channel.EMAIL, Channel.SMS, Channel.WECHAT)
+STUDENT_CHANNELS = (Channel.INBOX, Channel.EMAIL, Channel.SMS, Channel.WECHAT, Channel.WECHAT_OA)
 
 
 class NoticeEvent(StrEnum):
@@ -168,7 +171,8 @@ class Recipient(BaseModel):
     email: str | None = None
     phone: str | None = None
     locale: str = "zh-CN"
-    wechat_openid: str | None = None
+    wechat_openid: str | None = None  # the mini-program's
+    wechat_oa_openid: str | None = None  # the Official Account's
 
 
 # Who a staff-chat notice is addressed to: the team's rooms, not a person.

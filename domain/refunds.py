@@ -50,7 +50,8 @@ class StudentSnapshot(BaseModel):
     phone: str | None = None
     locale: str = "zh-CN"
     muted_channels: list[Channel] = Field(default_factory=list)
-    wechat_openid: str | None = None
+    wechat_openid: str | None = None  # the mini-program's (subscribe messages)
+    wechat_oa_openid: str | None = None  # the Official Account's (customer-service messages)
 
 
 class CourseSnapshot(BaseModel):

@@ -1,7 +1,7 @@
 """WeChat mini-program subscribe messages (订阅消息), spoken over WeChat's HTTP API.
 
-- An access token from `POST /cgi-bin/stable_token`, kept until shortly before it expires and
-  fetched again when WeChat says it is invalid (40001 / 42001 / 40014).
+- An access token from `POST /cgi-bin/stable_token`, kept and renewed as integrations/wechat_api.py
+  says (shared with the Official Account's messages).
 - `POST /cgi-bin/message/subscribe/send`: WeChat sends only templates the school chose in its
   mini-program console, so each notice event maps to a template id and its keywords to our values
   (AFTERCARE_WECHAT_TEMPLATES). Our rendered text stays the record of what was said.
@@ -13,21 +13,22 @@ this message are PermanentDeliveryError; WeChat being busy or rate-limiting is r
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-import httpx
 
 from devstack import sandbox_wechat
 from domain.money import format_yuan
 from integrations.delivery import PermanentDeliveryError
+from integrations.wechat_api import (
+    DEFAULT_BASE_URL,
+    RETRY_LATER,
+    TOKEN_INVALID,
+    WeChatApi,
+    describe,
+    errcode_of,
+)
 from settings import Settings
 
-DEFAULT_BASE_URL = "https://api.weixin.qq.com"
-TOKEN_INVALID = frozenset({40001, 40014, 42001})
-RETRY_LATER = frozenset({-1, 45009, 45011})  # system busy, rate limits
 # Longest value WeChat accepts per keyword type (the part of the keyword before its number).
 VALUE_LIMITS = {"thing": 20, "character_string": 32, "phrase": 5, "name": 10, "number": 32, "amount": 32}
 
@@ -83,43 +84,12 @@ class WeChatSubscribeMessages:
         base_url: str = DEFAULT_BASE_URL,
         timeout_seconds: float = 10.0,
     ) -> None:
-        self.app_id = app_id
-        self.app_secret = app_secret
+        self.api = WeChatApi(app_id, app_secret, base_url, timeout_seconds)
         self.templates = templates
-        self.base_url = base_url.rstrip("/")
-        self.timeout_seconds = timeout_seconds
-        self._token: tuple[str, float] | None = None  # (token, monotonic time it expires)
-        self._token_lock = asyncio.Lock()
 
-    async def _post(self, path: str, payload: dict[str, Any], **params: str) -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
-            response = await client.post(f"{self.base_url}{path}", json=payload, params=params)
-        response.raise_for_status()  # WeChat answers errors as 200 + errcode; anything else is retried
-        return response.json()
-
-    async def access_token(self, *, refresh: bool = False) -> str:
-        async with self._token_lock:
-            if self._token and not refresh and time.monotonic() < self._token[1]:
-                return self._token[0]
-            answer = await self._post(
-                "/cgi-bin/stable_token",
-                {
-                    "grant_type": "client_credential",
-                    "appid": self.app_id,
-                    "secret": self.app_secret,
-                    "force_refresh": False,
-                },
-            )
-            if "access_token" not in answer:
-                code = answer.get("errcode")
-                if code in RETRY_LATER:
-                    raise ConnectionError(f"WeChat token: {code} {answer.get('errmsg')}")
-                raise PermanentDeliveryError(
-                    f"WeChat refused our app credentials: {code} {answer.get('errmsg')}"
-                )
-            # Five minutes' margin: a token is never used in its last moments.
-            self._token = (answer["access_token"], time.monotonic() + int(answer["expires_in"]) - 300)
-            return self._token[0]
+    @property
+    def base_url(self) -> str:
+        return self.api.base_url
 
     async def send(self, message: WeChatMessage) -> str:
         template = self.templates.get(message.event)
@@ -137,38 +107,27 @@ class WeChatSubscribeMessages:
         }
         if template.page:
             payload["page"] = template.page
-        answer = await self._post(
-            "/cgi-bin/message/subscribe/send", payload, access_token=await self.access_token()
-        )
-        if answer.get("errcode") in TOKEN_INVALID:  # revoked or expired early: fetch a new one, once
-            token = await self.access_token(refresh=True)
-            answer = await self._post("/cgi-bin/message/subscribe/send", payload, access_token=token)
-        code = answer.get("errcode", 0)
+        answer = await self.api.call("/cgi-bin/message/subscribe/send", payload)
+        code = errcode_of(answer)
         if code == 0:
             return f"WeChat msgid {answer.get('msgid')}"
         if code in RETRY_LATER or code in TOKEN_INVALID:
-            raise ConnectionError(f"WeChat: {code} {answer.get('errmsg')}")
-        raise PermanentDeliveryError(f"WeChat refused: {code} {answer.get('errmsg')}")
+            raise ConnectionError(f"WeChat: {describe(answer)}")
+        raise PermanentDeliveryError(f"WeChat refused: {describe(answer)}")
 
     async def openid_for(self, login_code: str) -> str:
         """The student's openid from a mini-program login code (wx.login)."""
-        async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
-            response = await client.get(
-                f"{self.base_url}/sns/jscode2session",
-                params={
-                    "appid": self.app_id,
-                    "secret": self.app_secret,
-                    "js_code": login_code,
-                    "grant_type": "authorization_code",
-                },
-            )
-        response.raise_for_status()
-        answer = response.json()
-        if "openid" not in answer:
-            raise PermanentDeliveryError(
-                f"WeChat refused the login code: {answer.get('errcode')} {answer.get('errmsg')}"
-            )
-        return answer["openid"]
+        answer = await self.api.get(
+            "/sns/jscode2session",
+            appid=self.api.app_id,
+            secret=self.api.app_secret,
+            js_code=login_code,
+            grant_type="authorization_code",
+        )
+        openid = answer.get("openid")
+        if not isinstance(openid, str) or not openid:
+            raise PermanentDeliveryError(f"WeChat refused the login code: {describe(answer)}")
+        return openid
 
 
 def build_wechat(settings: Settings) -> WeChatSubscribeMessages | None:

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         CustomerMessage,
         Department,
         Escalation,
+        IntakeChannel,
         RefundFollowed,
         RefundIntake,
         RefundOnBehalf,
@@ -64,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
         VideoInvited,
         classify,
     )
-    from domain.notifications import NoticeEvent
+    from domain.notifications import Channel, NoticeEvent
     from domain.refunds import RefundState, RefundStatus, refund_workflow_id
     from domain.webhooks import OutboundEventType
 
@@ -201,7 +202,10 @@ class ComplaintWorkflow:
                 search_attributes.SLA_BREACHED.value_set(False),
             ]
         )
-        self._messenger.to_student(NoticeEvent.COMPLAINT_RECEIVED, self._context())
+        # A WeChat message was answered at once in the chat with the number and the promised
+        # response time (api/routes/wechat_official.py): the same chat is not told again.
+        told_on = frozenset({Channel.WECHAT_OA}) if request.channel is IntakeChannel.WECHAT else frozenset()
+        self._messenger.to_student(NoticeEvent.COMPLAINT_RECEIVED, self._context(), told_on=told_on)
         self._publish(OutboundEventType.COMPLAINT_RECEIVED)
         self._publish(OutboundEventType.COMPLAINT_ASSIGNED)
         self._start_clocks()

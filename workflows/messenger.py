@@ -99,7 +99,10 @@ class CaseMessenger:
 
     # --- notices -------------------------------------------------------------------------------
 
-    def to_student(self, event: NoticeEvent, context: dict[str, Any]) -> None:
+    def to_student(
+        self, event: NoticeEvent, context: dict[str, Any], *, told_on: frozenset[Channel] = frozenset()
+    ) -> None:
+        """On the case's channels the student can be reached on, less those `told_on` already."""
         student = self.student
         recipient = Recipient(
             user_id=student.id,
@@ -108,15 +111,17 @@ class CaseMessenger:
             phone=student.phone,
             locale=student.locale,
             wechat_openid=student.wechat_openid,
+            wechat_oa_openid=student.wechat_oa_openid,
         )
         reachable = {
             Channel.INBOX: True,
             Channel.EMAIL: bool(student.email),
             Channel.SMS: bool(student.phone),
             Channel.WECHAT: bool(student.wechat_openid),
+            Channel.WECHAT_OA: bool(student.wechat_oa_openid),
         }
         for channel in channels_for(event, self.student_channels, student.muted_channels):
-            if reachable.get(channel):
+            if reachable.get(channel) and channel not in told_on:
                 self._queue(event, channel, recipient, context)
 
     def to_staff(self, event: NoticeEvent, staff: Recipient, context: dict[str, Any]) -> None:

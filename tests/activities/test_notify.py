@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import secrets
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import pytest_asyncio
 from fastapi import FastAPI
 from sqlmodel import select
 from temporalio.exceptions import ApplicationError
@@ -14,7 +17,9 @@ from activities.notify import NotifyActivities, message_id_for
 from db.engine import SessionFactory
 from db.models import NoticeTemplateVersion, Notification
 from db.template_store import TemplateStore
+from devstack.sandbox_wechat import DEV_OFFICIAL_APP_ID, DEV_OFFICIAL_APP_SECRET, sandbox_wechat_router
 from devstack.school_systems import STAFF_CHAT_PATH, school_systems_router
+from domain.notice_variables import sample_context
 from domain.notifications import TEAM, Channel, NoticeEvent, NotifyInput, Recipient, notification_id_for
 from domain.roles import Role
 from integrations.delivery import PermanentDeliveryError
@@ -22,6 +27,7 @@ from integrations.mail import SmtpConfig, SmtpMailer
 from integrations.notice_renderer import NoticeRenderer, SupportContact
 from integrations.sms import DevSmsOutbox, SmsMessage, SmsSender
 from integrations.staff_chat import StaffChat
+from integrations.wechat_official_messages import WeChatCustomerServiceMessages
 from tests.factories import make_user
 from tests.http_server import serving
 from tests.integrations.test_notice_renderer import CONTEXT, blocks
@@ -307,3 +313,138 @@ async def test_a_complaint_email_is_answered_to_the_complaints_inbox(
         await ActivityEnvironment().run(notify.send_notice, notice)
         [mail] = mailbox.messages()
     assert mail.reply_to == "complaints@aftercare.local"
+
+
+# --- WeChat Official Account customer-service messages -------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="module")
+async def wechat_server() -> AsyncIterator[str]:
+    app = FastAPI()
+    app.include_router(sandbox_wechat_router())
+    async with serving(app, free_port()) as url:
+        yield url
+
+
+def _official(sessions: SessionFactory, wechat_url: str) -> NotifyActivities:
+    notify = _activities(sessions, "127.0.0.1", free_port())
+    notify.wechat_official = WeChatCustomerServiceMessages(
+        DEV_OFFICIAL_APP_ID, DEV_OFFICIAL_APP_SECRET, base_url=f"{wechat_url}/wechat", timeout_seconds=5
+    )
+    return notify
+
+
+def _wechat_reply(user_id: str, openid: str | None, complaint_id: str) -> NotifyInput:
+    """An agent's reply to a customer who only ever wrote to the Official Account."""
+    event = NoticeEvent.COMPLAINT_FIRST_RESPONSE
+    return NotifyInput(
+        notification_id=notification_id_for(f"complaint-{complaint_id}", event, Channel.WECHAT_OA),
+        case_type="complaint",
+        case_id=complaint_id,
+        event=event,
+        channel=Channel.WECHAT_OA,
+        recipient=Recipient(user_id=user_id, name="微信用户 a1b2c3", wechat_oa_openid=openid),
+        context={**sample_context(event), "complaint_id": complaint_id},
+    )
+
+
+async def _official_messages_to(wechat_url: str, openid: str) -> list[dict]:
+    async with httpx.AsyncClient(base_url=wechat_url) as client:
+        messages = (await client.get("/sandbox/wechat-oa/messages")).json()
+    return [m for m in messages if m["touser"] == openid]
+
+
+def _openid() -> str:
+    return "oAbC" + secrets.token_hex(12)
+
+
+async def test_a_wechat_notice_reaches_the_openid_once_and_the_row_keeps_address_and_answer(
+    sessions: SessionFactory, wechat_server: str
+) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    openid = _openid()
+    notify = _official(sessions, wechat_server)
+    notice = _wechat_reply(student.id, openid, "CPWXOA1")
+    env = ActivityEnvironment()
+    await env.run(notify.send_notice, notice)
+    await env.run(notify.send_notice, notice)  # a retry after success sends nothing more
+    [sent] = await _official_messages_to(wechat_server, openid)
+    content = sent["text"]["content"]
+    assert content.startswith("陈客服回复了您的反馈（编号 CPWXOA1）\n\n")
+    assert "切换到备用线路" in content  # the agent's words themselves, not "see your inbox"
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert row is not None
+    assert (row.status, row.attempts, row.channel, row.recipient_address, row.body_html) == (
+        "sent",
+        1,
+        "wechat_oa",
+        openid,
+        None,
+    )
+    assert row.provider_response == "WeChat Official Account: 0 ok"
+    assert row.template == "complaint_first_response.wechat_oa.zh-CN.j2"
+    assert content == f"{row.subject}\n\n{row.body_text}"
+
+
+async def test_past_the_48_hour_window_the_refusal_is_recorded_and_final(
+    sessions: SessionFactory, wechat_server: str
+) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    openid = _openid()
+    async with httpx.AsyncClient(base_url=wechat_server) as client:
+        await client.put(f"/sandbox/wechat-oa/windows/{openid}", json={"open": False})
+    notice = _wechat_reply(student.id, openid, "CPWXOA2")
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(_official(sessions, wechat_server).send_notice, notice)
+    assert raised.value.non_retryable and raised.value.type == "PermanentDeliveryError"
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert row is not None and (row.status, row.attempts, row.recipient_address) == ("failed", 1, openid)
+    assert "45015" in (row.provider_response or "") and "48 hours" in (row.provider_response or "")
+    assert await _official_messages_to(wechat_server, openid) == []
+
+
+async def test_a_busy_wechat_is_retried_and_the_attempt_recorded(
+    sessions: SessionFactory, wechat_server: str
+) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    openid = _openid()
+    async with httpx.AsyncClient(base_url=wechat_server) as client:
+        await client.post("/sandbox/wechat-oa/faults", json={"errcode": -1, "openid": openid})
+    notify = _official(sessions, wechat_server)
+    notice = _wechat_reply(student.id, openid, "CPWXOA3")
+    env = ActivityEnvironment()
+    with pytest.raises(Exception) as raised:
+        await env.run(notify.send_notice, notice)
+    assert not isinstance(raised.value, ApplicationError)  # plain error: the retry policy applies
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert row is not None and (row.status, row.attempts) == ("retried", 1)
+    assert "-1" in (row.provider_response or "")
+    await env.run(notify.send_notice, notice)  # Temporal's retry
+    with sessions() as session:
+        row = session.get(Notification, notice.notification_id)
+    assert row is not None and (row.status, row.attempts) == ("sent", 2)
+    assert len(await _official_messages_to(wechat_server, openid)) == 1
+
+
+async def test_without_an_official_account_or_an_openid_a_wechat_notice_fails_for_good_on_record(
+    sessions: SessionFactory, wechat_server: str
+) -> None:
+    student = make_user(sessions, Role.STUDENT)
+    unconfigured = _activities(sessions, "127.0.0.1", free_port())  # production without the account
+    notice = _wechat_reply(student.id, _openid(), "CPWXOA4")
+    with pytest.raises(ApplicationError) as raised:
+        await ActivityEnvironment().run(unconfigured.send_notice, notice)
+    assert raised.value.non_retryable and raised.value.type == "PermanentDeliveryError"
+    nobody = _wechat_reply(student.id, None, "CPWXOA5")
+    with pytest.raises(ApplicationError) as no_address:
+        await ActivityEnvironment().run(_official(sessions, wechat_server).send_notice, nobody)
+    assert no_address.value.non_retryable and no_address.value.type == "NoRecipientAddress"
+    with sessions() as session:
+        rows = [session.get(Notification, n.notification_id) for n in (notice, nobody)]
+    assert [(row.status, row.provider_response) for row in rows if row is not None] == [
+        ("failed", "no WeChat Official Account is configured"),
+        ("failed", "the student has no wechat_oa address"),
+    ]

@@ -4,17 +4,24 @@ the notices, the timeline and the CRM's webhook events on the way."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import AsyncIterator
+from itertools import count
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from tests.api.test_intake_wechat import new_openid, signed_query, text_message
 from tests.integration.conftest import Stack, running_stack
 from tests.integration.journey import eventually, login, now, push_order, refund_status, status_is
 
 pytestmark = pytest.mark.integration
+
+WECHAT_MSG_IDS = count(25_000_000_000_000_000 + time.time_ns() % 10**12)
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -355,3 +362,67 @@ async def test_an_agent_invites_the_student_into_a_video_room(stack: Stack) -> N
 
     [message] = await eventually(invitation, "the invitation in the student's inbox")
     assert room_url in message["body_text"] and "2026-11-24 20:00" in message["body_text"]
+
+
+async def test_a_customer_who_only_writes_on_wechat_gets_the_agents_reply_there(stack: Stack) -> None:
+    """Nothing but an openid is known of them: the reply goes to the Official Account's chat (the
+    sandbox's WeChat, with the account's token); once their 48 hours are over WeChat refuses, and
+    that refusal is on record and not tried again."""
+    agent = await login(stack.api, "agent@demo")
+    openid = new_openid()
+    pushed = await stack.api.post(
+        "/api/intake/wechat",
+        params=signed_query(),
+        content=text_message(openid, "直播课一直卡顿，画面黑屏", next(WECHAT_MSG_IDS)),
+        headers={"Content-Type": "text/xml"},
+    )
+    assert pushed.status_code == 200, pushed.text
+    [complaint_id] = re.findall(
+        r"CP[0-9A-F]+", ElementTree.fromstring(pushed.content).findtext("Content", "")
+    )
+    await eventually(lambda: stage_is(stack, complaint_id, agent, "assigned"), "routing")
+    url = f"/api/complaints/{complaint_id}"
+    replied = await stack.api.post(
+        f"{url}/responses", headers=agent, json={"text": "您好，已为您切换到备用线路，请刷新页面后重试。"}
+    )
+    assert replied.status_code == 200, replied.text
+
+    async def on_wechat() -> list | None:
+        sent = (await stack.gateway.get("/sandbox/wechat-oa/messages")).json()
+        return [m for m in sent if m["touser"] == openid] or None
+
+    [message] = await eventually(on_wechat, "the reply in the customer's WeChat chat")
+    content = message["text"]["content"]
+    assert message["msgtype"] == "text" and complaint_id in content and "切换到备用线路" in content
+
+    async def wechat_notices() -> list | None:
+        notices = (await detail(stack, complaint_id, agent))["notices"]
+        return [n for n in notices if n["channel"] == "wechat_oa" and n["status"] in ("sent", "failed")]
+
+    [sent] = await eventually(wechat_notices, "the notice on record")
+    assert (sent["event"], sent["status"], sent["recipient_address"], sent["provider_response"]) == (
+        "complaint_first_response",
+        "sent",
+        openid,
+        "WeChat Official Account: 0 ok",
+    )
+
+    # Two days later the customer has not written again: WeChat refuses the agent's question.
+    window = await stack.gateway.put(f"/sandbox/wechat-oa/windows/{openid}", json={"open": False})
+    assert window.status_code == 200
+    asked = await stack.api.post(f"{url}/questions", headers=agent, json={"text": "请问是手机还是电脑上课？"})
+    assert asked.status_code == 200, asked.text
+
+    async def refused() -> list | None:
+        notices = await wechat_notices()
+        return [n for n in notices or [] if n["status"] == "failed"] or None
+
+    [failed] = await eventually(refused, "the refusal on record")
+    assert failed["attempts"] == 1 and "45015" in failed["provider_response"]
+    assert len(await on_wechat() or []) == 1
+    asked_in_inbox = [
+        n
+        for n in (await detail(stack, complaint_id, agent))["notices"]
+        if n["channel"] == "inbox" and n["event"] == "complaint_first_response"
+    ]
+    assert len(asked_in_inbox) == 2  # the reply and the question, both kept in the inbox

@@ -18,6 +18,7 @@ from domain.notifications import (
     NoticeEvent,
 )
 from integrations.notice_renderer import NoticeRenderer, SupportContact, TemplateProblem
+from integrations.wechat_official_messages import TEXT_LIMIT_BYTES, fit, message_text
 
 SUPPORT = SupportContact(phone="400-000-0000", email="help@school.test", hours="09:00-21:00")
 
@@ -213,6 +214,50 @@ def test_sla_notices_say_which_complaint_which_deadline_and_when(
     assert "CP20261123F00D42" in notice.subject and "首次响应" in notice.subject
     for needed in ("林小雨", "2026-11-23 19:15", "直播课一直卡顿"):
         assert needed in notice.text, f"{needed} missing from {notice.template}"
+
+
+# --- WeChat Official Account messages -----------------------------------------------------------
+
+# The longest free text an agent or the student may put in a notice (domain/complaints.py limits).
+LONGEST = {
+    "reply_text": "线路已为您切换，请刷新页面后重试。" * 250,  # 4,000 characters
+    "resolution_summary": "已补发回放" * 200,
+    "compensation_reason": "补偿" * 500,
+    "invitation_note": "准备设备" * 125,
+    "summary": "直播" * 40,
+}
+
+
+@pytest.mark.parametrize("event", sorted(COMPLAINT_STUDENT_EVENTS))
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_complaint_notice_on_wechat_is_whole_within_what_wechat_takes_and_never_points_to_the_inbox(
+    renderer: NoticeRenderer, event: NoticeEvent, locale: str
+) -> None:
+    """Its own short text (not the SMS's "see your inbox": a customer who only wrote to the account
+    cannot log in), with the agent's words in it, and room left for the reference and the hotline."""
+    context = sample_context(event)
+    context.update({name: value for name, value in LONGEST.items() if name in context})
+    notice = renderer.render(event, Channel.WECHAT_OA, locale, context)
+    assert notice.template == f"{event.value}.wechat_oa.{locale}.j2"
+    message = message_text(notice.subject, notice.text)
+    assert len(message.encode()) <= TEXT_LIMIT_BYTES, f"{notice.template}: {len(message.encode())} bytes"
+    assert fit(message) == message  # the sender has nothing to cut
+    assert message.rstrip().endswith(("。", "."))  # the closing line survived the long text
+    for absent in ("站内信", "inbox"):
+        assert absent not in message, f"{notice.template} sends the student to the inbox"
+    if event is NoticeEvent.COMPLAINT_FIRST_RESPONSE:
+        assert "线路已为您切换" in notice.text and notice.text.count("…") == 1
+
+
+@pytest.mark.parametrize("event", sorted(MONEY_EVENTS))
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_refund_notice_on_wechat_is_the_full_text_and_fits(
+    renderer: NoticeRenderer, event: NoticeEvent, locale: str
+) -> None:
+    """Refund policies do not list the channel by default; one that does sends the full text."""
+    notice = renderer.render(event, Channel.WECHAT_OA, locale, CONTEXT)
+    assert notice.template == f"{event.value}.all.{locale}.j2"
+    assert len(message_text(notice.subject, notice.text).encode()) <= TEXT_LIMIT_BYTES
 
 
 # --- admins' edits ----------------------------------------------------------------------------

@@ -444,3 +444,50 @@ async def test_a_message_waiting_for_a_step_to_be_recorded_does_not_undo_it(
         "customer.replied",
     ]
     await stop(handle)
+
+
+WECHAT_ONLY = StudentSnapshot(
+    id="S-WX", name="微信用户 a1b2c3", wechat_oa_openid="oAbC0123456789abcdef01234567"
+)
+
+
+def channels_of(fakes: FakeActivities, event: NoticeEvent) -> list[Channel]:
+    return sorted(n.channel for n in fakes.notices if n.event is event)
+
+
+async def test_a_customer_known_only_by_wechat_hears_the_reply_on_wechat_and_is_not_told_twice(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(
+        env, complaint(channel=IntakeChannel.WECHAT).model_copy(update={"student": WECHAT_ONLY})
+    )
+    await handle.execute_update(ComplaintWorkflow.respond, reply())
+    [on_wechat] = [
+        n for n in await notices_of(fakes, "complaint_first_response", 2) if n.channel is Channel.WECHAT_OA
+    ]
+    assert on_wechat.recipient.wechat_oa_openid == WECHAT_ONLY.wechat_oa_openid
+    assert on_wechat.context["reply_text"] == reply().text
+    assert channels_of(fakes, NoticeEvent.COMPLAINT_FIRST_RESPONSE) == [Channel.INBOX, Channel.WECHAT_OA]
+    # The chat answered the message itself with the number and the promised time: no second "received".
+    assert channels_of(fakes, NoticeEvent.COMPLAINT_RECEIVED) == [Channel.INBOX]
+    await stop(handle)
+
+
+async def test_a_call_logged_for_a_wechat_customer_is_acknowledged_on_wechat_unless_they_muted_it(
+    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
+) -> None:
+    handle = await start(
+        env, complaint(channel=IntakeChannel.PHONE).model_copy(update={"student": WECHAT_ONLY})
+    )
+    await notices_of(fakes, "complaint_received", 2)
+    assert channels_of(fakes, NoticeEvent.COMPLAINT_RECEIVED) == [Channel.INBOX, Channel.WECHAT_OA]
+    await stop(handle)
+
+    fakes.notices.clear()
+    muted = WECHAT_ONLY.model_copy(update={"muted_channels": [Channel.WECHAT_OA]})
+    handle = await start(env, complaint(channel=IntakeChannel.PHONE).model_copy(update={"student": muted}))
+    await handle.execute_update(ComplaintWorkflow.respond, reply())
+    await notices_of(fakes, "complaint_first_response", 1)
+    assert channels_of(fakes, NoticeEvent.COMPLAINT_FIRST_RESPONSE) == [Channel.INBOX]
+    assert channels_of(fakes, NoticeEvent.COMPLAINT_RECEIVED) == [Channel.INBOX]
+    await stop(handle)
