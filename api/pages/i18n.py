@@ -78,6 +78,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "complaint.unsatisfied": ("没有解决", "No, not solved"),
     "complaint.comment": ("留言（可不填）", "Comment (optional)"),
     "complaints.title": ("我的反馈", "My complaints"),
+    "survey.thanks": ("谢谢您的回答。", "Thank you for your answer."),
     "inbox.title": ("站内信", "Inbox"),
     "inbox.unread": ("{count} 条未读", "{count} unread"),
     "review.title": ("退款审核", "Refund review"),

@@ -3,6 +3,8 @@ and agents' and students' actions, which run as ComplaintWorkflow's updates."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from functools import partial
 from typing import Any
@@ -38,6 +40,17 @@ from workflows.complaint import ComplaintWorkflow
 # Who reads any complaint; who acts on them.
 COMPLAINT_READERS = frozenset({Role.AGENT, Role.LEAD, Role.ADMIN})
 COMPLAINT_HANDLERS = frozenset({Role.AGENT, Role.LEAD})
+
+
+def survey_token(settings: Settings, complaint_id: str) -> str:
+    """What lets the follow-up survey be answered without signing in (a WeChat-only customer has
+    no password): an HMAC of the complaint id, so a link cannot be made for another complaint."""
+    key = settings.jwt_secret.get_secret_value().encode()
+    return hmac.new(key, f"survey:{complaint_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def survey_link(settings: Settings, complaint_id: str) -> str:
+    return f"{settings.callback_base_url}/survey/{complaint_id}?t={survey_token(settings, complaint_id)}"
 
 
 def new_complaint_id() -> str:
@@ -103,7 +116,7 @@ def _prepare(
         received_at=now,
         logged_by=filer.id,
         sla=sla_terms(session),  # the terms in force now; an edit later never reaches this complaint
-        survey_url=f"{settings.callback_base_url}/complaints/{complaint_id}/survey",
+        survey_url=survey_link(settings, complaint_id),
         sms_quiet_hours=settings.sms_quiet_hours_window,
         follow_up_after_minutes=settings.complaint_follow_up_after_minutes,
         survey_open_minutes=settings.complaint_survey_open_minutes,

@@ -11,6 +11,7 @@ from itertools import count
 from typing import Any
 from xml.etree import ElementTree
 
+import httpx
 import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
@@ -426,3 +427,46 @@ async def test_a_customer_who_only_writes_on_wechat_gets_the_agents_reply_there(
         if n["channel"] == "inbox" and n["event"] == "complaint_first_response"
     ]
     assert len(asked_in_inbox) == 2  # the reply and the question, both kept in the inbox
+
+
+async def test_the_survey_link_is_answered_without_signing_in(stack: Stack) -> None:
+    student = await login(stack.api, "student@demo")
+    agent = await login(stack.api, "agent@demo")
+    filed = await stack.api.post("/api/complaints", headers=student, json={"text": "作业批改结果一直看不到"})
+    complaint_id = filed.json()["complaint_id"]
+    await eventually(lambda: stage_is(stack, complaint_id, student, "assigned"), "routing")
+    url = f"/api/complaints/{complaint_id}"
+    await stack.api.post(
+        f"{url}/resolution", headers=agent, json={"code": "fixed", "summary": "已修复批改显示"}
+    )
+    await eventually(lambda: stage_is(stack, complaint_id, student, "follow_up"), "the follow-up")
+
+    async def survey_notice() -> list | None:
+        inbox = (await stack.api.get("/api/me/inbox", headers=student)).json()["messages"]
+        return [
+            m for m in inbox if m["case_id"] == complaint_id and m["event"] == "complaint_follow_up"
+        ] or None
+
+    [notice] = await eventually(survey_notice, "the follow-up notice")
+    [link] = re.findall(r"https?://\S+/survey/\S+", notice["body_text"])
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    async with httpx.AsyncClient(base_url=stack.api_url) as browser:  # nobody signed in
+        page = await browser.get(f"/{path}")
+        assert page.status_code == 200 and 'name="satisfied"' in page.text
+        forged = await browser.get(f"/survey/{complaint_id}?t=0000")
+        assert forged.status_code == 404
+        token = path.split("t=", 1)[1]
+        elsewhere = await browser.post(
+            f"/survey/{complaint_id}",
+            data={"t": token, "satisfied": "no"},
+            headers={"origin": "http://evil.example"},
+        )
+        assert elsewhere.status_code == 403
+        answered = await browser.post(
+            f"/survey/{complaint_id}",
+            data={"t": token, "satisfied": "no", "comment": "还是看不到"},
+            headers={"origin": stack.api_url},
+        )
+        assert answered.status_code == 200 and 'role="status"' in answered.text
+    reopened = await detail(stack, complaint_id, agent)
+    assert reopened["stage"] == "in_progress" and reopened["timeline"][-1]["event"] == "complaint.reopened"
