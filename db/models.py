@@ -386,3 +386,18 @@ class IntakeMessage(SQLModel, table=True):
     # What the message became: "complaint" (it opened one) or "message" (added to an open one).
     outcome: str = Field(max_length=20)
     received_at: datetime = _utc(default_factory=utcnow)
+
+
+class DecisionReason(SQLModel, table=True):
+    """A reason reviewers pick from when they approve or reject a refund (admins keep the list);
+    the student reads it, so it is written for them."""
+
+    __tablename__ = "decision_reasons"
+
+    id: int | None = Field(default=None, primary_key=True)
+    decision: str = Field(index=True, max_length=10)
+    text: str = Field(max_length=200)
+    position: int = 0
+    is_active: bool = True
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _utc(default_factory=utcnow)

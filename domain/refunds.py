@@ -116,13 +116,6 @@ class ReviewDecision(BaseModel):
         return self
 
 
-# The reasons reviewers give most, offered as a list beside the free text (the student reads them).
-COMMON_DECISION_REASONS: dict[Decision, tuple[str, ...]] = {
-    Decision.APPROVE: ("符合退款政策", "课程体验问题，同意退款", "学员特殊情况，同意退款"),
-    Decision.REJECT: ("已超过退款期限", "课程已学习过半，不符合退款条件", "订单信息与申请不符"),
-}
-
-
 def check_decision_reason(decision: Decision, reason: str) -> None:
     if decision is Decision.REJECT and not reason.strip():
         raise ValueError("a rejection needs a reason the student can read")

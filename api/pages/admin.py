@@ -15,6 +15,7 @@ from api.deps import SessionDep
 from api.pages import render_page
 from api.pages.forms import FormErrors, errors_of
 from api.pages.session import AdminPage
+from api.routes.decision_reasons import ReasonChange, ReasonIn, add_reason, change_reason, list_reasons
 from api.routes.policies import list_policies, publish_policy
 from api.routes.routing import RulesIn, get_routing, replace_rules
 from api.routes.sla import SlaTermsIn, get_sla, put_sla
@@ -33,6 +34,7 @@ from domain.complaints import ComplaintCategory, Department
 from domain.courses import CourseType
 from domain.notifications import STUDENT_CHANNELS
 from domain.policy import OutsideWindow, PolicyTerms, RefundWindow
+from domain.refunds import Decision
 
 router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form()]
@@ -307,3 +309,39 @@ def edit_rules(request: Request, user: AdminPage, session: SessionDep, rules: Fo
         else:
             errors = FormErrors(fields={"rules": "; ".join(f"{k}: {v}" for k, v in errors.fields.items())})
     return _routing_page(request, user, session, draft=rules, errors=errors, code=422)
+
+
+def _reasons_page(request, user, session, errors: FormErrors | None = None, code: int = 200) -> Response:
+    return render_page(
+        "admin_reasons.html.j2",
+        code,
+        request=request,
+        user=user,
+        reasons=list_reasons(session, user, include_inactive=True),
+        decisions=list(Decision),
+        errors=errors or FormErrors(),
+    )
+
+
+@router.get("/admin/reasons", response_class=HTMLResponse)
+def reasons_page(request: Request, user: AdminPage, session: SessionDep) -> Response:
+    return _reasons_page(request, user, session)
+
+
+@router.post("/admin/reasons", response_class=HTMLResponse)
+def add_decision_reason(
+    request: Request, user: AdminPage, session: SessionDep, decision: FormText = "", text: FormText = ""
+) -> Response:
+    try:
+        add_reason(ReasonIn(decision=decision, text=text), session, user)
+        return _see("/admin/reasons")
+    except (HTTPException, ValidationError) as exc:
+        return _reasons_page(request, user, session, errors_of(exc), 422)
+
+
+@router.post("/admin/reasons/{reason_id}", response_class=HTMLResponse)
+def switch_decision_reason(
+    reason_id: int, request: Request, user: AdminPage, session: SessionDep, is_active: FormText = ""
+) -> Response:
+    change_reason(reason_id, ReasonChange(is_active=is_active == "on"), session, user)
+    return _see("/admin/reasons")

@@ -16,8 +16,9 @@ from api.pages.session import ReviewerPage
 from api.routes.case_views import case_history
 from api.routes.customers import customer_history
 from api.services import refunds as service
+from api.services.decision_reasons import offered
 from db.models import User
-from domain.refunds import COMMON_DECISION_REASONS, Decision, RefundStatus, ReviewDecision
+from domain.refunds import Decision, RefundStatus, ReviewDecision
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,7 +46,7 @@ def _refund_page(
         history=customer_history(refund.student_id, session, user),
         may_decide=refund.status == RefundStatus.AWAITING_REVIEW.value
         and service.may_decide(session, user=user, refund=refund),
-        reasons=COMMON_DECISION_REASONS,
+        reasons=offered(session),
         errors=errors,
         form=form,
     )

@@ -1,0 +1,52 @@
+"""The common decision reasons: seeded by the migration, read by reviewers, kept by admins (audited);
+a switched-off reason is no longer offered on the review page."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from db.engine import SessionFactory
+from db.models import AuditEvent
+from domain.roles import Role
+from tests.api.helpers import auth
+from tests.factories import make_user
+
+
+def test_reviewers_read_the_list_and_admins_keep_it(api: TestClient, api_sessions: SessionFactory) -> None:
+    reviewer = auth(api, make_user(api_sessions, Role.REVIEWER))
+    listed = api.get("/api/decision-reasons", headers=reviewer).json()
+    assert {"符合退款政策", "已超过退款期限"} <= {r["text"] for r in listed}
+    assert (
+        api.get("/api/decision-reasons", headers=auth(api, make_user(api_sessions, Role.STUDENT))).status_code
+        == 403
+    )
+    assert (
+        api.post(
+            "/api/decision-reasons", json={"decision": "reject", "text": "x"}, headers=reviewer
+        ).status_code
+        == 403
+    )
+
+    admin = auth(api, make_user(api_sessions, Role.ADMIN))
+    text = f"课程未按时开课 {secrets.token_hex(2)}"
+    for bad in ({"decision": "maybe", "text": text}, {"decision": "approve", "text": ""}):
+        assert api.post("/api/decision-reasons", json=bad, headers=admin).status_code == 422
+    added = api.post("/api/decision-reasons", json={"decision": "approve", "text": text}, headers=admin)
+    assert added.status_code == 201 and added.json()["is_active"]
+    again = api.post("/api/decision-reasons", json={"decision": "approve", "text": text}, headers=admin)
+    assert again.status_code == 422  # in the list already
+    reason_id = added.json()["id"]
+    off = api.patch(f"/api/decision-reasons/{reason_id}", json={"is_active": False}, headers=admin)
+    assert off.json()["is_active"] is False
+    assert text not in [r["text"] for r in api.get("/api/decision-reasons", headers=reviewer).json()]
+    every = api.get("/api/decision-reasons?include_inactive=true", headers=admin).json()
+    assert text in [r["text"] for r in every]
+    assert (
+        api.patch("/api/decision-reasons/999999", json={"is_active": True}, headers=admin).status_code == 404
+    )
+    with api_sessions() as session:
+        audit = session.exec(select(AuditEvent).where(AuditEvent.case_id == str(reason_id))).all()
+    assert [a.event for a in audit] == ["decision_reason.added", "decision_reason.changed"]
