@@ -12,9 +12,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import SessionDep
+from api.errors import field_error
 from api.pages import render_page
 from api.pages.forms import FormErrors, errors_of
 from api.pages.session import AdminPage
+from api.routes.compensation import QuotaIn, set_quota
+from api.routes.compensation import quotas as compensation_quotas
 from api.routes.decision_reasons import ReasonChange, ReasonIn, add_reason, change_reason, list_reasons
 from api.routes.policies import list_policies, publish_policy
 from api.routes.routing import RulesIn, get_routing, replace_rules
@@ -30,11 +33,13 @@ from api.routes.templates import (
 )
 from api.routes.users import StaffChange, StaffIn, change_staff, create_staff, list_staff
 from api.services.users import STAFF_ROLES
+from domain.compensation import QuotaPeriod
 from domain.complaints import ComplaintCategory, Department
 from domain.courses import CourseType
 from domain.notifications import STUDENT_CHANNELS
 from domain.policy import OutsideWindow, PolicyTerms, RefundWindow
 from domain.refunds import Decision
+from domain.roles import Role
 
 router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form()]
@@ -345,3 +350,45 @@ def switch_decision_reason(
 ) -> Response:
     change_reason(reason_id, ReasonChange(is_active=is_active == "on"), session, user)
     return _see("/admin/reasons")
+
+
+def _quotas_page(
+    request, user, session, errors: dict[str, FormErrors] | None = None, code: int = 200
+) -> Response:
+    return render_page(
+        "admin_quotas.html.j2",
+        code,
+        request=request,
+        user=user,
+        quotas=compensation_quotas(session, user),
+        periods=list(QuotaPeriod),
+        errors=errors or {},
+    )
+
+
+@router.get("/admin/quotas", response_class=HTMLResponse)
+def quotas_page(request: Request, user: AdminPage, session: SessionDep) -> Response:
+    return _quotas_page(request, user, session)
+
+
+@router.post("/admin/quotas/{role}", response_class=HTMLResponse)
+def edit_quota(
+    role: Role,
+    request: Request,
+    user: AdminPage,
+    session: SessionDep,
+    period: FormText = "",
+    coupon_yuan: FormText = "",
+    progress_resets: FormText = "",
+) -> Response:
+    """A role's compensation quota; the coupon allowance is typed in yuan and kept in fen."""
+    try:
+        try:
+            coupon_fen = round(float(coupon_yuan) * 100)
+        except ValueError:
+            raise field_error("coupon_fen", "a number of yuan") from None
+        body = QuotaIn(period=period, coupon_fen=coupon_fen, progress_resets=progress_resets)
+        set_quota(role, body, session, user)
+        return _see("/admin/quotas")
+    except (HTTPException, ValidationError) as exc:
+        return _quotas_page(request, user, session, {role.value: errors_of(exc)}, 422)

@@ -132,3 +132,35 @@ def test_the_admin_edits_the_review_routing_rules_on_the_page(
         assert refused.status_code == 422 and why in refused.text and 'id="rules-error"' in refused.text
     assert api.get("/admin/routing").text == page.text  # nothing changed
     api.cookies.clear()
+
+
+def test_the_admin_sets_a_compensation_quota_in_yuan(api: TestClient, api_sessions: SessionFactory) -> None:
+    sign_in(api, make_user(api_sessions, Role.ADMIN).email)
+    page = api.get("/admin/quotas")
+    assert page.status_code == 200 and 'value="50.00"' in page.text  # the agents' ¥50 a day
+    for bad in (
+        {"period": "day", "coupon_yuan": "lots", "progress_resets": "3"},
+        {"period": "year", "coupon_yuan": "50", "progress_resets": "3"},
+    ):
+        assert api.post("/admin/quotas/agent", data=bad, headers=OURS).status_code == 422
+    assert (
+        api.post(
+            "/admin/quotas/student",
+            data={"period": "day", "coupon_yuan": "1", "progress_resets": "1"},
+            headers=OURS,
+        ).status_code
+        == 422
+    )
+    saved = api.post(
+        "/admin/quotas/agent",
+        data={"period": "week", "coupon_yuan": "80.5", "progress_resets": "4"},
+        headers=OURS,
+    )
+    assert saved.status_code == 200 and 'value="80.50"' in saved.text
+    restored = {
+        "period": "day",
+        "coupon_yuan": "50",
+        "progress_resets": "3",
+    }  # other tests count on the default
+    assert api.post("/admin/quotas/agent", data=restored, headers=OURS).status_code == 200
+    api.cookies.clear()
