@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from api.security import hash_password
 from db.engine import SessionFactory
@@ -120,8 +121,15 @@ def make_refund(
 
 
 def make_complaint(
-    sessions: SessionFactory, student: User, *, stage: str = "assigned", text: str = "直播卡顿"
+    sessions: SessionFactory,
+    student: User,
+    *,
+    stage: str = "assigned",
+    text: str = "直播卡顿",
+    **projected: Any,
 ) -> Complaint:
+    """A complaint row as the workflow's records would leave it; `projected` sets its other columns
+    (department, deadlines, sla_breached…)."""
     complaint_id = f"CPT{secrets.token_hex(5).upper()}"
     complaint = Complaint(
         id=complaint_id,
@@ -132,6 +140,7 @@ def make_complaint(
         logged_by=student.id,
         stage=stage,
         received_at=utcnow(),
+        **projected,
     )
     with sessions() as session:
         session.add(complaint)
