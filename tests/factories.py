@@ -8,7 +8,7 @@ from typing import Any
 
 from api.security import hash_password
 from db.engine import SessionFactory
-from db.models import Complaint, Course, Order, Refund, ReviewerGroupMember, User
+from db.models import Compensation, Complaint, Course, Order, Refund, ReviewerGroupMember, User
 from domain.courses import CourseType, Gateway
 from domain.policy import DEFAULT_POLICIES, RefundPolicy
 from domain.roles import Role
@@ -147,3 +147,34 @@ def make_complaint(
         session.commit()
         session.refresh(complaint)
     return complaint
+
+
+def make_compensation(
+    sessions: SessionFactory,
+    complaint: Complaint,
+    by: User,
+    *,
+    status: str = "awaiting_approval",
+    amount_fen: int = 8_000,
+    reason: str = "直播卡顿影响上课",
+) -> Compensation:
+    """A coupon offered on a complaint, as the ledger books it (beyond the quota: for a lead)."""
+    now = utcnow()
+    offer = Compensation(
+        id=f"CM-{complaint.id}-{secrets.token_hex(2)}",
+        complaint_id=complaint.id,
+        student_id=complaint.student_id,
+        kind="coupon",
+        amount_fen=amount_fen,
+        reason=reason,
+        requested_by=by.id,
+        authority="lead" if status == "awaiting_approval" else "quota",
+        status=status,
+        created_at=now,
+        updated_at=now,
+    )
+    with sessions() as session:
+        session.add(offer)
+        session.commit()
+        session.refresh(offer)
+    return offer

@@ -17,7 +17,12 @@ from domain.roles import Role
 
 router = APIRouter(include_in_schema=False)
 
-HOME_OF = {Role.STUDENT: "/my/orders", Role.REVIEWER: "/review", Role.LEAD: "/review"}
+HOME_OF = {
+    Role.STUDENT: "/my/orders",
+    Role.REVIEWER: "/review",
+    Role.AGENT: "/complaints",
+    Role.LEAD: "/lead",
+}
 
 
 def _safe_next(next_path: str) -> str:

@@ -67,3 +67,5 @@ def roles(*allowed: Role):
 PageUser = Annotated[User, Depends(page_user)]
 StudentPage = Annotated[User, Depends(roles(Role.STUDENT))]
 ReviewerPage = Annotated[User, Depends(roles(Role.REVIEWER, Role.LEAD))]
+AgentPage = Annotated[User, Depends(roles(Role.AGENT, Role.LEAD))]  # who handle complaints
+LeadPage = Annotated[User, Depends(roles(Role.LEAD))]
