@@ -154,6 +154,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "queue.next_deadline": ("下一个时限", "Next deadline"),
     "queue.assignee": ("处理人", "Assignee"),
     "queue.unassigned": ("未分配", "Unassigned"),
+    "agent.title": ("投诉 {complaint_id}", "Complaint {complaint_id}"),
     "agent.words": ("学员的原话", "In the student's words"),
     "agent.category": ("类别", "Category"),
     "agent.severity": ("紧急程度", "Severity"),
