@@ -7,13 +7,25 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.pages.i18n import MESSAGES
+from api.services.sla_dashboard import DeadlineKind
 from db.engine import SessionFactory
 from db.models import DepartmentMember, User
+from domain.compensation import CompensationKind, CompensationStatus, QuotaPeriod
+from domain.complaints import (
+    ComplaintCategory,
+    ComplaintStage,
+    Department,
+    IntakeChannel,
+    ResolutionCode,
+    Severity,
+)
 from domain.roles import Role
 from domain.timeutil import utcnow
 from tests.api.test_console_pages import OURS, sign_in
@@ -21,7 +33,7 @@ from tests.factories import make_compensation, make_complaint, make_order, make_
 
 
 @pytest.fixture
-def agent(api: TestClient, api_sessions: SessionFactory) -> User:
+def agent(api: TestClient, api_sessions: SessionFactory) -> Iterator[User]:
     """A signed-in agent who works the academic queue."""
     agent = make_user(api_sessions, Role.AGENT, name="王客服")
     with api_sessions() as session:
@@ -37,6 +49,24 @@ def field_error(page: str, field_id: str) -> str:
     found = re.search(rf'id="{re.escape(field_id)}-error"[^>]*>([^<]*)<', page)
     assert found, f"no error beside {field_id}"
     return html.unescape(found.group(1))
+
+
+def test_every_value_the_staff_pages_name_has_its_words() -> None:
+    """The pages look each value up as "<kind>.<value>": a value added later needs its words."""
+    for kind, values in (
+        ("stage", ComplaintStage),
+        ("severity", Severity),
+        ("channel", IntakeChannel),
+        ("category", ComplaintCategory),
+        ("department", Department),
+        ("resolution", ResolutionCode),
+        ("compensation.kind", CompensationKind),
+        ("compensation.status", CompensationStatus),
+        ("quota.period", QuotaPeriod),
+        ("deadline", DeadlineKind),
+    ):
+        for value in values:
+            assert f"{kind}.{value.value}" in MESSAGES, (kind, value)
 
 
 def test_each_console_opens_for_its_roles_only(api: TestClient, api_sessions: SessionFactory) -> None:

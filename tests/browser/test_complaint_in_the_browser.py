@@ -92,20 +92,28 @@ async def test_a_complaint_from_the_form_to_resolved_in_the_browser(browser: Bro
     await expect(lead.get_by_text("没有待审批的补偿")).to_be_visible()
 
     await agent.reload()
-    await reload_until(agent, '[data-compensation] [data-status="issued"] >> nth=1', "the approved coupon issued")
+    await reload_until(
+        agent, '[data-compensation] [data-status="issued"] >> nth=1', "the approved coupon issued"
+    )
     await open_action(agent, "解决投诉")
     await agent.get_by_label("解决方式").select_option(label="已修复")
     await agent.get_by_label("处理结果（学员可见）").fill("已切换备用线路，并补发两张优惠券")
     await agent.get_by_role("button", name="标记为已解决").click()
     await expect(agent.locator('h1 [data-status="resolved"]')).to_be_visible()
-    await expect(agent.locator("summary", has_text="重新打开投诉")).to_be_visible()  # what a resolved one takes
+    # What a resolved complaint takes: reopening.
+    await expect(agent.locator("summary", has_text="重新打开投诉")).to_be_visible()
 
     await student.goto(f"/my/complaints/{complaint_id}")
     await expect(student.locator('[data-status="resolved"]')).to_be_visible()
     await expect(student.get_by_text("已切换备用线路，并补发两张优惠券").first).to_be_visible()
     await student.get_by_role("link", name="站内信").click()
     told = student.locator(f'article[data-case="{complaint_id}"]')
-    for event in ("complaint_received", "complaint_first_response", "compensation_given", "complaint_resolved"):
+    for event in (
+        "complaint_received",
+        "complaint_first_response",
+        "compensation_given",
+        "complaint_resolved",
+    ):
         await expect(told.and_(student.locator(f'[data-event="{event}"]')).first).to_be_visible()
     assert await fits_the_screen(student)
 
