@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowUpdateFailedError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
@@ -168,13 +169,11 @@ class AgentActions:
         temporal: TemporalDep,
         settings: SettingsDep,
     ) -> None:
-        self.request, self.user, self.session, self.temporal, self.settings = (
-            request,
-            user,
-            session,
-            temporal,
-            settings,
-        )
+        self.request = request
+        self.user = user
+        self.session = session
+        self.temporal = temporal
+        self.settings = settings
         self.t = translator(locale_for(request, user.locale))
 
     async def run(
@@ -193,6 +192,11 @@ class AgentActions:
             return RedirectResponse(f"/complaints/{complaint_id}", status_code=status.HTTP_303_SEE_OTHER)
         except (HTTPException, ValidationError, WorkflowUpdateFailedError) as exc:
             errors, code = refusal_of(exc, self.t)
+        return await run_in_threadpool(self._shown_again, complaint_id, form_name, errors, form, code)
+
+    def _shown_again(
+        self, complaint_id: str, form_name: str, errors: FormErrors, form: dict[str, str], code: int
+    ) -> Response:
         # The action closed the request's session. (No such complaint: showing it is the 404.)
         with self.request.app.state.sessions() as fresh:
             return _complaint_page(

@@ -92,8 +92,12 @@ async def _decide(
         return RedirectResponse("/lead", status_code=status.HTTP_303_SEE_OTHER)
     except (HTTPException, ValidationError, WorkflowUpdateFailedError) as exc:
         errors, code = refusal_of(exc, t)
-    with request.app.state.sessions() as fresh:  # the decision closed the request's session
-        return _desk(request, user, fresh, failed=item, errors=errors.of_form(item), form=form, code=code)
+
+    def shown_again() -> Response:
+        with request.app.state.sessions() as fresh:  # the decision closed the request's session
+            return _desk(request, user, fresh, failed=item, errors=errors.of_form(item), form=form, code=code)
+
+    return await run_in_threadpool(shown_again)
 
 
 def _choice(field: str, value: str, allowed: Collection[str], t: Callable[..., str]) -> None:
