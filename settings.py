@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     temporal_dev_port: int | None = None
     temporal_dev_ui_port: int | None = None
     temporal_dev_db_file: Path | None = None
+    # The Temporal Web UI staff open from the console to see a case's workflow (e.g.
+    # https://temporal.school.example). Default: the dev server's UI (temporal-dev.yml's ui_port).
+    temporal_ui_url: str | None = None
 
     # --- HTTP API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"

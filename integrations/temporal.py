@@ -4,6 +4,8 @@ a self-hosted cluster or Temporal Cloud. The pydantic data converter is used by 
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile
@@ -24,3 +26,15 @@ def connect_config(settings: Settings) -> dict:
 
 async def connect(settings: Settings) -> Client:
     return await Client.connect(**connect_config(settings), data_converter=pydantic_data_converter)
+
+
+def workflow_ui_url(settings: Settings, workflow_id: str) -> str:
+    """Where the Temporal Web UI shows a workflow, in the namespace the clients connect to."""
+    base = (
+        settings.temporal_ui_url
+        or f"http://localhost:{settings.temporal_dev_ui_port or dev_config().ui_port}"
+    )
+    namespace = connect_config(settings)["namespace"]
+    return (
+        f"{base.rstrip('/')}/namespaces/{quote(namespace, safe='')}/workflows/{quote(workflow_id, safe='')}"
+    )

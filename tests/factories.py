@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from api.security import hash_password
 from db.engine import SessionFactory
-from db.models import Complaint, Course, Order, Refund, ReviewerGroupMember, User
+from db.models import Compensation, Complaint, Course, Order, Refund, ReviewerGroupMember, User
 from domain.courses import CourseType, Gateway
 from domain.policy import DEFAULT_POLICIES, RefundPolicy
 from domain.roles import Role
@@ -120,8 +121,15 @@ def make_refund(
 
 
 def make_complaint(
-    sessions: SessionFactory, student: User, *, stage: str = "assigned", text: str = "直播卡顿"
+    sessions: SessionFactory,
+    student: User,
+    *,
+    stage: str = "assigned",
+    text: str = "直播卡顿",
+    **projected: Any,
 ) -> Complaint:
+    """A complaint row as the workflow's records would leave it; `projected` sets its other columns
+    (department, deadlines, sla_breached…)."""
     complaint_id = f"CPT{secrets.token_hex(5).upper()}"
     complaint = Complaint(
         id=complaint_id,
@@ -132,9 +140,41 @@ def make_complaint(
         logged_by=student.id,
         stage=stage,
         received_at=utcnow(),
+        **projected,
     )
     with sessions() as session:
         session.add(complaint)
         session.commit()
         session.refresh(complaint)
     return complaint
+
+
+def make_compensation(
+    sessions: SessionFactory,
+    complaint: Complaint,
+    by: User,
+    *,
+    status: str = "awaiting_approval",
+    amount_fen: int = 8_000,
+    reason: str = "直播卡顿影响上课",
+) -> Compensation:
+    """A coupon offered on a complaint, as the ledger books it (beyond the quota: for a lead)."""
+    now = utcnow()
+    offer = Compensation(
+        id=f"CM-{complaint.id}-{secrets.token_hex(2)}",
+        complaint_id=complaint.id,
+        student_id=complaint.student_id,
+        kind="coupon",
+        amount_fen=amount_fen,
+        reason=reason,
+        requested_by=by.id,
+        authority="lead" if status == "awaiting_approval" else "quota",
+        status=status,
+        created_at=now,
+        updated_at=now,
+    )
+    with sessions() as session:
+        session.add(offer)
+        session.commit()
+        session.refresh(offer)
+    return offer

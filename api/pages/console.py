@@ -17,7 +17,13 @@ from domain.roles import Role
 
 router = APIRouter(include_in_schema=False)
 
-HOME_OF = {Role.STUDENT: "/my/orders", Role.REVIEWER: "/review", Role.LEAD: "/review", Role.ADMIN: "/admin"}
+HOME_OF = {
+    Role.STUDENT: "/my/orders",
+    Role.REVIEWER: "/review",
+    Role.AGENT: "/complaints",
+    Role.LEAD: "/lead",
+    Role.ADMIN: "/admin",
+}
 
 
 def _safe_next(next_path: str) -> str:

@@ -3,10 +3,16 @@ anything else above the form."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
-from fastapi import HTTPException
+from fastapi import HTTPException, status
 from pydantic import ValidationError
+from temporalio.client import WorkflowUpdateFailedError
+
+# Far beyond any order or coupon: larger amounts are typing mistakes, refused before any arithmetic.
+MAX_TYPED_YUAN = Decimal(100_000_000)
 
 
 @dataclass
@@ -16,6 +22,28 @@ class FormErrors:
 
     def __bool__(self) -> bool:
         return bool(self.fields or self.message)
+
+    def of_form(self, form: str) -> FormErrors:
+        """The same errors for one of several forms on a page: field `text` of form `note` becomes
+        `note-text`, the id its input has there."""
+        return FormErrors({f"{form}-{name}": text for name, text in self.fields.items()}, self.message)
+
+
+def fen_of_yuan(text: str) -> int | None:
+    """An amount typed in yuan ("30", "29.9") in fen; None when left empty. ValueError for anything
+    that is not a positive amount to the fen."""
+    if not text.strip():
+        return None
+    try:
+        yuan = Decimal(text.strip())
+    except InvalidOperation as exc:
+        raise ValueError(text) from exc
+    if not yuan.is_finite() or not 0 < yuan <= MAX_TYPED_YUAN:  # before int(): "1e999999999" stays cheap
+        raise ValueError(text)
+    fen = yuan * 100
+    if fen != fen.to_integral_value():
+        raise ValueError(text)
+    return int(fen)
 
 
 def errors_of(exc: HTTPException | ValidationError) -> FormErrors:
@@ -32,3 +60,17 @@ def errors_of(exc: HTTPException | ValidationError) -> FormErrors:
     if isinstance(detail, dict):
         return FormErrors(message=str(detail.get("message", detail)))
     return FormErrors(message=str(detail))
+
+
+def refusal_of(exc: HTTPException | ValidationError | WorkflowUpdateFailedError, t: Callable[..., str]):
+    """What a refused action shows, and the page's status: 422 with messages beside the fields,
+    else the service's own answer (409 wrong state, 403, 503 unavailable). An update that failed
+    for a reason of its own changed nothing: said so above the form (503), never a server error."""
+    if isinstance(exc, ValidationError):
+        return errors_of(exc), status.HTTP_422_UNPROCESSABLE_CONTENT
+    if isinstance(exc, HTTPException):
+        errors = errors_of(exc)
+        return errors, status.HTTP_422_UNPROCESSABLE_CONTENT if errors.fields else exc.status_code
+    return FormErrors(
+        message=t("common.failed", reason=str(exc.cause or exc))
+    ), status.HTTP_503_SERVICE_UNAVAILABLE

@@ -68,3 +68,5 @@ PageUser = Annotated[User, Depends(page_user)]
 StudentPage = Annotated[User, Depends(roles(Role.STUDENT))]
 ReviewerPage = Annotated[User, Depends(roles(Role.REVIEWER, Role.LEAD))]
 AdminPage = Annotated[User, Depends(roles(Role.ADMIN))]
+AgentPage = Annotated[User, Depends(roles(Role.AGENT, Role.LEAD))]  # who handle complaints
+LeadPage = Annotated[User, Depends(roles(Role.LEAD))]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.security import issue_token, verify_password_or_dummy
 from db.models import User
@@ -26,3 +27,11 @@ def token_for(user: User, settings: Settings) -> tuple[str, timedelta]:
         user_id=user.id, role=Role(user.role), secret=settings.jwt_secret.get_secret_value(), ttl=ttl
     )
     return token, ttl
+
+
+def display_names(session: Session, user_ids: Iterable[str | None]) -> dict[str, str]:
+    """Who is behind each id, for pages that name assignees, offerers and students (one query)."""
+    wanted = {user_id for user_id in user_ids if user_id}
+    if not wanted:
+        return {}
+    return dict(session.exec(select(User.id, User.display_name).where(col(User.id).in_(wanted))).all())

@@ -1,0 +1,160 @@
+"""The lead's desk: what waits for a lead — compensation offered beyond an agent's quota, refunds
+waiting for the account manager's call — and the SLA dashboard. Decisions call the API routes' own
+functions; a lead sees their own offer but another lead decides it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import WorkflowUpdateFailedError
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import field_error
+from api.pages import render_page
+from api.pages.forms import FormErrors, refusal_of
+from api.pages.i18n import locale_for, translator
+from api.pages.session import LeadPage
+from api.routes import complaints as complaint_routes
+from api.routes import refunds as refund_routes
+from api.services import compensation as compensation_service
+from api.services import refunds as refund_service
+from api.services.accounts import display_names
+from api.services.sla_dashboard import sla_dashboard
+from db.models import Compensation, User
+from domain.compensation import CompensationStatus
+from domain.refunds import RefundStatus
+from domain.timeutil import utcnow
+
+router = APIRouter(include_in_schema=False)
+FormText = Annotated[str, Form()]
+DECISIONS = {"approve": True, "decline": False}
+
+
+def _desk(
+    request: Request,
+    user: User,
+    session: Session,
+    *,
+    failed: str = "",
+    errors: FormErrors | None = None,
+    form: dict[str, str] | None = None,
+    code: int = status.HTTP_200_OK,
+) -> Response:
+    """The desk; after a refusal, `failed` names the item (offer or refund) whose form it was."""
+    offers = compensation_service.list_offers(
+        session, user=user, status_filter=CompensationStatus.AWAITING_APPROVAL, limit=200, offset=0
+    )
+    calls = refund_service.list_refunds(
+        session=session, user=user, status_filter=RefundStatus.AWAITING_CONFIRMATION, limit=200, offset=0
+    )
+    board = sla_dashboard(session, now=utcnow())
+    return render_page(
+        "lead_desk.html.j2",
+        code,
+        request=request,
+        user=user,
+        offers=offers,
+        calls=calls,
+        board=board,
+        names=display_names(
+            session,
+            [
+                *(o.requested_by for o in offers),
+                *(o.student_id for o in offers),
+                *(r.student_id for r in calls),
+            ],
+        ),
+        failed=failed,
+        errors=errors or FormErrors(),
+        form=form or {},
+    )
+
+
+@router.get("/lead", response_class=HTMLResponse)
+def desk(request: Request, user: LeadPage, session: SessionDep) -> Response:
+    return _desk(request, user, session)
+
+
+async def _decide(
+    request: Request, user: User, item: str, form: dict[str, str], decide: Callable[[], Any]
+) -> Response:
+    """Run the decision; back to the desk (PRG), or, refused, the desk again with the error beside
+    that item's field."""
+    t = translator(locale_for(request, user.locale))
+    try:
+        await decide()
+        return RedirectResponse("/lead", status_code=status.HTTP_303_SEE_OTHER)
+    except (HTTPException, ValidationError, WorkflowUpdateFailedError) as exc:
+        errors, code = refusal_of(exc, t)
+
+    def shown_again() -> Response:
+        with request.app.state.sessions() as fresh:  # the decision closed the request's session
+            return _desk(request, user, fresh, failed=item, errors=errors.of_form(item), form=form, code=code)
+
+    return await run_in_threadpool(shown_again)
+
+
+def _choice(field: str, value: str, allowed: Collection[str], t: Callable[..., str]) -> None:
+    """Only the form's own buttons send these; anything else is refused beside them."""
+    if value not in allowed:
+        raise field_error(field, t("form.choose"))
+
+
+@router.post("/lead/compensations/{compensation_id}", response_class=HTMLResponse)
+async def decide_compensation(
+    compensation_id: str,
+    request: Request,
+    user: LeadPage,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    decision: FormText = "",
+    note: FormText = "",
+) -> Response:
+    t = translator(locale_for(request, user.locale))
+    offer = await run_in_threadpool(session.get, Compensation, compensation_id)
+    if offer is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no compensation {compensation_id}")
+    complaint_id = offer.complaint_id
+
+    async def decide() -> Any:
+        _choice("decision", decision, DECISIONS, t)
+        try:
+            body = complaint_routes.DecisionIn(approve=DECISIONS[decision], note=note)
+        except ValidationError as exc:
+            # Its one rule across fields is that a decline says why: its message goes beside the note.
+            problem = exc.errors()[0]
+            field = str(problem["loc"][-1]) if problem["loc"] else "note"
+            raise field_error(field, problem["msg"].removeprefix("Value error, ")) from None
+        actions = complaint_routes.ComplaintActions(session, temporal, settings)
+        return await complaint_routes.decide_compensation(complaint_id, compensation_id, body, actions, user)
+
+    return await _decide(request, user, compensation_id, {"decision": decision, "note": note}, decide)
+
+
+@router.post("/lead/refunds/{refund_id}/confirmation", response_class=HTMLResponse)
+async def confirm_refund(
+    refund_id: str,
+    request: Request,
+    user: LeadPage,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    outcome: FormText = "",
+    note: FormText = "",
+) -> Response:
+    """The account manager's call, reported: confirmed (the money moves) or withdrawn."""
+    t = translator(locale_for(request, user.locale))
+
+    async def decide() -> Any:
+        _choice("outcome", outcome, {"confirmed", "withdrawn"}, t)
+        body = refund_routes.ConfirmationIn(outcome=outcome, note=note)  # type: ignore[arg-type]
+        return await refund_routes.confirm_refund(refund_id, body, session, temporal, settings, user)
+
+    return await _decide(request, user, refund_id, {"outcome": outcome, "note": note}, decide)
