@@ -267,6 +267,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # --- the lead's desk ---
     "lead.title": ("主管工作台", "Lead desk"),
     "lead.approvals": ("待审批的补偿", "Compensation awaiting approval"),
+    "lead.escalated": ("升级给我的投诉", "Complaints escalated to me"),
     "lead.offered_by": ("申请人", "Offered by"),
     "lead.own_offer": ("这是您自己提交的补偿，需由其他主管审批。", "Your own offer: another lead decides."),
     "lead.note": ("审批意见（拒绝时必填）", "Note (needed to decline)"),

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowUpdateFailedError
 
@@ -26,8 +26,9 @@ from api.services import compensation as compensation_service
 from api.services import refunds as refund_service
 from api.services.accounts import display_names
 from api.services.sla_dashboard import sla_dashboard
-from db.models import Compensation, User
+from db.models import Compensation, Complaint, User
 from domain.compensation import CompensationStatus
+from domain.complaints import OPEN_STAGES
 from domain.refunds import RefundStatus
 from domain.timeutil import utcnow
 
@@ -54,6 +55,7 @@ def _desk(
         session=session, user=user, status_filter=RefundStatus.AWAITING_CONFIRMATION, limit=200, offset=0
     )
     board = sla_dashboard(session, now=utcnow())
+    escalated = _escalated_to(session, user)
     return render_page(
         "lead_desk.html.j2",
         code,
@@ -62,6 +64,7 @@ def _desk(
         offers=offers,
         calls=calls,
         board=board,
+        escalated=escalated,
         names=display_names(
             session,
             [
@@ -73,6 +76,20 @@ def _desk(
         failed=failed,
         errors=errors or FormErrors(),
         form=form or {},
+    )
+
+
+def _escalated_to(session: Session, lead: User) -> list[Complaint]:
+    """Open complaints that are the lead's own: escalated to them, or breached on their watch."""
+    return list(
+        session.exec(
+            select(Complaint)
+            .where(
+                Complaint.assigned_to == lead.id,
+                col(Complaint.stage).in_([stage.value for stage in OPEN_STAGES]),
+            )
+            .order_by(col(Complaint.resolution_due_at))
+        )
     )
 
 

@@ -358,3 +358,19 @@ def test_the_leads_refusals_are_shown_beside_the_item_they_concern(
     called = post(f"/lead/refunds/{call.id}/confirmation", outcome="withdrawn", note="学员决定继续学习")
     assert called.status_code == 503 and "学员决定继续学习</textarea>" in called.text
     api.cookies.clear()
+
+
+def test_the_lead_desk_lists_the_open_complaints_escalated_to_that_lead(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    lead, other_lead = make_user(api_sessions, Role.LEAD), make_user(api_sessions, Role.LEAD)
+    student = make_user(api_sessions, Role.STUDENT)
+    mine = make_complaint(api_sessions, student, stage="in_progress", assigned_to=lead.id, sla_breached=True)
+    closed = make_complaint(api_sessions, student, stage="resolved", assigned_to=lead.id)
+    theirs = make_complaint(api_sessions, student, stage="in_progress", assigned_to=other_lead.id)
+    api.cookies.clear()
+    sign_in(api, lead.email)
+    desk = api.get("/lead").text
+    section = desk[desk.index('data-testid="escalated"') : desk.index('aria-labelledby="approvals"')]
+    assert mine.id in section and closed.id not in section and theirs.id not in section
+    api.cookies.clear()
