@@ -8,13 +8,13 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from api.deps import SessionDep
 from api.errors import field_error
 from api.pages import render_page
-from api.pages.forms import FormErrors, errors_of
+from api.pages.forms import FormErrors, errors_of, see_other
 from api.pages.session import AdminPage
 from api.routes.compensation import QuotaIn, set_quota
 from api.routes.compensation import quotas as compensation_quotas
@@ -45,13 +45,9 @@ router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form()]
 
 
-def _see(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=status.HTTP_303_SEE_OTHER)
-
-
 @router.get("/admin", response_class=HTMLResponse)
 def index(request: Request, user: AdminPage) -> Response:
-    return _see("/admin/templates")
+    return see_other("/admin/templates")
 
 
 @router.get("/admin/templates", response_class=HTMLResponse)
@@ -97,10 +93,10 @@ def edit_template(
     try:
         if action == "save":
             save_template(name, TemplateIn(source=source, note=note), session, renderer, user)
-            return _see(f"/admin/templates/{name}?saved=1")
+            return see_other(f"/admin/templates/{name}?saved=1")
         if action == "revert":
             revert_template(name, session, renderer, user)
-            return _see(f"/admin/templates/{name}")
+            return see_other(f"/admin/templates/{name}")
         preview = preview_template(name, PreviewIn(source=source), session, renderer)
         return _template_page(request, user, session, name, draft=source, preview=preview)
     except (HTTPException, ValidationError) as exc:
@@ -148,7 +144,7 @@ def edit_sla(
             business_hours_only=business_hours_only == "on",
         )
         put_sla(category, terms, session, user)
-        return _see("/admin/sla")
+        return see_other("/admin/sla")
     except ValidationError as exc:
         return _sla_page(request, user, session, {category.value: errors_of(exc)}, 422)
 
@@ -210,7 +206,7 @@ def edit_policy(
             }
         )
         publish_policy(course_type, terms, session, user)
-        return _see("/admin/policies")
+        return see_other("/admin/policies")
     except (HTTPException, ValidationError) as exc:
         return _policies_page(request, user, session, {course_type.value: errors_of(exc)}, 422)
 
@@ -250,7 +246,7 @@ def add_user(
     try:
         body = StaffIn(email=email, display_name=display_name, role=role, password=password)
         create_staff(body, session, user)
-        return _see("/admin/users")
+        return see_other("/admin/users")
     except (HTTPException, ValidationError) as exc:
         errors = errors_of(exc)
     return _users_page(request, user, session, errors, form, 422 if errors.fields else 409)
@@ -269,7 +265,7 @@ def edit_user(
     try:
         change = StaffChange(role=role or None, is_active=is_active == "on", departments=departments)
         change_staff(user_id, change, session, user)
-        return _see("/admin/users")
+        return see_other("/admin/users")
     except (HTTPException, ValidationError) as exc:
         if isinstance(exc, HTTPException) and exc.status_code == status.HTTP_404_NOT_FOUND:
             raise
@@ -304,7 +300,7 @@ def edit_rules(request: Request, user: AdminPage, session: SessionDep, rules: Fo
     try:
         body = RulesIn.model_validate({"rules": json.loads(rules)})
         replace_rules(body, session, user)
-        return _see("/admin/routing")
+        return see_other("/admin/routing")
     except json.JSONDecodeError as exc:
         errors = FormErrors(fields={"rules": f"not JSON: {exc.msg} (line {exc.lineno})"})
     except (HTTPException, ValidationError) as exc:
@@ -339,7 +335,7 @@ def add_decision_reason(
 ) -> Response:
     try:
         add_reason(ReasonIn(decision=decision, text=text), session, user)
-        return _see("/admin/reasons")
+        return see_other("/admin/reasons")
     except (HTTPException, ValidationError) as exc:
         return _reasons_page(request, user, session, errors_of(exc), 422)
 
@@ -349,7 +345,7 @@ def switch_decision_reason(
     reason_id: int, request: Request, user: AdminPage, session: SessionDep, is_active: FormText = ""
 ) -> Response:
     change_reason(reason_id, ReasonChange(is_active=is_active == "on"), session, user)
-    return _see("/admin/reasons")
+    return see_other("/admin/reasons")
 
 
 def _quotas_page(
@@ -389,6 +385,6 @@ def edit_quota(
             raise field_error("coupon_fen", "a number of yuan") from None
         body = QuotaIn(period=period, coupon_fen=coupon_fen, progress_resets=progress_resets)
         set_quota(role, body, session, user)
-        return _see("/admin/quotas")
+        return see_other("/admin/quotas")
     except (HTTPException, ValidationError) as exc:
         return _quotas_page(request, user, session, {role.value: errors_of(exc)}, 422)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +19,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error
 from api.pages import render_page
-from api.pages.forms import FormErrors, fen_of_yuan, refusal_of
+from api.pages.forms import FormErrors, fen_of_yuan, refusal_of, see_other
 from api.pages.i18n import locale_for, translator
 from api.pages.session import AgentPage
 from api.routes import complaints as routes
@@ -189,7 +189,7 @@ class AgentActions:
         try:
             actions = routes.ComplaintActions(self.session, self.temporal, self.settings)
             await route(complaint_id, body(), actions, self.user)
-            return RedirectResponse(f"/complaints/{complaint_id}", status_code=status.HTTP_303_SEE_OTHER)
+            return see_other(f"/complaints/{complaint_id}")
         except (HTTPException, ValidationError, WorkflowUpdateFailedError) as exc:
             errors, code = refusal_of(exc, self.t)
         return await run_in_threadpool(self._shown_again, complaint_id, form_name, errors, form, code)

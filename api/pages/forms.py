@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from fastapi import HTTPException, status
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 
@@ -74,3 +75,8 @@ def refusal_of(exc: HTTPException | ValidationError | WorkflowUpdateFailedError,
     return FormErrors(
         message=t("common.failed", reason=str(exc.cause or exc))
     ), status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+def see_other(path: str) -> RedirectResponse:
+    """After a form was taken: go (GET) to the page that shows its result."""
+    return RedirectResponse(path, status_code=status.HTTP_303_SEE_OTHER)

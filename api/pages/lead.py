@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +17,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error
 from api.pages import render_page
-from api.pages.forms import FormErrors, refusal_of
+from api.pages.forms import FormErrors, refusal_of, see_other
 from api.pages.i18n import locale_for, translator
 from api.pages.session import LeadPage
 from api.routes import complaints as complaint_routes
@@ -106,7 +106,7 @@ async def _decide(
     t = translator(locale_for(request, user.locale))
     try:
         await decide()
-        return RedirectResponse("/lead", status_code=status.HTTP_303_SEE_OTHER)
+        return see_other("/lead")
     except (HTTPException, ValidationError, WorkflowUpdateFailedError) as exc:
         errors, code = refusal_of(exc, t)
 

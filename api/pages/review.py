@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages import render_page
-from api.pages.forms import FormErrors, errors_of
+from api.pages.forms import FormErrors, errors_of, see_other
 from api.pages.session import ReviewerPage
 from api.routes.case_views import case_history
 from api.routes.customers import customer_history
@@ -86,7 +86,7 @@ async def decide(
                 reviewer_name=user.display_name,
             ),
         )
-        return RedirectResponse(f"/review/{refund_id}", status_code=status.HTTP_303_SEE_OTHER)
+        return see_other(f"/review/{refund_id}")
     except (HTTPException, ValidationError) as exc:
         if isinstance(exc, HTTPException) and exc.status_code == status.HTTP_404_NOT_FOUND:
             raise

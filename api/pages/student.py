@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages import render_page
-from api.pages.forms import FormErrors, errors_of
+from api.pages.forms import FormErrors, errors_of, fen_of_yuan, see_other
 from api.pages.session import StudentPage
 from api.routes.case_views import case_history
 from api.routes.me import inbox, mark_read, my_orders
@@ -26,10 +26,6 @@ from workflows.complaint import ComplaintWorkflow
 
 router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form()]
-
-
-def _see(path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/my/orders", response_class=HTMLResponse)
@@ -68,13 +64,10 @@ async def ask_for_refund(
     form = {"reason": reason, "amount_yuan": amount_yuan}
     errors = FormErrors()
     amount_fen = None
-    if amount_yuan.strip():
-        try:
-            amount_fen = round(float(amount_yuan) * 100)
-            if amount_fen <= 0:
-                raise ValueError
-        except ValueError:
-            errors.fields["amount_fen"] = "请输入大于 0 的金额 / enter an amount above 0"
+    try:
+        amount_fen = fen_of_yuan(amount_yuan)
+    except ValueError:
+        errors.fields["amount_fen"] = "请输入大于 0 的金额 / enter an amount above 0"
     if not reason.strip():
         errors.fields["reason"] = "请填写退款原因 / say why"
     if not errors:
@@ -89,7 +82,7 @@ async def ask_for_refund(
                 requested_fen=amount_fen,
                 gateways=request.app.state.gateways,
             )
-            return _see(f"/my/refunds/{accepted.refund_id}")
+            return see_other(f"/my/refunds/{accepted.refund_id}")
         except HTTPException as exc:
             if exc.status_code == status.HTTP_404_NOT_FOUND:
                 raise
@@ -171,7 +164,7 @@ async def file_complaint(
                 text=text.strip(),
                 order_id=order_id or None,
             )
-            return _see(f"/my/complaints/{complaint.id}")
+            return see_other(f"/my/complaints/{complaint.id}")
         except HTTPException as exc:
             errors = errors_of(exc)
     return await run_in_threadpool(
@@ -275,7 +268,7 @@ async def _act(request, user, session, temporal, settings, complaint_id, update,
             update=update,
             argument=argument(),
         )
-        return _see(f"/my/complaints/{complaint_id}")
+        return see_other(f"/my/complaints/{complaint_id}")
     except (HTTPException, ValidationError) as exc:
         if isinstance(exc, HTTPException) and exc.status_code == status.HTTP_404_NOT_FOUND:
             raise
@@ -294,4 +287,4 @@ def inbox_page(request: Request, user: StudentPage, session: SessionDep) -> Resp
 @router.post("/my/inbox/{message_id}/read")
 def read_message(message_id: str, user: StudentPage, session: SessionDep) -> Response:
     mark_read(message_id, user, session)
-    return _see("/my/inbox")
+    return see_other("/my/inbox")
