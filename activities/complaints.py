@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.records import NOTE_LIMIT, commit_step
 from activities.review import recipient_of
+from db.audit_log import append_event
 from db.engine import SessionFactory
 from db.models import AuditEvent, Complaint, DepartmentMember, User
 from db.refund_intake import RefundRefused, take_in_refund
@@ -74,7 +75,8 @@ class ComplaintActivities:
                 raise ApplicationError(
                     f"complaint {step.complaint_id} is not in the database", type="ComplaintNotFound"
                 )
-            session.add(
+            append_event(
+                session,
                 AuditEvent(
                     event_key=step.event_key,
                     case_type="complaint",
@@ -86,7 +88,7 @@ class ComplaintActivities:
                     note=step.note[:NOTE_LIMIT],
                     detail=step.detail,
                     at=step.at,
-                )
+                ),
             )
             complaint.stage = step.stage.value
             complaint.updated_at = step.at

@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from db.audit_log import append_event, chain_collision
 from db.engine import SessionFactory
 from db.models import AuditEvent, Refund
 from domain.refunds import RELEASES_ORDER, RefundEvent, RefundStatus
@@ -20,9 +21,12 @@ def commit_step(session: Session, what: str) -> None:
     """Commit one recorded step of a case (its audit event and projection together)."""
     try:
         session.commit()
-    except IntegrityError:
-        # A concurrent attempt of this same step won the race on event_key: already recorded.
+    except IntegrityError as exc:
         session.rollback()
+        if chain_collision(exc):
+            # Another event of this case took the same place in its chain first: try again after it.
+            raise
+        # A concurrent attempt of this same step won the race on event_key: already recorded.
     except StatementError as exc:
         # The step itself cannot be stored (too long, a forbidden character, a naive time):
         # retrying would hang the case, so fail loudly where the Temporal UI shows it.
@@ -51,7 +55,8 @@ class RecordActivities:
                 raise ApplicationError(
                     f"refund {step.refund_id} is not in the database", type="RefundNotFound"
                 )
-            session.add(
+            append_event(
+                session,
                 AuditEvent(
                     event_key=step.event_key,
                     case_type="refund",
@@ -63,7 +68,7 @@ class RecordActivities:
                     note=step.note[:NOTE_LIMIT],
                     detail=step.detail,
                     at=step.at,
-                )
+                ),
             )
             newly_refunded = (
                 step.status is RefundStatus.REFUNDED and refund.status != RefundStatus.REFUNDED.value

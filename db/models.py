@@ -61,7 +61,7 @@ class Order(SQLModel, table=True):
     student_id: str = Field(foreign_key="users.id", index=True, max_length=64)
     course_id: str = Field(foreign_key="courses.id", index=True, max_length=64)
     amount_paid_fen: int
-    paid_at: datetime = _utc()
+    paid_at: datetime = _utc(index=True)  # the monthly report counts orders by it
     gateway: str = Field(max_length=20)
     gateway_trade_no: str = Field(max_length=64)
     # Premium courses: the refund terms of the contract (see domain.policy.ContractTerms).
@@ -116,6 +116,7 @@ class Refund(SQLModel, table=True):
     __table_args__ = (
         Index("ix_refunds_status_requested", "status", "requested_at"),
         Index("ix_refunds_queue", "status", "review_group", "review_due_at"),
+        Index("ix_refunds_requested_at", "requested_at"),  # the monthly report
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -131,6 +132,8 @@ class Refund(SQLModel, table=True):
     gateway: str = Field(max_length=20)
     status: str = Field(max_length=32)
     reason: str = Field(max_length=2000)
+    # The student's pick from domain.refund_reasons.RefundReasonCode (None: asked before there was one).
+    reason_code: str | None = Field(default=None, max_length=30)
     amount_paid_fen: int
     # The part of what was paid this refund returns (all of it unless the student asked for less);
     # the fee is taken from it: requested_fen = refund_amount_fen + fee_fen.
@@ -157,12 +160,15 @@ class Refund(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only: one row per step of a case. event_key makes a retried write a no-op."""
+    """Append-only: one row per step of a case. event_key makes a retried write a no-op. Each case's
+    events are numbered (seq) and hash-chained (domain/audit_chain.py); write them only through
+    db.audit_log.append_event."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
         UniqueConstraint("event_key", name="uq_audit_events_event_key"),
-        Index("ix_audit_events_case", "case_type", "case_id", "at"),
+        # One event per place in a case's chain: two writers racing for the same place cannot both win.
+        UniqueConstraint("case_type", "case_id", "seq", name="uq_audit_events_case_seq"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -176,6 +182,9 @@ class AuditEvent(SQLModel, table=True):
     note: str = Field(default="", max_length=2000)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: datetime = _utc()
+    seq: int = 0  # 1, 2, 3… within the case, in the order recorded
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str = Field(default="", max_length=64)
 
 
 class Notification(SQLModel, table=True):
@@ -294,7 +303,10 @@ class Complaint(SQLModel, table=True):
     """Projection of a ComplaintWorkflow for lists and detail pages; the workflow writes every step."""
 
     __tablename__ = "complaints"
-    __table_args__ = (Index("ix_complaints_queue", "department", "stage", "first_response_due_at"),)
+    __table_args__ = (
+        Index("ix_complaints_queue", "department", "stage", "first_response_due_at"),
+        Index("ix_complaints_received_at", "received_at"),  # the monthly report
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     workflow_id: str = Field(unique=True, max_length=64)
@@ -316,6 +328,10 @@ class Complaint(SQLModel, table=True):
     resolution_summary: str | None = Field(default=None, max_length=1000)
     satisfied: bool | None = None
     sla_breached: bool = False
+    # A lead's tag of what lay behind it ("app crash on Huawei P30"), for the monthly report.
+    root_cause: str | None = Field(default=None, max_length=120)
+    root_cause_by: str | None = Field(default=None, max_length=64)
+    root_cause_at: datetime | None = _utc(default=None, nullable=True)
     received_at: datetime = _utc()
     updated_at: datetime = _utc(default_factory=utcnow)
 
@@ -401,3 +417,23 @@ class DecisionReason(SQLModel, table=True):
     is_active: bool = True
     created_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _utc(default_factory=utcnow)
+
+
+class ImprovementAction(SQLModel, table=True):
+    """What the school will do about a category's complaints in a month (the report's last column),
+    written and edited by leads."""
+
+    __tablename__ = "improvement_actions"
+    __table_args__ = (Index("ix_improvement_actions_month", "month", "category"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7)  # domain.report_month.ReportMonth, "2026-03"
+    category: str = Field(max_length=20)
+    root_cause: str | None = Field(default=None, max_length=120)
+    action: str = Field(max_length=1000)
+    owner: str | None = Field(default=None, max_length=100)
+    status: str = Field(default="planned", max_length=20)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _utc(default_factory=utcnow)
+    updated_by: str = Field(max_length=64)
+    updated_at: datetime = _utc(default_factory=utcnow)

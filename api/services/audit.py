@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from db.audit_log import append_event
 from db.models import AuditEvent, User
 from domain.timeutil import utcnow
 
@@ -15,7 +16,8 @@ def audit_config_change(
     session: Session, admin: User, event: str, case_id: str, detail: dict[str, Any]
 ) -> None:
     """Add (not commit) the audit event, so it lands in the same transaction as the change."""
-    session.add(
+    append_event(
+        session,
         AuditEvent(
             event_key=f"config:{uuid.uuid4()}",
             case_type="config",
@@ -24,5 +26,5 @@ def audit_config_change(
             actor=admin.id,
             detail=detail,
             at=utcnow(),
-        )
+        ),
     )

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from api.errors import field_error
+from db.audit_log import append_event
 from db.models import AuditEvent, Compensation, Complaint, IntakeMessage, Notification, Order, Refund, User
 from domain.roles import Role
 from domain.timeutil import utcnow
@@ -119,7 +120,8 @@ def merge_customers(session: Session, *, survivor_id: str, merged_id: str, by: U
         merged.merged_into = survivor.id
         merged.is_active = False
         session.add(merged)
-        session.add(
+        append_event(
+            session,
             AuditEvent(
                 # One merge per record: a second attempt of the same merge fails on this key.
                 event_key=f"customer:{merged.id}:merged",
@@ -130,7 +132,7 @@ def merge_customers(session: Session, *, survivor_id: str, merged_id: str, by: U
                 note=f"{merged.id} ({merged.display_name}) merged into {survivor.id}",
                 detail={"merged_id": merged.id, "moved": moved, "taken_over": taken},
                 at=utcnow(),
-            )
+            ),
         )
         session.commit()
     except (IntegrityError, OperationalError) as exc:

@@ -1,0 +1,165 @@
+"""The one way an audit event is written, and the command that verifies the chains.
+
+append_event gives the event the next place in its case's chain (seq) and the hash that links it to
+the event before (domain/audit_chain.py). Two writers racing for the same place cannot both commit:
+on PostgreSQL the second waits on a per-case advisory lock; on SQLite, where one writer runs at a
+time anyway, the unique (case, seq) constraint turns the loser into an IntegrityError that the
+writer retries (chain_collision tells it apart from a step that was already recorded).
+
+    python -m db.audit_log verify                       every case
+    python -m db.audit_log verify --case refund:RF...   one case
+    python -m db.audit_log verify --file export.json    a case exported for a dispute
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from db.models import AuditEvent
+from domain.audit_chain import ChainBreak, first_break, hash_of
+
+
+def append_event(session: Session, event: AuditEvent) -> AuditEvent:
+    """Add (not commit) the event as the next link of its case's chain."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Held to the end of the transaction: one writer per case chain at a time.
+        session.exec(  # type: ignore[call-overload]
+            text("SELECT pg_advisory_xact_lock(:key)"),
+            params={"key": zlib.crc32(f"{event.case_type}:{event.case_id}".encode())},
+        )
+    last = session.exec(
+        select(AuditEvent.seq, AuditEvent.hash)
+        .where(AuditEvent.case_type == event.case_type, AuditEvent.case_id == event.case_id)
+        .order_by(col(AuditEvent.seq).desc())
+        .limit(1)
+    ).first()
+    event.seq, event.prev_hash = (last[0] + 1, last[1]) if last else (1, None)
+    event.hash = hash_of(event, event.prev_hash)
+    session.add(event)
+    return event
+
+
+def chain_collision(exc: IntegrityError) -> bool:
+    """True when the write lost the race for its place in the chain (worth retrying), rather than
+    repeating an event already recorded (nothing to do)."""
+    return "uq_audit_events_case_seq" in str(exc.orig) or "audit_events.seq" in str(exc.orig)
+
+
+@dataclass(frozen=True)
+class CaseVerdict:
+    case_type: str
+    case_id: str
+    events: int
+    broken: ChainBreak | None
+
+    def line(self) -> str:
+        where = f"{self.case_type} {self.case_id}"
+        if self.broken is None:
+            return f"ok       {where}: {self.events} events, chain intact"
+        return f"TAMPERED {where}: event {self.broken.seq} {self.broken.problem}"
+
+
+def verify_case(session: Session, case_type: str, case_id: str) -> CaseVerdict:
+    events = list(
+        session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.case_type == case_type, AuditEvent.case_id == case_id)
+            .order_by(col(AuditEvent.seq))
+        )
+    )
+    return CaseVerdict(case_type, case_id, len(events), first_break(events))
+
+
+def verify_all(session: Session, batch: int = 5000) -> Iterator[CaseVerdict]:
+    """Every case's verdict, streaming the events in (case, seq) order a batch at a time."""
+    case: tuple[str, str] | None = None
+    events: list[AuditEvent] = []
+    after: tuple[str, str, int] = ("", "", 0)
+    while True:
+        page = list(
+            session.exec(
+                select(AuditEvent)
+                .where(
+                    (col(AuditEvent.case_type) > after[0])
+                    | ((col(AuditEvent.case_type) == after[0]) & (col(AuditEvent.case_id) > after[1]))
+                    | (
+                        (col(AuditEvent.case_type) == after[0])
+                        & (col(AuditEvent.case_id) == after[1])
+                        & (col(AuditEvent.seq) > after[2])
+                    )
+                )
+                .order_by(col(AuditEvent.case_type), col(AuditEvent.case_id), col(AuditEvent.seq))
+                .limit(batch)
+            )
+        )
+        for event in page:
+            if (event.case_type, event.case_id) != case:
+                if case is not None:
+                    yield CaseVerdict(case[0], case[1], len(events), first_break(events))
+                case, events = (event.case_type, event.case_id), []
+            events.append(event)
+        session.expunge_all()
+        if len(page) < batch:
+            break
+        last = page[-1]
+        after = (last.case_type, last.case_id, last.seq)
+    if case is not None:
+        yield CaseVerdict(case[0], case[1], len(events), first_break(events))
+
+
+def verify_export(path: Path) -> CaseVerdict:
+    """Verify a case exported as JSON (GET /api/…/{id}/export): anyone holding the file can check
+    it was not edited after it left, without our database."""
+    exported = json.loads(path.read_text(encoding="utf-8"))
+    events: list[dict[str, Any]] = [
+        {**event, "at": datetime.fromisoformat(event["at"])} for event in exported["events"]
+    ]
+    return CaseVerdict(exported["case_type"], exported["case_id"], len(events), first_break(events))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m db.audit_log", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    verify = commands.add_parser("verify", help="check the hash chains; exit 1 if any was tampered with")
+    which = verify.add_mutually_exclusive_group()
+    which.add_argument("--case", help="one case, as TYPE:ID (e.g. refund:RF20261123ab12cd34ef)")
+    which.add_argument("--file", type=Path, help="a case exported as JSON")
+    args = parser.parse_args(argv)
+
+    if args.file:
+        verdicts = [verify_export(args.file)]
+    else:
+        from db.engine import SessionFactory, build_engine
+        from settings import Settings
+
+        sessions = SessionFactory(build_engine(Settings().database_url))
+        with sessions() as session:
+            if args.case:
+                case_type, _, case_id = args.case.partition(":")
+                verdicts = [verify_case(session, case_type, case_id)]
+                if verdicts[0].events == 0:
+                    print(f"no audit events for {args.case}", file=sys.stderr)
+                    return 2
+            else:
+                verdicts = list(verify_all(session))
+    tampered = [verdict for verdict in verdicts if verdict.broken is not None]
+    for verdict in tampered if len(verdicts) > 20 else verdicts:
+        print(verdict.line())
+    print(f"{len(verdicts)} cases, {sum(v.events for v in verdicts)} events, {len(tampered)} tampered")
+    return 1 if tampered else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
