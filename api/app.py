@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 from api.deps import TemporalClientProvider
 from api.pages.app import add_console
 from api.routes import (
+    audit_trails,
     auth,
     compensation,
     complaints,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         users,
         me,
         payments,
+        audit_trails,
     )
     for module in routers:
         app.include_router(module.router)
