@@ -3,6 +3,7 @@ PostgreSQL cannot store some of them and no person meant to type them."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated
 
@@ -19,3 +20,11 @@ def _no_control_characters(value: str) -> str:
 
 
 PlainText = Annotated[str, AfterValidator(_no_control_characters)]
+
+
+def keyword_pattern(word: str) -> str:
+    """A regular expression for a keyword in lower-cased text: Chinese words match anywhere, English
+    ones only where a word starts ("sue", not "issue"; "freez" still finds "freezes")."""
+    if word.isascii() and word[0].isalpha():
+        return rf"\b{re.escape(word)}"
+    return re.escape(word)
