@@ -4,11 +4,9 @@ the two side by side."""
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from enum import StrEnum
 
-from domain.text import keyword_pattern
+from domain.text import KeywordFinder
 
 
 class RefundReasonCode(StrEnum):
@@ -95,22 +93,22 @@ TOPIC_PREFERENCE = (
 )
 
 _TOPIC_OF_KEYWORD = {word: topic for topic, words in TOPIC_KEYWORDS.items() for word in words}
-# One pass over the text finds every keyword (the report reads a month of texts); longer keywords
-# first, so "没有时间" is found whole rather than as a shorter keyword inside it.
-_ANY_KEYWORD = re.compile(
-    "|".join(keyword_pattern(word) for word in sorted(_TOPIC_OF_KEYWORD, key=len, reverse=True))
-)
+_KEYWORDS = KeywordFinder(_TOPIC_OF_KEYWORD)
+_PREFERENCE_RANK = {topic: rank for rank, topic in enumerate(TOPIC_PREFERENCE)}
 
 
 def reason_keywords(text: str) -> set[str]:
-    """The keywords found in the text, left to right without overlaps."""
-    return {match.group() for match in _ANY_KEYWORD.finditer(text.lower())}
+    """The topics' keywords the text mentions."""
+    return _KEYWORDS.find(text)
 
 
 def reason_topic(text: str) -> RefundReasonCode:
     """The topic whose keywords the text mentions most (ties: `TOPIC_PREFERENCE`); `other` when it
     mentions none."""
-    hits = Counter(_TOPIC_OF_KEYWORD[word] for word in reason_keywords(text))
+    hits: dict[RefundReasonCode, int] = {}
+    for word in _KEYWORDS.find(text):
+        topic = _TOPIC_OF_KEYWORD[word]
+        hits[topic] = hits.get(topic, 0) + 1
     if not hits:
         return RefundReasonCode.OTHER
-    return max(TOPIC_PREFERENCE, key=lambda topic: (hits[topic], -TOPIC_PREFERENCE.index(topic)))
+    return max(hits, key=lambda topic: (hits[topic], -_PREFERENCE_RANK[topic]))
