@@ -31,6 +31,7 @@ from api.routes import (
     orders,
     payments,
     policies,
+    refund_reports,
     refunds,
     routing,
     sla,
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         routing,
         templates,
         refunds,
+        refund_reports,
         sla,  # before complaints: /api/complaints/sla is not the complaint "sla"
         complaints,
         compensation,

@@ -18,7 +18,7 @@ from domain.calendar import add_business_time, business_time_between
 from domain.compensation import CompensationStatus, QuotaUse
 from domain.notifications import Channel, NoticeCount, QuietHours, Recipient
 from domain.refunds import StudentSnapshot
-from domain.text import PlainText
+from domain.text import PlainText, needs_word_start
 
 
 class ComplaintCategory(StrEnum):
@@ -177,8 +177,7 @@ class Triage(BaseModel):
 
 
 def _mentions(lowered: str, word: str) -> bool:
-    """Chinese words match anywhere; English ones only where a word starts ("sue", not "issue")."""
-    if word.isascii() and word[0].isalpha():
+    if needs_word_start(word):
         return re.search(rf"\b{re.escape(word)}", lowered) is not None
     return word in lowered
 

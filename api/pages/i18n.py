@@ -8,6 +8,7 @@ from collections.abc import Callable
 from fastapi import Request
 
 from domain.complaints import CATEGORY_LABELS, DEPARTMENT_LABELS
+from domain.refund_reasons import REASON_LABELS
 
 LOCALES = ("zh-CN", "en")
 LANG_COOKIE = "aftercare_lang"
@@ -69,6 +70,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A large amount: an account manager will call you first",
     ),
     "refund.reason": ("退款原因", "Why you want a refund"),
+    "refund.reason_code": ("原因类别", "What it is about"),
+    "refund.reason_code.unchosen": ("（可不选）", "(optional)"),
     "refund.amount_yuan": ("部分退款金额（元，可不填）", "Part of it only (yuan, optional)"),
     "refund.submit": ("提交退款申请", "Ask for the refund"),
     "refund.title": ("退款 {refund_id}", "Refund {refund_id}"),
@@ -286,11 +289,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lead.first_overdue": ("首次响应已超时", "First response overdue"),
     "lead.unrouted": ("尚未分配部门", "Not routed yet"),
 }
-# The categories' and departments' names, as the students' notices say them.
+# The categories' and departments' names, as the students' notices say them, and the refund reasons
+# a student picks from.
 MESSAGES.update(
     {
         f"{kind}.{value}": (labels["zh-CN"][value], labels["en"][value])
-        for kind, labels in (("category", CATEGORY_LABELS), ("department", DEPARTMENT_LABELS))
+        for kind, labels in (
+            ("category", CATEGORY_LABELS),
+            ("department", DEPARTMENT_LABELS),
+            ("refund_reason", REASON_LABELS),
+        )
         for value in labels["zh-CN"]
     }
 )
