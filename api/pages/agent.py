@@ -34,6 +34,7 @@ from db.models import Compensation, Complaint, User
 from domain.compensation import CompensationKind
 from domain.complaints import (
     AFTER_RESOLUTION,
+    INTERNAL_EVENTS,
     OPEN_STAGES,
     ComplaintStage,
     Department,
@@ -85,7 +86,7 @@ def _complaint_page(
         user=user,
         case_type="complaint",
         case_id=complaint.id,
-        internal_events={"agent.note"},
+        internal_events=INTERNAL_EVENTS,
     )
     student = session.get(User, complaint.student_id)
     assert student is not None  # complaints reference students by foreign key

@@ -19,6 +19,7 @@ from api.services import complaints as service
 from db.models import Complaint, User
 from domain.compensation import MAX_COUPON_FEN, CompensationDecision, CompensationKind
 from domain.complaints import (
+    INTERNAL_EVENTS,
     AgentNote,
     AgentReply,
     CompensationReceipt,
@@ -186,7 +187,7 @@ def get_complaint(complaint_id: str, session: SessionDep, user: CurrentUser) -> 
         user=user,
         case_type="complaint",
         case_id=complaint.id,
-        internal_events={"agent.note"},  # internal notes stay internal
+        internal_events=INTERNAL_EVENTS,  # notes and tags stay internal
     )
     return ComplaintDetail(**ComplaintOut.of(complaint).model_dump(), timeline=timeline, notices=notices)
 
