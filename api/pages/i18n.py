@@ -285,6 +285,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lead.due_soon": ("一小时内到期", "Due within the hour"),
     "lead.first_overdue": ("首次响应已超时", "First response overdue"),
     "lead.unrouted": ("尚未分配部门", "Not routed yet"),
+    "agent.root_cause": ("问题根源", "Root cause"),
+    "agent.root_cause.none": ("尚未标注", "Not tagged yet"),
+    "agent.root_cause.by": ("{name} 标注于 {at}", "tagged by {name}, {at}"),
+    "agent.root_cause.text": (
+        "根源标签（用于月度投诉报告；同一根源请用同一写法，大小写和空格不影响归类）",
+        "Tag (for the monthly report; one cause, one wording — capitals and spaces do not matter)",
+    ),
+    "agent.root_cause.submit": ("保存标签", "Save the tag"),
+    "agent.root_cause.clear": ("清除标签", "Clear the tag"),
 }
 # The categories' and departments' names, as the students' notices say them.
 MESSAGES.update(
