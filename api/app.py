@@ -19,6 +19,7 @@ from api.pages.app import add_console
 from api.routes import (
     auth,
     compensation,
+    complaint_reports,
     complaints,
     customers,
     decision_reasons,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         users,
         me,
         payments,
+        complaint_reports,
     )
     for module in routers:
         app.include_router(module.router)
