@@ -20,6 +20,7 @@ from api.routes import (
     audit_trails,
     auth,
     compensation,
+    complaint_reports,
     complaints,
     customers,
     decision_reasons,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         me,
         payments,
         audit_trails,
+        complaint_reports,
     )
     for module in routers:
         app.include_router(module.router)

@@ -71,6 +71,12 @@ AFTER_RESOLUTION = frozenset({ComplaintStage.RESOLVED, ComplaintStage.FOLLOW_UP}
 # on WeChat a second message often follows the first within seconds.
 TAKES_CUSTOMER_MESSAGES = OPEN_STAGES | {ComplaintStage.RECEIVED, ComplaintStage.TRIAGED}
 
+# A lead's root-cause tag (the monthly report's) is recorded on the complaint's audit trail.
+ROOT_CAUSE_TAGGED = "complaint.root_cause_tagged"
+ROOT_CAUSE_CLEARED = "complaint.root_cause_cleared"
+# Steps of a complaint only staff see: internal notes and the root-cause tags.
+INTERNAL_EVENTS = frozenset({"agent.note", ROOT_CAUSE_TAGGED, ROOT_CAUSE_CLEARED})
+
 
 class ResolutionCode(StrEnum):
     FIXED = "fixed"

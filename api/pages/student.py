@@ -21,7 +21,14 @@ from api.routes.refunds import QuoteIn, quote_refund
 from api.services import complaints as complaint_service
 from api.services import refunds as refund_service
 from db.sla_store import sla_terms
-from domain.complaints import OPEN_STAGES, ComplaintCategory, CustomerMessage, IntakeChannel, SurveyAnswer
+from domain.complaints import (
+    INTERNAL_EVENTS,
+    OPEN_STAGES,
+    ComplaintCategory,
+    CustomerMessage,
+    IntakeChannel,
+    SurveyAnswer,
+)
 from domain.refund_reasons import RefundReasonCode
 from workflows.complaint import ComplaintWorkflow
 
@@ -207,7 +214,7 @@ def _complaint_page(
         user=user,
         case_type="complaint",
         case_id=complaint.id,
-        internal_events={"agent.note"},
+        internal_events=INTERNAL_EVENTS,
     )
     return render_page(
         "student_complaint.html.j2",

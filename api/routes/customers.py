@@ -18,6 +18,7 @@ from api.services.customer_merge import MergeOutcome, merge_customers
 from api.services.customers import NotACustomer, current_record, customer_ids, resolve_customer
 from db.models import AuditEvent, Complaint, Notification, Refund, User
 from domain.audit_trail import EVIDENCE_EVENTS
+from domain.complaints import INTERNAL_EVENTS
 from domain.customers import CustomerRef
 from domain.roles import REFUND_READERS, Role
 from domain.text import PlainText
@@ -80,7 +81,7 @@ def customer_history(student_id: str, session: SessionDep, user: CurrentUser) ->
             text=step.note,
         )
         for step in steps
-        if not (user.role == Role.STUDENT.value and step.event == "agent.note")
+        if not (user.role == Role.STUDENT.value and step.event in INTERNAL_EVENTS)
     ] + [
         HistoryItem(
             at=notice.sent_at or notice.created_at,
