@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, status
 from fastapi.responses import RedirectResponse, Response
 
-from api.pages import admin, agent, console, lead, render_page, review, student, survey
+from api.pages import admin, agent, console, lead, render_page, reports, review, student, survey
 from api.pages.session import ForeignOrigin, LoginRequired, PageForbidden, login_url
 
 
 def add_console(app: FastAPI) -> None:
-    for module in (console, student, review, agent, lead, admin, survey):
+    for module in (console, student, review, agent, lead, admin, survey, reports):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

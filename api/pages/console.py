@@ -23,6 +23,7 @@ HOME_OF = {
     Role.AGENT: "/complaints",
     Role.LEAD: "/lead",
     Role.ADMIN: "/admin",
+    Role.FINANCE: "/reports",
 }
 
 
