@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 from temporalio.client import Client
 
+from api.errors import field_error
 from api.security import read_token
 from db.models import User
+from domain.report_month import ReportMonth
 from domain.roles import Role
 from integrations import temporal
 from settings import Settings
@@ -105,3 +107,16 @@ def require_roles(*roles: Role):
         return user
 
     return check
+
+
+def report_month(
+    month: Annotated[str, Query(max_length=20, description="a month in Beijing time", examples=["2026-03"])],
+) -> ReportMonth:
+    """The reports' `?month=`: a 422 beside the query field when it is not a month."""
+    try:
+        return ReportMonth.parse(month)
+    except ValueError as exc:
+        raise field_error("month", str(exc), where="query") from None
+
+
+ReportMonthDep = Annotated[ReportMonth, Depends(report_month)]

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
+from api.deps import ReportMonthDep as Month
 from api.deps import SessionDep, require_roles
-from api.errors import field_error
 from api.pages.i18n import locale_for, translator
 from api.services import improvement_actions as actions_service
 from api.services.complaint_report import (
@@ -30,18 +30,6 @@ from domain.text import PlainText
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 ReportStaff = Annotated[User, Depends(require_roles(*REPORT_STAFF))]
-
-
-def report_month(
-    month: Annotated[str, Query(max_length=20, description="a month in Beijing time", examples=["2026-03"])],
-) -> ReportMonth:
-    try:
-        return ReportMonth.parse(month)
-    except ValueError as exc:
-        raise field_error("month", str(exc), where="query") from None
-
-
-Month = Annotated[ReportMonth, Depends(report_month)]
 
 
 @router.get("/complaints", response_model=ComplaintReport)

@@ -5,30 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
+from api.deps import ReportMonthDep as MonthDep
 from api.deps import SessionDep, require_roles
-from api.errors import field_error
 from api.services.refund_report import RefundReport, refund_report, refund_report_csv
 from db.models import User
-from domain.report_month import ReportMonth
 from domain.roles import REPORT_READERS
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 # Declared before the month, so a caller without the role learns that first (403, not 422).
 ReportReader = Annotated[User, Depends(require_roles(*REPORT_READERS))]
-
-
-def report_month(
-    month: Annotated[str, Query(description="A calendar month in Beijing time", examples=["2026-03"])],
-) -> ReportMonth:
-    try:
-        return ReportMonth.parse(month)
-    except ValueError as exc:
-        raise field_error("month", str(exc), where="query") from exc
-
-
-MonthDep = Annotated[ReportMonth, Depends(report_month)]
 
 
 @router.get("/refunds", response_model=RefundReport)
