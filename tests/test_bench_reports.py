@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 import bench.dataset
-from bench import databases
+from bench import databases, reports
 from bench.dataset import Dataset, Volumes, _chain_lengths, generate
 from db.audit_log import verify_all
 from db.engine import SessionFactory, build_engine
@@ -117,3 +118,14 @@ def test_chains_keep_the_first_steps_up_to_the_total() -> None:
     assert _chain_lengths([9, 9, 2, 9], 20) == [6, 6, 2, 6]
     assert sum(_chain_lengths([9, 8, 1, 3, 12, 7], 25)) == 25
     assert _chain_lengths([3, 2], 10) == [3, 2]  # fewer steps than the total allows: all of them
+
+
+def test_the_docs_section_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
+    docs = tmp_path / "benchmarks.md"
+    reports.write_docs(docs, f"{reports.BEGIN}\nfirst\n{reports.END}\n")
+    docs.write_text(docs.read_text() + "\n<!-- bench:other -->\nother\n<!-- /bench:other -->\n")
+    reports.write_docs(docs, f"{reports.BEGIN}\nsecond\n{reports.END}\n")
+    text_now = docs.read_text()
+    assert "second" in text_now and "first" not in text_now
+    assert "<!-- bench:other -->\nother" in text_now
+    assert text_now.startswith("# Benchmarks")
