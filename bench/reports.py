@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -419,10 +420,12 @@ def markdown(report: Report) -> str:
         f"{machine['load']} at the start, {machine.get('load_end', '?')} at the end (other work on the "
         "machine slows every figure).",
         f"- Versions: Python {machine['python']}, SQLite {machine['sqlite']}, "
-        + ", ".join(
-            f"PostgreSQL {run.version}" for run in report.runs if run.kind == "postgresql" and run.version
+        + "".join(
+            f"PostgreSQL server {run.version}, "
+            for run in report.runs
+            if run.kind == "postgresql" and run.version
         )
-        + f" (server), SQLAlchemy {machine['sqlalchemy']}.",
+        + f"SQLAlchemy {machine['sqlalchemy']}.",
         f"- Whole run (generate once, then per database: migrate, load, time): "
         f"{report.total_seconds / 60:.1f} min; generating the data took {seconds(report.generate_seconds)}.",
         "",
@@ -465,6 +468,7 @@ def markdown(report: Report) -> str:
         if run.not_measured is not None:
             lines.append(f"**Not measured**: {run.not_measured}")
             continue
+        lines += [f"Reports against the 2 s goal: {goal_summary(run)}.", ""]
         lines += [
             "| endpoint | over | cold | warm median | warm max | 2 s goal |",
             "|---|---|---:|---:|---:|---|",
@@ -493,10 +497,20 @@ def markdown(report: Report) -> str:
         "in-process row is the check itself.",
         "",
         "Run it: `make bench` (SQLite and the PostgreSQL at `BENCH_POSTGRES_URL`), or "
-        '`make bench BENCH_ARGS="--scale 0.01"` for a quick look that leaves this file alone.',
+        "`make bench BENCH_SCALE=0.01` for a quick look that leaves this file alone.",
         END,
     ]
     return "\n".join(lines) + "\n"
+
+
+def goal_summary(run: DatabaseRun) -> str:
+    """The issue's verdict for one database: the four reports, each judged on its slowest warm run."""
+    verdicts = Counter(t.verdict for t in run.timings if t.name in {e.name for e in REPORTS})
+    if verdicts["FAIL"] or verdicts["ERROR"]:
+        return f"**FAIL** ({verdicts['FAIL'] + verdicts['ERROR']} of {len(REPORTS)} over 2 s or in error)"
+    if verdicts["missing"]:
+        return f"not judged yet: {verdicts['missing']} of {len(REPORTS)} missing, {verdicts['PASS']} PASS"
+    return f"PASS (all {len(REPORTS)})"
 
 
 def write_docs(path: Path, section: str) -> None:
@@ -528,7 +542,7 @@ def print_table(report: Report) -> None:
         insert = sum(v for k, v in run.load.items() if k != "settle")
         say(
             f"{run.label} {run.version}: migrate {seconds(run.migrate)}, insert {seconds(insert)} "
-            f"({load_summary(run.load)})"
+            f"({load_summary(run.load)}); reports: {goal_summary(run).replace('**', '')}"
         )
         for timing in run.timings:
             say("  " + row_text(timing))

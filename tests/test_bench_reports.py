@@ -129,3 +129,19 @@ def test_the_docs_section_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
     assert "second" in text_now and "first" not in text_now
     assert "<!-- bench:other -->\nother" in text_now
     assert text_now.startswith("# Benchmarks")
+
+
+def test_the_goal_is_judged_on_the_slowest_warm_run_of_every_report() -> None:
+    def run(*warm_maxima: float | None) -> reports.DatabaseRun:
+        timings = [
+            reports.Timing(endpoint.name, "3 months", cold=[5.0], warm=[0.1, worst])
+            if worst is not None
+            else reports.Timing(endpoint.name, "3 months", state="missing")
+            for endpoint, worst in zip(reports.REPORTS, warm_maxima, strict=True)
+        ]
+        return reports.DatabaseRun("sqlite", "SQLite", timings=timings)
+
+    # Every cold request took 5 s: shown beside the figure, not judged.
+    assert reports.goal_summary(run(0.5, 1.9, 0.2, 0.3)) == "PASS (all 4)"
+    assert reports.goal_summary(run(0.5, 2.1, 0.2, 0.3)).startswith("**FAIL** (1 of 4")
+    assert reports.goal_summary(run(0.5, None, None, 0.3)) == "not judged yet: 2 of 4 missing, 2 PASS"
