@@ -79,7 +79,7 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
         complaint_reply_to=settings.complaint_inbox_address,
         wechat_official=build_official_account_messages(settings),
     )
-    payments = PaymentActivities(gateways, settings.callback_base_url)
+    payments = PaymentActivities(gateways, settings.callback_base_url, sessions)
     hook_url = settings.effective_commerce_hook_url
     hook = CommerceHook(hook_url, settings.commerce_hook_secret.get_secret_value()) if hook_url else None
     commerce = CommerceActivities(hook)

@@ -13,8 +13,10 @@ from email.utils import formatdate
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from db.audit_log import record_event
 from db.engine import SessionFactory
-from db.models import Notification
+from db.models import AuditEvent, Notification
+from domain.audit_trail import NOTICE_FAILED, NOTICE_SENT
 from domain.notifications import Channel, NotificationStatus, NotifyInput, NotifyResult
 from domain.timeutil import utcnow
 from integrations.delivery import PermanentDeliveryError
@@ -186,9 +188,43 @@ class NotifyActivities:
                 session.commit()
 
     def _save(self, row: Notification) -> None:
-        with self.sessions() as session:
-            session.merge(row)
-            session.commit()
+        """Store the row; once it is sent or refused for good, its rendered copy joins the case's
+        audit trail in the same transaction (once: the event key is the notice's and its outcome)."""
+        if row.status not in (NotificationStatus.SENT.value, NotificationStatus.FAILED.value):
+            with self.sessions() as session:
+                session.merge(row)
+                session.commit()
+            return
+        sent = row.status == NotificationStatus.SENT.value
+        record_event(
+            self.sessions,
+            AuditEvent(
+                event_key=f"notice:{row.id}:{row.status}",
+                case_type=row.case_type,
+                case_id=row.case_id,
+                event=NOTICE_SENT if sent else NOTICE_FAILED,
+                actor="system",
+                note=f"{row.channel} to {row.recipient_address or row.recipient_user_id}: {row.subject}"[
+                    :2000
+                ],
+                detail={
+                    "notification_id": row.id,
+                    "notice": row.event,
+                    "channel": row.channel,
+                    "recipient_user_id": row.recipient_user_id,
+                    "recipient_address": row.recipient_address,
+                    "locale": row.locale,
+                    "template": row.template,
+                    "template_version": row.template_version,
+                    "subject": row.subject,
+                    "text": row.body_text,
+                    "attempts": row.attempts,
+                    "provider_response": row.provider_response,
+                },
+                at=utcnow(),
+            ),
+            with_it=lambda session: session.merge(row),
+        )
 
     def _deliver_to_inbox(self, notice: NotifyInput, rendered: RenderedNotice) -> NotifyResult:
         row = self._stored_or_new(notice, rendered, address=None)

@@ -17,8 +17,10 @@ from temporalio.service import RPCError
 from api.deps import TemporalClientProvider
 from api.pages.app import add_console
 from api.routes import (
+    audit_trails,
     auth,
     compensation,
+    complaint_reports,
     complaints,
     customers,
     decision_reasons,
@@ -30,6 +32,7 @@ from api.routes import (
     orders,
     payments,
     policies,
+    refund_reports,
     refunds,
     routing,
     sla,
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         routing,
         templates,
         refunds,
+        refund_reports,
         sla,  # before complaints: /api/complaints/sla is not the complaint "sla"
         complaints,
         compensation,
@@ -98,6 +102,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         users,
         me,
         payments,
+        audit_trails,
+        complaint_reports,
     )
     for module in routers:
         app.include_router(module.router)

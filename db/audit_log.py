@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from sqlalchemy import text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from db.engine import SessionFactory
 from db.models import AuditEvent
 from domain.audit_chain import ChainBreak, first_break, hash_of
 
@@ -49,6 +50,34 @@ def append_event(session: Session, event: AuditEvent) -> AuditEvent:
     event.hash = hash_of(event, event.prev_hash)
     session.add(event)
     return event
+
+
+def record_event(
+    sessions: SessionFactory,
+    event: AuditEvent,
+    *,
+    with_it: Callable[[Session], None] | None = None,
+    attempts: int = 5,
+) -> bool:
+    """Append one event in its own transaction (with_it adds the rows it belongs with), retrying
+    when another writer took its place in the chain. False when its event_key was recorded already
+    (with_it's rows are still written)."""
+    for attempt in range(1, attempts + 1):
+        with sessions() as session:
+            if with_it is not None:
+                with_it(session)
+            if session.exec(select(AuditEvent.id).where(AuditEvent.event_key == event.event_key)).first():
+                session.commit()  # the event is on record already; the rows it came with still change
+                return False
+            append_event(session, AuditEvent(**event.model_dump(exclude={"id"})))
+            try:
+                session.commit()
+                return True
+            except IntegrityError as exc:
+                session.rollback()
+                if not chain_collision(exc) or attempt == attempts:
+                    raise
+    return False
 
 
 def chain_collision(exc: IntegrityError) -> bool:
@@ -118,8 +147,9 @@ def verify_export(path: Path) -> CaseVerdict:
     """Verify a case exported as JSON (GET /api/…/{id}/export): anyone holding the file can check
     it was not edited after it left, without our database."""
     exported = json.loads(path.read_text(encoding="utf-8"))
+    case = {"case_type": exported["case_type"], "case_id": exported["case_id"]}
     events: list[dict[str, Any]] = [
-        {**event, "at": datetime.fromisoformat(event["at"])} for event in exported["events"]
+        {**event, **case, "at": datetime.fromisoformat(event["at"])} for event in exported["events"]
     ]
     return CaseVerdict(exported["case_type"], exported["case_id"], len(events), first_break(events))
 
@@ -136,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.file:
         verdicts = [verify_export(args.file)]
     else:
-        from db.engine import SessionFactory, build_engine
+        from db.engine import build_engine
         from settings import Settings
 
         sessions = SessionFactory(build_engine(Settings().database_url))

@@ -25,6 +25,7 @@ from domain.policy import (
     quote_refund,
     reason_text,
 )
+from domain.refund_reasons import RefundReasonCode
 from domain.refunds import CourseSnapshot, RefundRequest, RefundStatus, refund_workflow_id
 from domain.timeutil import SHANGHAI, utcnow
 
@@ -130,6 +131,7 @@ def take_in_refund(
     reason: str,
     requested_fen: int | None,
     gateways: Collection[Gateway],
+    reason_code: RefundReasonCode | None = None,
 ) -> RefundRequest:
     """Judge the request, commit its row and return the workflow's input. Blocking I/O."""
     judged = judge_request(session=session, student=student, order_id=order_id, requested_fen=requested_fen)
@@ -164,6 +166,7 @@ def take_in_refund(
         gateway=order.gateway,
         status=RefundStatus.REQUESTED.value,
         reason=reason,
+        reason_code=reason_code.value if reason_code else None,
         amount_paid_fen=quote.amount_paid_fen,
         requested_fen=quote.requested_fen,
         fee_fen=quote.fee_fen,

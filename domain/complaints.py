@@ -18,7 +18,7 @@ from domain.calendar import add_business_time, business_time_between
 from domain.compensation import CompensationStatus, QuotaUse
 from domain.notifications import Channel, NoticeCount, QuietHours, Recipient
 from domain.refunds import StudentSnapshot
-from domain.text import PlainText
+from domain.text import PlainText, needs_word_start
 
 
 class ComplaintCategory(StrEnum):
@@ -70,6 +70,12 @@ AFTER_RESOLUTION = frozenset({ComplaintStage.RESOLVED, ComplaintStage.FOLLOW_UP}
 # A student may add to a complaint until it is resolved, even while it is still being triaged:
 # on WeChat a second message often follows the first within seconds.
 TAKES_CUSTOMER_MESSAGES = OPEN_STAGES | {ComplaintStage.RECEIVED, ComplaintStage.TRIAGED}
+
+# A lead's root-cause tag (the monthly report's) is recorded on the complaint's audit trail.
+ROOT_CAUSE_TAGGED = "complaint.root_cause_tagged"
+ROOT_CAUSE_CLEARED = "complaint.root_cause_cleared"
+# Steps of a complaint only staff see: internal notes and the root-cause tags.
+INTERNAL_EVENTS = frozenset({"agent.note", ROOT_CAUSE_TAGGED, ROOT_CAUSE_CLEARED})
 
 
 class ResolutionCode(StrEnum):
@@ -177,8 +183,7 @@ class Triage(BaseModel):
 
 
 def _mentions(lowered: str, word: str) -> bool:
-    """Chinese words match anywhere; English ones only where a word starts ("sue", not "issue")."""
-    if word.isascii() and word[0].isalpha():
+    if needs_word_start(word):
         return re.search(rf"\b{re.escape(word)}", lowered) is not None
     return word in lowered
 

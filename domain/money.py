@@ -24,3 +24,10 @@ def format_yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     yuan, cents = divmod(abs(fen), 100)
     return f"{sign}¥{yuan:,}.{cents:02d}"
+
+
+def plain_yuan(fen: int) -> str:
+    """'1234.50' — an amount for a spreadsheet: yuan to the fen, no symbol, no separators."""
+    sign = "-" if fen < 0 else ""
+    yuan, cents = divmod(abs(fen), 100)
+    return f"{sign}{yuan}.{cents:02d}"

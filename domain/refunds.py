@@ -37,6 +37,20 @@ class RefundStatus(StrEnum):
 RELEASES_ORDER = frozenset({RefundStatus.REFUNDED, RefundStatus.REJECTED, RefundStatus.WITHDRAWN})
 # Before a decision exists, a reviewer may decide (the update's validator allows it).
 DECIDABLE_STATUSES = frozenset({RefundStatus.REQUESTED, RefundStatus.AWAITING_REVIEW})
+# Statuses a refund reaches only after a reviewer approved it (the manager's call, the gateway and
+# finance come later): the monthly report counts these as approvals.
+APPROVED_STATUSES = frozenset(
+    {
+        RefundStatus.APPROVED,
+        RefundStatus.AWAITING_CONFIRMATION,
+        RefundStatus.REFUNDING,
+        RefundStatus.REFUND_FAILED,
+        RefundStatus.WITHDRAWN,
+        RefundStatus.REFUNDED,
+    }
+)
+# Who decided a refund the policy rejected at once (`decided_by`, and the step's actor): no reviewer.
+POLICY_DECIDER = "policy"
 
 
 def refund_workflow_id(refund_id: str) -> str:

@@ -17,5 +17,7 @@ class Role(StrEnum):
 REFUND_DECIDERS = frozenset({Role.REVIEWER, Role.LEAD})
 # Who reports an account manager's confirmation call.
 REFUND_CONFIRMERS = frozenset({Role.LEAD, Role.FINANCE})
+# Who reads the monthly reports.
+REPORT_READERS = frozenset({Role.LEAD, Role.FINANCE, Role.ADMIN})
 # Staff who may read any refund.
 REFUND_READERS = frozenset({Role.REVIEWER, Role.AGENT, Role.LEAD, Role.FINANCE, Role.ADMIN})

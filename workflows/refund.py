@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy import Eligibility
     from domain.refunds import (
         DECIDABLE_STATUSES,
+        POLICY_DECIDER,
         Assignment,
         AssignmentRequest,
         ConfirmationOutcome,
@@ -131,10 +132,10 @@ class RefundWorkflow:
         await self._record(
             "review.rejected_by_policy",
             RefundStatus.REJECTED,
-            actor="policy",
+            actor=POLICY_DECIDER,
             note=self._decision_reason,
             decision_reason=self._decision_reason,
-            decided_by="policy",
+            decided_by=POLICY_DECIDER,
         )
         self._notify(NoticeEvent.REFUND_REJECTED)
         self._publish(OutboundEventType.REFUND_REJECTED)

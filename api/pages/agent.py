@@ -29,16 +29,20 @@ from api.routes.me import my_orders
 from api.services import compensation as compensation_service
 from api.services import complaints as complaint_service
 from api.services.accounts import display_names
+from api.services.root_causes import REPORT_STAFF, month_root_causes
 from api.services.sla_dashboard import next_deadline
 from db.models import Compensation, Complaint, User
 from domain.compensation import CompensationKind
 from domain.complaints import (
     AFTER_RESOLUTION,
+    INTERNAL_EVENTS,
     OPEN_STAGES,
     ComplaintStage,
     Department,
     ResolutionCode,
 )
+from domain.report_month import ReportMonth
+from domain.roles import Role
 from domain.timeutil import SHANGHAI, utcnow
 from integrations.temporal import workflow_ui_url
 from settings import Settings
@@ -85,11 +89,12 @@ def _complaint_page(
         user=user,
         case_type="complaint",
         case_id=complaint.id,
-        internal_events={"agent.note"},
+        internal_events=INTERNAL_EVENTS,
     )
     student = session.get(User, complaint.student_id)
     assert student is not None  # complaints reference students by foreign key
     orders = my_orders(student, session)
+    can_tag = Role(user.role) in REPORT_STAFF
     offers = list(
         session.exec(
             select(Compensation)
@@ -111,12 +116,18 @@ def _complaint_page(
         orders=orders,
         offers=offers,
         quota=compensation_service.my_quota(session, user),
-        names=display_names(session, [complaint.assigned_to, *(offer.requested_by for offer in offers)]),
+        names=display_names(
+            session,
+            [complaint.assigned_to, complaint.root_cause_by, *(offer.requested_by for offer in offers)],
+        ),
         temporal_url=workflow_ui_url(settings, complaint.workflow_id),
         forms=forms_for(complaint, has_orders=bool(orders)),
         departments=[d for d in Department if d.value != complaint.department],
         resolution_codes=list(ResolutionCode),
         compensation_kinds=list(CompensationKind),
+        can_tag=can_tag,
+        # The tags of the complaint's month, offered as the lead types: one cause, one wording.
+        month_tags=month_root_causes(session, month=ReportMonth.of(complaint.received_at)) if can_tag else [],
         failed=failed,
         errors=errors or FormErrors(),
         form=form or {},
@@ -339,4 +350,35 @@ async def resolve(complaint_id: str, acting: Acting, code: FormText = "", summar
 async def reopen(complaint_id: str, acting: Acting, reason: FormText = "") -> Response:
     return await acting.run(
         complaint_id, "reopen", {"reason": reason}, routes.reopen, lambda: routes.ReasonIn(reason=reason)
+    )
+
+
+@router.post("/complaints/{complaint_id}/root-cause", response_class=HTMLResponse)
+def tag_root_cause(
+    complaint_id: str,
+    request: Request,
+    user: AgentPage,
+    session: SessionDep,
+    settings: SettingsDep,
+    root_cause: FormText = "",
+    clear: FormText = "",
+) -> Response:
+    """A lead's root-cause tag, or none with the clear button, through the API route's function
+    (an agent is refused there: 403). Not a workflow step, so Temporal is never asked."""
+    try:
+        body = routes.RootCauseIn(root_cause=None if clear else root_cause)
+        routes.tag_root_cause(complaint_id, body, session, user)
+        return see_other(f"/complaints/{complaint_id}#root-cause")
+    except (HTTPException, ValidationError) as exc:
+        errors, code = refusal_of(exc, translator(locale_for(request, user.locale)))
+    return _complaint_page(
+        request,
+        user,
+        session,
+        settings,
+        complaint_id,
+        failed="tag",
+        errors=errors.of_form("tag"),
+        form={"root_cause": root_cause},
+        code=code,
     )

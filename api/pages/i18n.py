@@ -8,6 +8,7 @@ from collections.abc import Callable
 from fastapi import Request
 
 from domain.complaints import CATEGORY_LABELS, DEPARTMENT_LABELS
+from domain.refund_reasons import REASON_LABELS
 
 LOCALES = ("zh-CN", "en")
 LANG_COOKIE = "aftercare_lang"
@@ -69,6 +70,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A large amount: an account manager will call you first",
     ),
     "refund.reason": ("退款原因", "Why you want a refund"),
+    "refund.reason_code": ("原因类别", "What it is about"),
+    "refund.reason_code.unchosen": ("（可不选）", "(optional)"),
     "refund.amount_yuan": ("部分退款金额（元，可不填）", "Part of it only (yuan, optional)"),
     "refund.submit": ("提交退款申请", "Ask for the refund"),
     "refund.title": ("退款 {refund_id}", "Refund {refund_id}"),
@@ -285,12 +288,51 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lead.due_soon": ("一小时内到期", "Due within the hour"),
     "lead.first_overdue": ("首次响应已超时", "First response overdue"),
     "lead.unrouted": ("尚未分配部门", "Not routed yet"),
+    "agent.root_cause": ("问题根源", "Root cause"),
+    "agent.root_cause.none": ("尚未标注", "Not tagged yet"),
+    "agent.root_cause.by": ("{name} 标注于 {at}", "tagged by {name}, {at}"),
+    "agent.root_cause.text": (
+        "根源标签（用于月度投诉报告；同一根源请用同一写法，大小写和空格不影响归类）",
+        "Tag (for the monthly report; one cause, one wording — capitals and spaces do not matter)",
+    ),
+    "agent.root_cause.submit": ("保存标签", "Save the tag"),
+    "agent.root_cause.clear": ("清除标签", "Clear the tag"),
+    # The monthly complaint report (its CSV now, its page later).
+    "report.untriaged": ("尚未分类", "Not triaged yet"),
+    "report.spikes": ("异常波动", "Spikes"),
+    "report.spike.category_rose": ("类别投诉激增", "Category rose sharply"),
+    "report.spike.root_cause_repeated": ("同一根源反复出现", "Root cause repeated"),
+    "report.csv.category": ("投诉类型", "Category"),
+    "report.csv.complaints": ("投诉数", "Complaints"),
+    "report.csv.share": ("本月占比 %", "Share of the month %"),
+    "report.csv.last_month": ("上月投诉数", "Last month"),
+    "report.csv.change": ("环比变化 %", "Change on last month %"),
+    "report.csv.root_causes": ("主要问题根源", "Main root causes"),
+    "report.csv.actions": ("改进措施", "Improvement actions"),
+    "report.csv.first_response": ("首次响应达标率 %", "First response in time %"),
+    "report.csv.resolution": ("按时解决率 %", "Resolved in time %"),
+    "report.csv.satisfaction": ("回访满意率 %", "Satisfied at follow-up %"),
+    "report.csv.spike.kind": ("类型", "Kind"),
+    "report.csv.spike.category": ("投诉类型", "Category"),
+    "report.csv.spike.root_cause": ("问题根源", "Root cause"),
+    "report.csv.spike.complaints": ("本月投诉数", "Complaints this month"),
+    "report.csv.spike.last_month": ("上月投诉数", "Last month"),
+    "report.csv.spike.change": ("环比变化 %", "Change on last month %"),
+    "improvement.planned": ("计划中", "planned"),
+    "improvement.in_progress": ("进行中", "in progress"),
+    "improvement.done": ("已完成", "done"),
+    "improvement.dropped": ("已放弃", "dropped"),
 }
-# The categories' and departments' names, as the students' notices say them.
+# The categories' and departments' names, as the students' notices say them, and the refund reasons
+# a student picks from.
 MESSAGES.update(
     {
         f"{kind}.{value}": (labels["zh-CN"][value], labels["en"][value])
-        for kind, labels in (("category", CATEGORY_LABELS), ("department", DEPARTMENT_LABELS))
+        for kind, labels in (
+            ("category", CATEGORY_LABELS),
+            ("department", DEPARTMENT_LABELS),
+            ("refund_reason", REASON_LABELS),
+        )
         for value in labels["zh-CN"]
     }
 )

@@ -21,7 +21,15 @@ from api.routes.refunds import QuoteIn, quote_refund
 from api.services import complaints as complaint_service
 from api.services import refunds as refund_service
 from db.sla_store import sla_terms
-from domain.complaints import OPEN_STAGES, ComplaintCategory, CustomerMessage, IntakeChannel, SurveyAnswer
+from domain.complaints import (
+    INTERNAL_EVENTS,
+    OPEN_STAGES,
+    ComplaintCategory,
+    CustomerMessage,
+    IntakeChannel,
+    SurveyAnswer,
+)
+from domain.refund_reasons import RefundReasonCode
 from workflows.complaint import ComplaintWorkflow
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +54,13 @@ def _quote_or_errors(session, user, order_id: str, amount_fen: int | None):
 def refund_form(order_id: str, request: Request, user: StudentPage, session: SessionDep) -> Response:
     quote, errors = _quote_or_errors(session, user, order_id, None)
     return render_page(
-        "student_refund_new.html.j2", request=request, user=user, quote=quote, errors=errors, form={}
+        "student_refund_new.html.j2",
+        request=request,
+        user=user,
+        quote=quote,
+        errors=errors,
+        form={},
+        reason_codes=list(RefundReasonCode),
     )
 
 
@@ -59,15 +73,22 @@ async def ask_for_refund(
     temporal: TemporalDep,
     settings: SettingsDep,
     reason: FormText = "",
+    reason_code: FormText = "",
     amount_yuan: FormText = "",
 ) -> Response:
-    form = {"reason": reason, "amount_yuan": amount_yuan}
+    form = {"reason": reason, "reason_code": reason_code, "amount_yuan": amount_yuan}
     errors = FormErrors()
     amount_fen = None
     try:
         amount_fen = fen_of_yuan(amount_yuan)
     except ValueError:
         errors.fields["amount_fen"] = "请输入大于 0 的金额 / enter an amount above 0"
+    picked_code = None
+    if reason_code:
+        try:
+            picked_code = RefundReasonCode(reason_code)
+        except ValueError:
+            errors.fields["reason_code"] = "请从列表中选择 / choose one from the list"
     if not reason.strip():
         errors.fields["reason"] = "请填写退款原因 / say why"
     if not errors:
@@ -79,6 +100,7 @@ async def ask_for_refund(
                 student=user,
                 order_id=order_id,
                 reason=reason.strip(),
+                reason_code=picked_code,
                 requested_fen=amount_fen,
                 gateways=request.app.state.gateways,
             )
@@ -96,6 +118,7 @@ async def ask_for_refund(
         quote=quote,
         errors=errors,
         form=form,
+        reason_codes=list(RefundReasonCode),
     )
 
 
@@ -191,7 +214,7 @@ def _complaint_page(
         user=user,
         case_type="complaint",
         case_id=complaint.id,
-        internal_events={"agent.note"},
+        internal_events=INTERNAL_EVENTS,
     )
     return render_page(
         "student_complaint.html.j2",

@@ -14,11 +14,14 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import field_error
 from api.routes.case_views import NoticeSent, TimelineItem, case_history
-from api.services import compensation
+from api.services import compensation, root_causes
 from api.services import complaints as service
+from api.services.root_causes import REPORT_STAFF
 from db.models import Complaint, User
 from domain.compensation import MAX_COUPON_FEN, CompensationDecision, CompensationKind
+from domain.complaint_report import RootCauseText
 from domain.complaints import (
+    INTERNAL_EVENTS,
     AgentNote,
     AgentReply,
     CompensationReceipt,
@@ -186,7 +189,7 @@ def get_complaint(complaint_id: str, session: SessionDep, user: CurrentUser) -> 
         user=user,
         case_type="complaint",
         case_id=complaint.id,
-        internal_events={"agent.note"},  # internal notes stay internal
+        internal_events=INTERNAL_EVENTS,  # notes and tags stay internal
     )
     return ComplaintDetail(**ComplaintOut.of(complaint).model_dump(), timeline=timeline, notices=notices)
 
@@ -422,3 +425,34 @@ async def invite_to_video(
         starts_at=body.starts_at, note=body.note, by=agent.id, by_name=agent.display_name
     )
     return await actions.run(agent, complaint_id, ComplaintWorkflow.invite_to_video, invitation)
+
+
+class RootCauseIn(BaseModel):
+    root_cause: RootCauseText | None  # required: null clears the tag, a PUT that forgot it does not
+
+
+class RootCauseOut(BaseModel):
+    complaint_id: str
+    root_cause: str | None
+    root_cause_by: str | None
+    root_cause_at: AwareDatetime | None
+
+
+@router.put("/{complaint_id}/root-cause", response_model=RootCauseOut)
+def tag_root_cause(
+    complaint_id: str,
+    body: RootCauseIn,
+    session: SessionDep,
+    lead: Annotated[User, Depends(require_roles(*REPORT_STAFF))],
+) -> RootCauseOut:
+    """A lead's tag of what lay behind the complaint, for the monthly report. Not a workflow step:
+    any complaint can be tagged, archived ones too."""
+    complaint = root_causes.tag_root_cause(
+        session, lead=lead, complaint_id=complaint_id, root_cause=body.root_cause
+    )
+    return RootCauseOut(
+        complaint_id=complaint.id,
+        root_cause=complaint.root_cause,
+        root_cause_by=complaint.root_cause_by,
+        root_cause_at=complaint.root_cause_at,
+    )

@@ -17,6 +17,8 @@ from api.services.complaints import COMPLAINT_HANDLERS, COMPLAINT_READERS
 from api.services.customer_merge import MergeOutcome, merge_customers
 from api.services.customers import NotACustomer, current_record, customer_ids, resolve_customer
 from db.models import AuditEvent, Complaint, Notification, Refund, User
+from domain.audit_trail import EVIDENCE_EVENTS
+from domain.complaints import INTERNAL_EVENTS
 from domain.customers import CustomerRef
 from domain.roles import REFUND_READERS, Role
 from domain.text import PlainText
@@ -63,7 +65,8 @@ def customer_history(student_id: str, session: SessionDep, user: CurrentUser) ->
         select(AuditEvent).where(
             (col(AuditEvent.case_type) == "refund") & col(AuditEvent.case_id).in_(refunds)
             | (col(AuditEvent.case_type) == "complaint") & col(AuditEvent.case_id).in_(complaints)
-            | (col(AuditEvent.case_type) == "customer") & col(AuditEvent.case_id).in_(ids)
+            | (col(AuditEvent.case_type) == "customer") & col(AuditEvent.case_id).in_(ids),
+            col(AuditEvent.event).not_in(EVIDENCE_EVENTS),  # notices are listed from their own rows
         )
     ).all()
     notices = session.exec(select(Notification).where(col(Notification.recipient_user_id).in_(ids))).all()
@@ -78,7 +81,7 @@ def customer_history(student_id: str, session: SessionDep, user: CurrentUser) ->
             text=step.note,
         )
         for step in steps
-        if not (user.role == Role.STUDENT.value and step.event == "agent.note")
+        if not (user.role == Role.STUDENT.value and step.event in INTERNAL_EVENTS)
     ] + [
         HistoryItem(
             at=notice.sent_at or notice.created_at,

@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, TemporalDep
+from api.services.gateway_callbacks import keep_callback_evidence
 from api.services.refunds import deliver_gateway_result
 from domain.courses import Gateway
 from integrations.payments.base import CallbackAnswer, CallbackRejected
@@ -33,5 +35,13 @@ async def gateway_notify(
     except CallbackRejected as exc:
         log.warning("refused a %s notification: %s", gateway.value, exc)
         return _respond(client.callback_answer(False, f"verification failed: {exc}"))
+    await run_in_threadpool(
+        keep_callback_evidence,
+        request.app.state.sessions,
+        gateway=gateway,
+        headers=dict(request.headers),
+        body=body,
+        result=result,
+    )
     await deliver_gateway_result(session=session, temporal=temporal, result=result)
     return _respond(client.callback_answer(True, "OK"))

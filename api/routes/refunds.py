@@ -12,6 +12,7 @@ from db.models import Refund, User
 from domain.courses import CourseType
 from domain.notifications import Channel
 from domain.policy import Eligibility, IneligibleReason, RefundPolicy, RefundQuote, reason_text
+from domain.refund_reasons import RefundReasonCode
 from domain.refunds import (
     ConfirmationOutcome,
     Decision,
@@ -36,6 +37,8 @@ class QuoteIn(BaseModel):
 
 class RefundIn(QuoteIn):
     reason: Annotated[PlainText, Field(min_length=1, max_length=2000)]
+    # What it is about, picked from the list; the free text says it in the student's words.
+    reason_code: RefundReasonCode | None = None
 
 
 class QuoteOut(RefundQuote):
@@ -64,6 +67,7 @@ class RefundOut(BaseModel):
     gateway: str
     status: RefundStatus
     reason: str
+    reason_code: RefundReasonCode | None
     amount_paid_fen: int
     requested_fen: int
     fee_fen: int
@@ -146,6 +150,7 @@ async def request_refund(
         student=student,
         order_id=body.order_id,
         reason=body.reason,
+        reason_code=body.reason_code,
         requested_fen=body.amount_fen,
         gateways=request.app.state.gateways,
     )

@@ -1,15 +1,24 @@
-"""Audit events for changes that are not a case's own steps (configuration edits)."""
+"""Audit events for changes that are not a workflow's own steps: configuration edits, and what staff
+record beside a case (a complaint's root cause, the report's improvement actions)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from fastapi import HTTPException, status
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from db.audit_log import append_event
+from db.audit_log import append_event, chain_collision
 from db.models import AuditEvent, User
 from domain.timeutil import utcnow
+
+T = TypeVar("T")
+# Two writers rarely race for one chain's place (PostgreSQL serialises them with an advisory lock;
+# SQLite turns the loser's write into an IntegrityError): a few tries always suffice.
+CHAIN_ATTEMPTS = 4
 
 
 def audit_config_change(
@@ -27,4 +36,51 @@ def audit_config_change(
             detail=detail,
             at=utcnow(),
         ),
+    )
+
+
+def audit_staff_change(
+    session: Session,
+    actor: User,
+    *,
+    case_type: str,
+    case_id: str,
+    event: str,
+    what: str,
+    note: str = "",
+    detail: dict[str, Any],
+) -> AuditEvent:
+    """Add (not commit) an event on the case's own chain; its key `<case_type>:<id>:<what>:<uuid>`
+    is unique, as each such change is a new one."""
+    return append_event(
+        session,
+        AuditEvent(
+            event_key=f"{case_type}:{case_id}:{what}:{uuid.uuid4()}",
+            case_type=case_type,
+            case_id=case_id,
+            event=event,
+            actor=actor.id,
+            note=note,
+            detail=detail,
+            at=utcnow(),
+        ),
+    )
+
+
+def commit_audited(session: Session, write: Callable[[], T]) -> T:
+    """Run `write` (the change and its audit event, added to the session) and commit. When another
+    writer took the event's place in the chain meanwhile, roll back and run the whole of it again,
+    so the change is judged afresh; after CHAIN_ATTEMPTS, 503 (nothing was written)."""
+    for _attempt in range(CHAIN_ATTEMPTS):
+        result = write()
+        try:
+            session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            if not chain_collision(exc):
+                raise
+            continue
+        return result
+    raise HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE, "the audit trail is busy; nothing was changed, try again"
     )

@@ -5,17 +5,19 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from db.models import AuditEvent, Notification, User
+from domain.audit_trail import EVIDENCE_EVENTS
 from domain.roles import Role
 
 
-def case_timeline(*, session: Session, case_type: str, case_id: str) -> list[AuditEvent]:
-    return list(
-        session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.case_type == case_type, AuditEvent.case_id == case_id)
-            .order_by(col(AuditEvent.id))  # the order the steps happened; times come from several clocks
-        )
-    )
+def case_timeline(
+    *, session: Session, case_type: str, case_id: str, with_evidence: bool = False
+) -> list[AuditEvent]:
+    """The case's audit events in the order recorded (times come from several clocks). Its steps
+    only, unless with_evidence: then also every notice's copy and every gateway exchange."""
+    query = select(AuditEvent).where(AuditEvent.case_type == case_type, AuditEvent.case_id == case_id)
+    if not with_evidence:
+        query = query.where(col(AuditEvent.event).not_in(EVIDENCE_EVENTS))
+    return list(session.exec(query.order_by(col(AuditEvent.seq))))
 
 
 def case_notices(*, session: Session, case_type: str, case_id: str, user: User) -> list[Notification]:

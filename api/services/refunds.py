@@ -33,6 +33,7 @@ from domain.finance import (
     PayoutResolution,
     refusal_of_retry,
 )
+from domain.refund_reasons import RefundReasonCode
 from domain.refunds import (
     DecisionReceipt,
     GatewayRefundResult,
@@ -86,6 +87,7 @@ async def request_refund(
     student: User,
     order_id: str,
     reason: str,
+    reason_code: RefundReasonCode | None = None,
     requested_fen: int | None = None,
     gateways: Collection[Gateway],
 ) -> RefundRequest:
@@ -105,6 +107,7 @@ async def request_refund(
             student=student,
             order_id=order_id,
             reason=reason,
+            reason_code=reason_code,
             requested_fen=requested_fen,
             gateways=gateways,
         )

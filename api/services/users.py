@@ -50,12 +50,13 @@ def create_staff(
         password_hash=hash_password(password),
     )
     session.add(user)
-    audit_config_change(session, admin, "user.created", user.id, {"email": user.email, "role": role.value})
     try:
-        session.commit()
+        session.flush()  # a taken email fails here, before the audit event is chained (which flushes)
     except IntegrityError as exc:
         session.rollback()
         raise field_error("email", f"{user.email} has an account already") from exc
+    audit_config_change(session, admin, "user.created", user.id, {"email": user.email, "role": role.value})
+    session.commit()
     return user
 
 

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.refunds import GatewayOutcome, GatewayRefundOrder, GatewayRefundResult
 from integrations.payments.base import CallbackAnswer, CallbackRejected, GatewayRejected
+from integrations.payments.exchange_log import exchange_hooks
 
 SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 REFUNDS_PATH = "/v3/refund/domestic/refunds"
@@ -238,7 +239,7 @@ class WechatPayGateway:
         if body:
             headers["Content-Type"] = "application/json"
         async with httpx.AsyncClient(
-            base_url=self.config.base_url, timeout=self.config.timeout_seconds
+            base_url=self.config.base_url, timeout=self.config.timeout_seconds, event_hooks=exchange_hooks()
         ) as client:
             response = await client.request(method, path, content=body, headers=headers)
         if response.status_code < 500:

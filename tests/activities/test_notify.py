@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.notify import NotifyActivities, message_id_for
 from db.engine import SessionFactory
-from db.models import NoticeTemplateVersion, Notification
+from db.models import AuditEvent, NoticeTemplateVersion, Notification
 from db.template_store import TemplateStore
 from devstack.sandbox_wechat import DEV_OFFICIAL_APP_ID, DEV_OFFICIAL_APP_SECRET, sandbox_wechat_router
 from devstack.school_systems import STAFF_CHAT_PATH, school_systems_router
@@ -47,6 +47,11 @@ def _activities(
     )
 
 
+def _evidence(sessions: SessionFactory, case_id: str) -> list[AuditEvent]:
+    with sessions() as session:
+        return list(session.exec(select(AuditEvent).where(AuditEvent.case_id == case_id)))
+
+
 def _notice(
     user_id: str, channel: Channel, email: str | None, workflow_id: str, phone: str | None = None
 ) -> NotifyInput:
@@ -73,6 +78,11 @@ async def test_an_inbox_notice_is_stored_once_however_often_it_is_sent(sessions:
     assert len(rows) == 1
     assert rows[0].status == "sent" and rows[0].read_at is None
     assert "O-778899" in rows[0].subject and "林小雨" in rows[0].body_text
+    # Its rendered copy is on the refund's audit trail, once.
+    [kept] = _evidence(sessions, "RFINBOX1")
+    assert (kept.event, kept.seq) == ("notice.sent", 1)
+    assert kept.detail["text"] == rows[0].body_text and kept.detail["subject"] == rows[0].subject
+    assert kept.detail["channel"] == "inbox" and kept.detail["template"] == rows[0].template
 
 
 async def test_an_email_is_sent_once_with_a_message_id_derived_from_the_notice(
@@ -112,6 +122,9 @@ async def test_a_refused_address_fails_for_good_and_is_recorded(sessions: Sessio
     with sessions() as session:
         row = session.get(Notification, notice.notification_id)
     assert row is not None and row.status == "failed" and "550" in (row.provider_response or "")
+    [kept] = _evidence(sessions, "RFBOUNCE")
+    assert kept.event == "notice.failed" and kept.detail["recipient_address"] == "bounce@example.test"
+    assert "550" in kept.detail["provider_response"] and kept.detail["text"] == row.body_text
 
     # The workflow sends it by SMS instead: the new row says what it replaces, the old one that it was.
     outbox = DevSmsOutbox(tmp_path / "sms.jsonl")

@@ -78,6 +78,23 @@ def test_the_quote_is_shown_before_asking_and_the_language_switches(
     api.cookies.clear()
 
 
+def test_the_refund_form_offers_the_reasons_in_the_readers_language_and_refuses_others(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    student = make_user(api_sessions, Role.STUDENT)
+    order = make_order(api_sessions, student)
+    sign_in(api, student.email)
+    url = f"/my/orders/{order.id}/refund"
+    chinese = api.get(f"{url}?lang=zh-CN").text
+    assert '<option value="schedule_conflict">时间冲突，没空上课</option>' in chinese
+    english = api.get(f"{url}?lang=en").text
+    assert '<option value="bought_by_mistake">Bought by mistake or twice</option>' in english
+    made_up = api.post(url, data={"reason": "工作调动", "reason_code": "boredom"}, headers=OURS)
+    assert made_up.status_code == 422 and 'id="reason_code-error"' in made_up.text
+    assert api.get("/my/refunds").text.count("/my/refunds/RF") == 0
+    api.cookies.clear()
+
+
 def test_the_admin_edits_sla_and_policies_through_the_apis_checks(
     api: TestClient, api_sessions: SessionFactory
 ) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from db.audit_log import append_event
 from db.engine import SessionFactory
 from db.models import AuditEvent, Complaint, Notification, Order, Refund, User
 from domain.roles import Role
@@ -48,7 +49,8 @@ def complaint_of(sessions: SessionFactory, student: User, channel: str = "wechat
                 received_at=utcnow() - timedelta(hours=1),
             )
         )
-        session.add(
+        append_event(
+            session,
             AuditEvent(
                 event_key=f"complaint-{complaint_id}:1:complaint.received",
                 case_type="complaint",
@@ -57,7 +59,7 @@ def complaint_of(sessions: SessionFactory, student: User, channel: str = "wechat
                 actor=student.id,
                 note="直播卡顿",
                 at=utcnow() - timedelta(hours=1),
-            )
+            ),
         )
         session.commit()
     return complaint_id

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from db.audit_log import append_event
 from db.engine import SessionFactory
 from db.models import AuditEvent, Complaint, Notification
 from domain.roles import Role
@@ -43,7 +44,8 @@ def test_staff_see_a_students_whole_story_and_the_student_their_own(
                 ("complaint", complaint_id, "agent.replied", "已催财务"),
             ]
         ):
-            session.add(
+            append_event(
+                session,
                 AuditEvent(
                     event_key=f"{case_id}:{minutes}:{event}",
                     case_type=case_type,
@@ -52,7 +54,7 @@ def test_staff_see_a_students_whole_story_and_the_student_their_own(
                     actor="U-AGENT",
                     note=note,
                     at=start + timedelta(minutes=10 * minutes),
-                )
+                ),
             )
         session.add(
             Notification(

@@ -51,6 +51,9 @@ def test_a_refund_is_requested_by_the_student_who_owns_the_order(
     missing_reason = api.post("/api/refunds", json={"order_id": order.id}, headers=auth(api, owner))
     assert missing_reason.status_code == 422
     assert missing_reason.json()["detail"][0]["loc"] == ["body", "reason"]
+    unknown_code = api.post("/api/refunds", json={**body, "reason_code": "boredom"}, headers=auth(api, owner))
+    assert unknown_code.status_code == 422
+    assert unknown_code.json()["detail"][0]["loc"] == ["body", "reason_code"]
 
 
 def test_an_order_with_a_refund_in_progress_gets_409_naming_it(

@@ -36,6 +36,7 @@ async def test_a_refund_from_request_to_refunded_in_the_browser(browser: Browser
     await expect(student.get_by_label("退款原因")).to_be_focused()  # the browser holds the empty field
     await student.get_by_label("部分退款金额（元，可不填）").fill("5000")  # more than was paid
     await student.get_by_label("退款原因").fill("工作调动，没有时间上课")
+    await student.get_by_label("原因类别").select_option("时间冲突，没空上课")
     await student.get_by_role("button", name="提交退款申请").click()
     await expect(student.locator("#amount_fen-error")).to_be_visible()  # the error beside its field
     assert await fits_the_screen(student)
@@ -69,6 +70,7 @@ async def test_a_refund_from_request_to_refunded_in_the_browser(browser: Browser
         await student.wait_for_timeout(300)
     await expect(student.locator('[data-status="refunded"]')).to_be_visible()
     await expect(student.get_by_text("符合退款政策", exact=True)).to_be_visible()  # the reviewer's reason
+    await expect(student.get_by_text("时间冲突，没空上课")).to_be_visible()  # the reason picked
     await screenshot(student, "student-refund")
 
     await student.get_by_role("link", name="站内信").click()

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.money import fee_for, format_yuan
+from domain.money import fee_for, format_yuan, plain_yuan
 
 paid = st.integers(min_value=0, max_value=10**10)
 rate = st.integers(min_value=0, max_value=10_000)
@@ -47,3 +47,5 @@ def test_yuan_formatting() -> None:
     assert format_yuan(5) == "¥0.05"
     assert format_yuan(199_900) == "¥1,999.00"
     assert format_yuan(-1_050) == "-¥10.50"
+    # For spreadsheets: a number a cell reads as one.
+    assert [plain_yuan(fen) for fen in (0, 5, 199_910, -1_050)] == ["0.00", "0.05", "1999.10", "-10.50"]

@@ -5,7 +5,15 @@ import itertools
 import pytest
 from pydantic import ValidationError
 
-from domain.refunds import GATEWAY_POLL_MINUTES, Decision, ReviewDecision, gateway_poll_minutes
+from domain.refunds import (
+    APPROVED_STATUSES,
+    DECIDABLE_STATUSES,
+    GATEWAY_POLL_MINUTES,
+    Decision,
+    RefundStatus,
+    ReviewDecision,
+    gateway_poll_minutes,
+)
 
 
 def test_a_rejection_needs_a_reason() -> None:
@@ -21,3 +29,8 @@ def test_an_approval_may_come_without_a_reason() -> None:
 def test_gateway_polling_backs_off_then_holds_at_the_last_interval() -> None:
     first = list(itertools.islice(gateway_poll_minutes(), len(GATEWAY_POLL_MINUTES) + 3))
     assert first == [1, 5, 10, 20, 30, 30, 30, 30]
+
+
+def test_every_status_is_undecided_approved_or_rejected_as_the_monthly_report_counts_it() -> None:
+    groups = [DECIDABLE_STATUSES, APPROVED_STATUSES, {RefundStatus.REJECTED}]
+    assert sorted(status for group in groups for status in group) == sorted(RefundStatus)  # each once

@@ -35,7 +35,11 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     requested = await stack.api.post(
         "/api/refunds",
         headers=student,
-        json={"order_id": "O-E2E-APPROVE", "reason": "工作调动，没有时间上课"},
+        json={
+            "order_id": "O-E2E-APPROVE",
+            "reason": "工作调动，没有时间上课",
+            "reason_code": "schedule_conflict",
+        },
     )
     assert requested.status_code == 202, requested.text
     accepted = requested.json()
@@ -68,6 +72,7 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     )
     routed = await refund_status(stack, refund_id, reviewer)
     assert (routed["review_group"], routed["assigned_reviewer_id"]) == ("regular-courses", "U2001")
+    assert routed["reason_code"] == "schedule_conflict"
     queue = (
         await stack.api.get("/api/refunds", headers=reviewer, params={"status": "awaiting_review"})
     ).json()
