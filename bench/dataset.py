@@ -137,16 +137,18 @@ ROOT_CAUSES: dict[ComplaintCategory, tuple[str, ...]] = {
         "优惠规则不清",
     ),
 }
-IMPROVEMENTS = (
-    "修复并发布新版本",
-    "增加监控与告警",
-    "更新课件并复核答案",
-    "调整教学进度",
-    "培训班主任响应流程",
-    "缩短退款审核时限",
-    "优化开票流程",
-    "在购买页写清优惠规则",
-)
+IMPROVEMENTS: dict[ComplaintCategory, tuple[tuple[str, str], ...]] = {  # (what, which team)
+    ComplaintCategory.TECHNICAL: (
+        ("修复并发布新版本", "技术部"), ("增加监控与告警", "技术部"), ("切换华南 CDN 节点", "技术部"),
+    ),
+    ComplaintCategory.COURSE_CONTENT: (
+        ("更新课件并复核答案", "教研部"), ("调整教学进度", "教研部"), ("老师讲解培训", "教研部"),
+    ),
+    ComplaintCategory.SERVICE_FEES: (
+        ("培训班主任响应流程", "客服部"), ("缩短退款审核时限", "财务部"), ("优化开票流程", "财务部"),
+        ("在购买页写清优惠规则", "客服部"),
+    ),
+}  # fmt: skip
 SURVEY_COMMENTS = ("问题解决了，谢谢", "处理得很及时", "还可以", "问题还是没解决", "等太久了")
 AGENT_REPLIES = (
     "您好，已收到您的反馈，正在为您处理",
@@ -724,7 +726,7 @@ def generate(
                 lead = rng.choice(leads)
                 actions.rows.append(
                     (str(month), category.value, rng.choice((*ROOT_CAUSES[category], None)),
-                     rng.choice(IMPROVEMENTS), rng.choice(("技术部", "教研部", "客服部", "财务部")),
+                     *rng.choice(IMPROVEMENTS[category]),
                      "done" if month != end_month else rng.choice(("planned", "in_progress")), lead, written,
                      lead, written)
                 )  # fmt: skip

@@ -64,9 +64,14 @@ REPORTS = (
     Endpoint("complaint report", "/api/reports/complaints?month={month}"),
     Endpoint("complaint report, CSV", "/api/reports/complaints.csv?month={month}"),
 )
-TIMELINES = (
-    Endpoint("refund timeline", "/api/refunds/{case}"),
-    Endpoint("complaint timeline", "/api/complaints/{case}"),
+# A case's page (projection, timeline, notices), and its audit trail, which re-verifies the chain.
+REFUND_TIMELINES = (
+    Endpoint("refund with its timeline", "/api/refunds/{case}"),
+    Endpoint("refund audit trail", "/api/refunds/{case}/timeline"),
+)
+COMPLAINT_TIMELINES = (
+    Endpoint("complaint with its timeline", "/api/complaints/{case}"),
+    Endpoint("complaint audit trail", "/api/complaints/{case}/timeline"),
 )
 
 
@@ -320,8 +325,8 @@ def measure(
             run.timings.append(time_endpoint(client, tokens, endpoint, months, args.runs))
             say(f"[{run.label}]   {row_text(run.timings[-1])}")
         for endpoint, cases in (
-            (TIMELINES[0], dataset.sample_refund_ids),
-            (TIMELINES[1], dataset.sample_complaint_ids),
+            *((endpoint, dataset.sample_refund_ids) for endpoint in REFUND_TIMELINES),
+            *((endpoint, dataset.sample_complaint_ids) for endpoint in COMPLAINT_TIMELINES),
         ):
             say(f"[{run.label}] {endpoint.name}: {', '.join(cases)}")
             run.timings.append(time_endpoint(client, tokens, endpoint, cases, args.runs))
@@ -566,7 +571,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--postgres-url",
         default=os.environ.get("BENCH_POSTGRES_URL") or None,
         help="a PostgreSQL server to measure too (env BENCH_POSTGRES_URL); database "
-        f"{databases.BENCH_DATABASE} is created there and dropped afterwards",
+        f"{databases.BENCH_DATABASE} is created there (dropped first: one run per server at a time) "
+        "and dropped afterwards",
     )
     parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     parser.add_argument("--months", type=int, default=3, help="report months requested per endpoint")
