@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test test-fast lint migrate seed clean
+.PHONY: install dev test test-fast lint migrate seed bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ migrate: install
 
 seed: install
 	$(BIN)/python -m devstack.seed
+
+## make bench: the reports benchmark (bench/reports.py) at full scale on SQLite and on the PostgreSQL at
+## BENCH_POSTGRES_URL (skipped, and said so, when unreachable); writes docs/benchmarks.md.
+## Quick look: make bench BENCH_SCALE=0.01 (leaves the docs alone). More options: BENCH_ARGS="--help".
+BENCH_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+BENCH_SCALE ?= 1
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m bench.reports --scale $(BENCH_SCALE) --postgres-url '$(BENCH_POSTGRES_URL)' $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -17,13 +17,14 @@ import argparse
 import json
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select as sa_select
+from sqlalchemy import text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -113,37 +114,35 @@ def verify_case(session: Session, case_type: str, case_id: str) -> CaseVerdict:
 
 def verify_all(session: Session, batch: int = 5000) -> Iterator[CaseVerdict]:
     """Every case's verdict, streaming the events in (case, seq) order a batch at a time."""
+    events_table = AuditEvent.__table__  # type: ignore[attr-defined]
+    key = tuple_(events_table.c.case_type, events_table.c.case_id, events_table.c.seq)
     case: tuple[str, str] | None = None
-    events: list[AuditEvent] = []
+    events: list[Mapping[str, Any]] = []
     after: tuple[str, str, int] = ("", "", 0)
     while True:
-        page = list(
-            session.exec(
-                select(AuditEvent)
-                .where(
-                    (col(AuditEvent.case_type) > after[0])
-                    | ((col(AuditEvent.case_type) == after[0]) & (col(AuditEvent.case_id) > after[1]))
-                    | (
-                        (col(AuditEvent.case_type) == after[0])
-                        & (col(AuditEvent.case_id) == after[1])
-                        & (col(AuditEvent.seq) > after[2])
-                    )
-                )
-                .order_by(col(AuditEvent.case_type), col(AuditEvent.case_id), col(AuditEvent.seq))
+        # Plain rows, not ORM objects: building millions of those was a third of the pass. A row-value
+        # comparison, so both databases start each page from the (case, seq) index rather than
+        # scanning it from the top: the OR of its parts made the pass quadratic.
+        page = (
+            session.execute(
+                sa_select(events_table)
+                .where(key > tuple_(*after))
+                .order_by(events_table.c.case_type, events_table.c.case_id, events_table.c.seq)
                 .limit(batch)
             )
+            .mappings()
+            .all()
         )
         for event in page:
-            if (event.case_type, event.case_id) != case:
+            if (event["case_type"], event["case_id"]) != case:
                 if case is not None:
                     yield CaseVerdict(case[0], case[1], len(events), first_break(events))
-                case, events = (event.case_type, event.case_id), []
+                case, events = (event["case_type"], event["case_id"]), []
             events.append(event)
-        session.expunge_all()
         if len(page) < batch:
             break
         last = page[-1]
-        after = (last.case_type, last.case_id, last.seq)
+        after = (last["case_type"], last["case_id"], last["seq"])
     if case is not None:
         yield CaseVerdict(case[0], case[1], len(events), first_break(events))
 

@@ -1,0 +1,1 @@
+"""Benchmarks that need more data than a test should make (`make bench`)."""
