@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select as sa_select
 from sqlalchemy import text, tuple_
@@ -31,6 +31,8 @@ from sqlmodel import Session, col, select
 from db.engine import SessionFactory
 from db.models import AuditEvent
 from domain.audit_chain import ChainBreak, first_break, hash_of
+
+T = TypeVar("T")
 
 
 def append_event(session: Session, event: AuditEvent) -> AuditEvent:
@@ -53,6 +55,27 @@ def append_event(session: Session, event: AuditEvent) -> AuditEvent:
     return event
 
 
+class ChainBusy(Exception):
+    """Every attempt lost its place in the chain to another writer; nothing was written."""
+
+
+def commit_in_chain(session: Session, write: Callable[[], T], *, attempts: int = 5) -> T:
+    """Run `write` (a change and its audit event, added to the session) and commit. When another
+    writer took the event's place in the chain meanwhile, roll back and run all of `write` again,
+    so the change is judged afresh; ChainBusy after `attempts`."""
+    for _attempt in range(attempts):
+        result = write()
+        try:
+            session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            if not chain_collision(exc):
+                raise
+            continue
+        return result
+    raise ChainBusy(f"{attempts} attempts lost their place in the audit chain")
+
+
 def record_event(
     sessions: SessionFactory,
     event: AuditEvent,
@@ -63,22 +86,17 @@ def record_event(
     """Append one event in its own transaction (with_it adds the rows it belongs with), retrying
     when another writer took its place in the chain. False when its event_key was recorded already
     (with_it's rows are still written)."""
-    for attempt in range(1, attempts + 1):
-        with sessions() as session:
+    with sessions() as session:
+
+        def write() -> bool:
             if with_it is not None:
                 with_it(session)
             if session.exec(select(AuditEvent.id).where(AuditEvent.event_key == event.event_key)).first():
-                session.commit()  # the event is on record already; the rows it came with still change
-                return False
+                return False  # on record already; the rows it came with still change
             append_event(session, AuditEvent(**event.model_dump(exclude={"id"})))
-            try:
-                session.commit()
-                return True
-            except IntegrityError as exc:
-                session.rollback()
-                if not chain_collision(exc) or attempt == attempts:
-                    raise
-    return False
+            return True
+
+        return commit_in_chain(session, write, attempts=attempts)
 
 
 def chain_collision(exc: IntegrityError) -> bool:

@@ -8,10 +8,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, status
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from db.audit_log import append_event, chain_collision
+from db.audit_log import ChainBusy, append_event, commit_in_chain
 from db.models import AuditEvent, User
 from domain.timeutil import utcnow
 
@@ -68,19 +67,11 @@ def audit_staff_change(
 
 
 def commit_audited(session: Session, write: Callable[[], T]) -> T:
-    """Run `write` (the change and its audit event, added to the session) and commit. When another
-    writer took the event's place in the chain meanwhile, roll back and run the whole of it again,
-    so the change is judged afresh; after CHAIN_ATTEMPTS, 503 (nothing was written)."""
-    for _attempt in range(CHAIN_ATTEMPTS):
-        result = write()
-        try:
-            session.commit()
-        except IntegrityError as exc:
-            session.rollback()
-            if not chain_collision(exc):
-                raise
-            continue
-        return result
-    raise HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE, "the audit trail is busy; nothing was changed, try again"
-    )
+    """db.audit_log.commit_in_chain for a request: the change is judged afresh on each attempt, and
+    a chain still busy after CHAIN_ATTEMPTS is a 503 (nothing was written)."""
+    try:
+        return commit_in_chain(session, write, attempts=CHAIN_ATTEMPTS)
+    except ChainBusy:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the audit trail is busy; nothing was changed, try again"
+        ) from None
