@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # The Temporal Web UI staff open from the console to see a case's workflow (e.g.
     # https://temporal.school.example). Default: the dev server's UI (temporal-dev.yml's ui_port).
     temporal_ui_url: str | None = None
+    # host:port where the worker serves the Temporal SDK's runtime metrics for Prometheus
+    # (http://<address>/metrics); "0.0.0.0:9464" to let a scraper on another host in. "" = none.
+    worker_metrics_address: str = "127.0.0.1:9464"
 
     # --- HTTP API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"

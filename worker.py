@@ -11,6 +11,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -126,11 +127,28 @@ def build_worker(
     )
 
 
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """The runtime serving the SDK's metrics on settings.worker_metrics_address (None: off). An
+    address that is taken or malformed stops the worker with a message naming the setting, rather
+    than leaving it running unobserved."""
+    address = settings.worker_metrics_address
+    try:
+        runtime = temporal.metrics_runtime(address)
+    except ValueError as exc:
+        raise SystemExit(
+            f"worker: cannot serve SDK metrics on {address!r} (AFTERCARE_WORKER_METRICS_ADDRESS): {exc}"
+        ) from exc
+    if runtime is not None:
+        logging.info("SDK metrics for Prometheus on http://%s/metrics", address)
+    return runtime
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = get_settings()
+    runtime = metrics_runtime(settings)
     sessions = SessionFactory(build_engine(settings.database_url))
-    client = await temporal.connect(settings)
+    client = await temporal.connect(settings, runtime=runtime)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -157,6 +157,15 @@ def main() -> int:
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         wait_for_http(f"{api_url}/healthz", children)
         wait_for_port(temporal.ip, ui_port, children)
+        worker_metrics = settings.worker_metrics_address
+        if worker_metrics:  # a worker that cannot serve them exits, and make dev with it
+            host, _, port = worker_metrics.rpartition(":")
+            wait_for_port("127.0.0.1" if host in ("", "0.0.0.0") else host, int(port), children)
+        metrics_line = (
+            f"  Worker metrics http://{worker_metrics}/metrics (Temporal SDK)"
+            if worker_metrics
+            else "  Worker metrics off (AFTERCARE_WORKER_METRICS_ADDRESS is empty)"
+        )
         mail_line = (
             f"  Dev mailbox    {api_url}/dev/mail   (SMTP on 127.0.0.1:{settings.dev_mailbox_port})"
             if not settings.smtp_host
@@ -168,6 +177,7 @@ def main() -> int:
             f"  Temporal UI    http://localhost:{ui_port}/namespaces/{temporal.namespace}/workflows\n"
             f"{mail_line}\n"
             f"  Sandbox gateway {settings.sandbox_base_url}/sandbox/refunds\n"
+            f"{metrics_line}\n"
             f"  Demo accounts  student@demo, reviewer@demo, agent@demo, lead@demo, finance@demo, admin@demo,"
             f" integration@demo (password: demo)\n"
             f"  Logs           {logs}\n"

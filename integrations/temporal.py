@@ -1,6 +1,7 @@
 """Connecting to Temporal. Address, namespace, TLS and API key come from temporalio.envconfig
 (TEMPORAL_* variables or a temporal.toml profile), so one worker binary runs against the dev server,
-a self-hosted cluster or Temporal Cloud. The pydantic data converter is used by every client."""
+a self-hosted cluster or Temporal Cloud. The pydantic data converter is used by every client. The
+worker connects through a runtime that serves the SDK's metrics; the API keeps the default one."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from urllib.parse import quote
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from devstack.temporal_dev_config import dev_config
 from settings import Settings
@@ -24,8 +26,20 @@ def connect_config(settings: Settings) -> dict:
     return config
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(**connect_config(settings), data_converter=pydantic_data_converter)
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """runtime: None for the SDK's default (no metrics endpoint)."""
+    return await Client.connect(
+        **connect_config(settings), data_converter=pydantic_data_converter, runtime=runtime
+    )
+
+
+def metrics_runtime(bind_address: str) -> Runtime | None:
+    """A runtime that serves the SDK's metrics at http://<bind_address>/metrics, or None when the
+    address is "" (metrics off). Build it once per process: its HTTP server holds the port. Raises
+    ValueError when the address is malformed or taken."""
+    if not bind_address:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
 
 
 def workflow_ui_url(settings: Settings, workflow_id: str) -> str:

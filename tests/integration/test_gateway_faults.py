@@ -7,9 +7,6 @@ these faults are the gateway's and the worker's; the database's part runs on bot
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -20,49 +17,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.migrate import upgrade
 from db.models import AuditEvent
-from settings import PROJECT_ROOT
 from tests.integration.conftest import Stack, running_stack
 from tests.integration.journey import eventually, login, refund_status, request_and_approve, status_is
+from tests.integration.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
-
-
-class WorkerProcess:
-    def __init__(self, stack: Stack, temporal: WorkflowEnvironment) -> None:
-        settings = stack.settings
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AFTERCARE_", "TEMPORAL_"))},
-            "AFTERCARE_DATABASE_URL": settings.database_url,
-            "AFTERCARE_DATA_DIR": str(settings.data_dir),
-            "AFTERCARE_TASK_QUEUE": settings.task_queue,
-            "AFTERCARE_API_PORT": str(settings.api_port),
-            "AFTERCARE_SANDBOX_GATEWAY_PORT": str(settings.sandbox_gateway_port),
-            "AFTERCARE_DEV_MAILBOX_PORT": str(settings.dev_mailbox_port),
-            "TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host,
-            "TEMPORAL_NAMESPACE": temporal.client.namespace,
-        }
-        self.log = settings.data_dir / "worker.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "worker.py"],
-                cwd=PROJECT_ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()  # SIGKILL: no goodbye, no completing what it was doing
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -33,6 +33,7 @@ PORT_SETTINGS = (
     "AFTERCARE_SANDBOX_GATEWAY_PORT",
     "AFTERCARE_TEMPORAL_DEV_PORT",
     "AFTERCARE_TEMPORAL_DEV_UI_PORT",
+    "WORKER_METRICS_PORT",  # of AFTERCARE_WORKER_METRICS_ADDRESS
 )
 STARTUP_SECONDS = 60
 
@@ -49,7 +50,7 @@ def readme_walkthrough() -> str:
 @pytest.fixture(scope="module")
 def dev_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     data = tmp_path_factory.mktemp("make-dev")
-    ports = {name: free_port() for name in ("api", "mail", "gateway", "grpc", "ui")}
+    ports = {name: free_port() for name in ("api", "mail", "gateway", "grpc", "ui", "metrics")}
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AFTERCARE_", "TEMPORAL_"))}
     env.update(
         AFTERCARE_DATA_DIR=str(data),
@@ -60,6 +61,8 @@ def dev_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         AFTERCARE_SANDBOX_GATEWAY_PORT=str(ports["gateway"]),
         AFTERCARE_TEMPORAL_DEV_PORT=str(ports["grpc"]),
         AFTERCARE_TEMPORAL_DEV_UI_PORT=str(ports["ui"]),
+        AFTERCARE_WORKER_METRICS_ADDRESS=f"127.0.0.1:{ports['metrics']}",
+        WORKER_METRICS_PORT=str(ports["metrics"]),
         API=f"http://127.0.0.1:{ports['api']}",
         UI=f"http://127.0.0.1:{ports['ui']}",
     )
@@ -138,6 +141,14 @@ def test_make_dev_runs_the_readme_walkthrough_and_stops_cleanly(
         for subject in ("我们已收到您的退款申请", "您的退款申请已通过审核", "退款已到账"):
             assert f"student@demo | {subject}（订单 O-DEMO-1002）" in output
         assert_mail_to_the_complaints_inbox_becomes_a_complaint(dev_env)
+        worker_metrics = f"http://127.0.0.1:{dev_env['WORKER_METRICS_PORT']}/metrics"
+        assert f"Worker metrics {worker_metrics}" in (tmp_path / "first.log").read_text()
+        assert [
+            line
+            for line in httpx.get(worker_metrics).text.splitlines()
+            if line.startswith("temporal_workflow_task_execution_latency_count{")
+            and 'workflow_type="RefundWorkflow"' in line
+        ], "the worker's SDK metrics do not show the refund's workflow tasks"
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
     log = (tmp_path / "first.log").read_text()
