@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from domain.refunds import GatewayOutcome, GatewayRefundOrder, GatewayRefundResult
 from domain.timeutil import SHANGHAI, utcnow
-from integrations.payments.base import CallbackAnswer, CallbackRejected, GatewayRejected
+from integrations.payments.base import CallbackAnswer, CallbackRefusal, CallbackRejected, GatewayRejected
 from integrations.payments.exchange_log import exchange_hooks
 from integrations.payments.wechatpay import rsa_sign, rsa_verify
 
@@ -203,13 +203,17 @@ class AlipayGateway:
         try:
             params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise CallbackRejected("body is not a form") from exc
+            raise CallbackRejected(CallbackRefusal.MALFORMED, "body is not a form") from exc
+        if not params.get("sign"):
+            raise CallbackRejected(CallbackRefusal.UNSIGNED, "the notification carries no sign")
         if not verify_notification_params(self.config.alipay_public_key, params):
-            raise CallbackRejected("sign does not verify with Alipay's public key")
+            raise CallbackRejected(
+                CallbackRefusal.BAD_SIGNATURE, "sign does not verify with Alipay's public key"
+            )
         if params.get("app_id") != self.config.app_id:
-            raise CallbackRejected("the notification is for another app")
+            raise CallbackRejected(CallbackRefusal.NOT_FOR_US, "the notification is for another app")
         if not params.get("out_biz_no") or not params.get("gmt_refund"):
-            raise CallbackRejected("not a refund notification")
+            raise CallbackRejected(CallbackRefusal.MALFORMED, "not a refund notification")
         try:
             refunded = params.get("send_back_fee") or params["refund_fee"]
             return GatewayRefundResult(
@@ -222,4 +226,6 @@ class AlipayGateway:
                 source="callback",
             )
         except (KeyError, ValueError) as exc:
-            raise CallbackRejected(f"malformed refund notification: {exc!r}") from exc
+            raise CallbackRejected(
+                CallbackRefusal.MALFORMED, f"malformed refund notification: {exc!r}"
+            ) from exc

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from domain.refunds import GatewayRefundOrder, GatewayRefundResult
@@ -10,8 +11,25 @@ class GatewayRejected(Exception):
     """The gateway refused the refund for good (bad trade number, amount over what was paid...)."""
 
 
+class CallbackRefusal(StrEnum):
+    """Why a gateway notification was refused, in a few fixed words (the label of a metric)."""
+
+    UNSIGNED = "unsigned"  # no signature at all
+    UNKNOWN_KEY = "unknown_key"  # signed with a key we were not given
+    STALE = "stale"  # its timestamp is outside the allowed window: replayed, or a clock far off
+    BAD_SIGNATURE = "bad_signature"  # the signature does not verify: forged, or altered on the way
+    UNDECRYPTABLE = "undecryptable"  # the resource does not decrypt under our key
+    NOT_FOR_US = "not_for_us"  # another merchant's or app's notification
+    MALFORMED = "malformed"  # not a refund notification we can read
+    UNKNOWN_REFUND = "unknown_refund"  # verified and readable, but about no refund of ours
+
+
 class CallbackRejected(Exception):
     """A notification whose signature, timestamp or body does not verify: it changes nothing."""
+
+    def __init__(self, reason: CallbackRefusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class PaymentGateway(Protocol):

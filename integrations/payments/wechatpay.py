@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.refunds import GatewayOutcome, GatewayRefundOrder, GatewayRefundResult
-from integrations.payments.base import CallbackAnswer, CallbackRejected, GatewayRejected
+from integrations.payments.base import CallbackAnswer, CallbackRefusal, CallbackRejected, GatewayRejected
 from integrations.payments.exchange_log import exchange_hooks
 
 SCHEMA = "WECHATPAY2-SHA256-RSA2048"
@@ -143,7 +143,9 @@ def encrypt_resource(
 
 def decrypt_resource(apiv3_key: bytes, resource: dict[str, Any]) -> dict[str, Any]:
     if resource.get("algorithm") != "AEAD_AES_256_GCM":
-        raise CallbackRejected(f"unsupported algorithm {resource.get('algorithm')!r}")
+        raise CallbackRejected(
+            CallbackRefusal.UNDECRYPTABLE, f"unsupported algorithm {resource.get('algorithm')!r}"
+        )
     try:
         plaintext = AESGCM(apiv3_key).decrypt(
             str(resource["nonce"]).encode(),
@@ -152,7 +154,9 @@ def decrypt_resource(apiv3_key: bytes, resource: dict[str, Any]) -> dict[str, An
         )
         return json.loads(plaintext)
     except (InvalidTag, KeyError, ValueError) as exc:
-        raise CallbackRejected("the resource does not decrypt under our APIv3 key") from exc
+        raise CallbackRejected(
+            CallbackRefusal.UNDECRYPTABLE, "the resource does not decrypt under our APIv3 key"
+        ) from exc
 
 
 # --- the client ---------------------------------------------------------------------------------------
@@ -187,7 +191,7 @@ def result_from_refund(refund: dict[str, Any], *, source: str) -> GatewayRefundR
             source=source,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise CallbackRejected(f"malformed refund object: {exc!r}") from exc
+        raise CallbackRejected(CallbackRefusal.MALFORMED, f"malformed refund object: {exc!r}") from exc
 
 
 class WechatPayGateway:
@@ -215,18 +219,18 @@ class WechatPayGateway:
         signature = lowered.get("wechatpay-signature")
         serial = lowered.get("wechatpay-serial")
         if not (timestamp and nonce and signature and serial):
-            raise CallbackRejected("missing Wechatpay-* signature headers")
+            raise CallbackRejected(CallbackRefusal.UNSIGNED, "missing Wechatpay-* signature headers")
         public_key = self.config.platform_public_keys.get(serial)
         if public_key is None:
-            raise CallbackRejected(f"unknown platform key serial {serial}")
+            raise CallbackRejected(CallbackRefusal.UNKNOWN_KEY, f"unknown platform key serial {serial}")
         try:
             skew = abs(self.config.clock() - int(timestamp))
         except ValueError as exc:
-            raise CallbackRejected("Wechatpay-Timestamp is not a number") from exc
+            raise CallbackRejected(CallbackRefusal.MALFORMED, "Wechatpay-Timestamp is not a number") from exc
         if skew > MAX_CLOCK_SKEW_SECONDS:
-            raise CallbackRejected("Wechatpay-Timestamp is outside the allowed window")
+            raise CallbackRejected(CallbackRefusal.STALE, "Wechatpay-Timestamp is outside the allowed window")
         if not rsa_verify(public_key, response_message(timestamp, nonce, body), signature):
-            raise CallbackRejected("Wechatpay-Signature does not verify")
+            raise CallbackRejected(CallbackRefusal.BAD_SIGNATURE, "Wechatpay-Signature does not verify")
 
     # -- the refund API --------------------------------------------------------------------------
 
@@ -297,12 +301,12 @@ class WechatPayGateway:
         try:
             notification = json.loads(body)
         except ValueError as exc:
-            raise CallbackRejected("body is not JSON") from exc
+            raise CallbackRejected(CallbackRefusal.MALFORMED, "body is not JSON") from exc
         if not isinstance(notification, dict) or not str(notification.get("event_type", "")).startswith(
             "REFUND."
         ):
-            raise CallbackRejected("not a refund notification")
+            raise CallbackRejected(CallbackRefusal.MALFORMED, "not a refund notification")
         resource = decrypt_resource(self.config.apiv3_key, notification.get("resource") or {})
         if resource.get("mchid") != self.config.mchid:
-            raise CallbackRejected("the notification is for another merchant")
+            raise CallbackRejected(CallbackRefusal.NOT_FOR_US, "the notification is for another merchant")
         return result_from_refund(resource, source="callback")
