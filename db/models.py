@@ -169,6 +169,8 @@ class AuditEvent(SQLModel, table=True):
         UniqueConstraint("event_key", name="uq_audit_events_event_key"),
         # One event per place in a case's chain: two writers racing for the same place cannot both win.
         UniqueConstraint("case_type", "case_id", "seq", name="uq_audit_events_case_seq"),
+        # /metrics counts a few kinds of event (SLA warnings and breaches) among millions.
+        Index("ix_audit_events_event", "event"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -191,7 +193,10 @@ class Notification(SQLModel, table=True):
     """Every notice sent, with its rendered copy: the school's proof of what a student was told."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_inbox", "recipient_user_id", "channel", "created_at"),)
+    __table_args__ = (
+        Index("ix_notifications_inbox", "recipient_user_id", "channel", "created_at"),
+        Index("ix_notifications_status", "status", "channel"),  # /metrics: the undelivered ones
+    )
 
     # Deterministic (workflow, event, channel): one row per notice however often it is retried.
     id: str = Field(primary_key=True, max_length=160)
