@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_minutes: int = 12 * 60
+    # When set, GET /metrics (the application metrics for Prometheus) asks for
+    # `Authorization: Bearer <metrics_token>`; unset, it is open (docs/operations.md, Metrics).
+    metrics_token: SecretStr | None = None
 
     # --- mail ----------------------------------------------------------------------------------
     # When smtp_host is set, mail goes to that server and `make dev` does not start its mailbox.

@@ -29,6 +29,7 @@ from api.routes import (
     health,
     intake,
     me,
+    metrics,
     orders,
     payments,
     policies,
@@ -41,6 +42,7 @@ from api.routes import (
     webhooks,
     wechat_official,
 )
+from api.services.metrics import ApplicationMetrics
 from db.engine import SessionFactory, build_engine
 from db.template_store import TemplateStore
 from integrations.notice_renderer import school_renderer
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     app.state.temporal = TemporalClientProvider(settings, temporal_client)
     app.state.gateways = build_gateways(settings)
     app.state.wechat = build_wechat(settings)
+    app.state.metrics = ApplicationMetrics(lambda: app.state.sessions, app.state.gateways.keys())
 
     @app.exception_handler(RPCError)
     async def temporal_unavailable(_request: Request, exc: RPCError) -> JSONResponse:
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
 
     routers = (
         health,
+        metrics,
         auth,
         orders,
         policies,

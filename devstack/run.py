@@ -161,7 +161,7 @@ def main() -> int:
         if worker_metrics:  # a worker that cannot serve them exits, and make dev with it
             host, _, port = worker_metrics.rpartition(":")
             wait_for_port("127.0.0.1" if host in ("", "0.0.0.0") else host, int(port), children)
-        metrics_line = (
+        metrics_line = f"  API metrics    {api_url}/metrics\n" + (
             f"  Worker metrics http://{worker_metrics}/metrics (Temporal SDK)"
             if worker_metrics
             else "  Worker metrics off (AFTERCARE_WORKER_METRICS_ADDRESS is empty)"

@@ -12,7 +12,7 @@ from api.deps import SessionDep, TemporalDep
 from api.services.gateway_callbacks import keep_callback_evidence
 from api.services.refunds import deliver_gateway_result
 from domain.courses import Gateway
-from integrations.payments.base import CallbackAnswer, CallbackRejected
+from integrations.payments.base import CallbackAnswer, CallbackRefusal, CallbackRejected
 
 router = APIRouter(prefix="/api/payments", tags=["payments"])
 log = logging.getLogger(__name__)
@@ -34,8 +34,9 @@ async def gateway_notify(
         result = client.verify_callback(dict(request.headers), body)
     except CallbackRejected as exc:
         log.warning("refused a %s notification: %s", gateway.value, exc)
+        request.app.state.metrics.callback_refused(gateway, exc.reason)
         return _respond(client.callback_answer(False, f"verification failed: {exc}"))
-    await run_in_threadpool(
+    kept = await run_in_threadpool(
         keep_callback_evidence,
         request.app.state.sessions,
         gateway=gateway,
@@ -43,5 +44,7 @@ async def gateway_notify(
         body=body,
         result=result,
     )
+    if not kept:  # deliver_gateway_result refuses it (404)
+        request.app.state.metrics.callback_refused(gateway, CallbackRefusal.UNKNOWN_REFUND)
     await deliver_gateway_result(session=session, temporal=temporal, result=result)
     return _respond(client.callback_answer(True, "OK"))

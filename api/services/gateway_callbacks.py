@@ -28,12 +28,12 @@ def keep_callback_evidence(
     headers: dict[str, str],
     body: bytes,
     result: GatewayRefundResult,
-) -> None:
-    """Record it once per distinct notification (gateways resend the same bytes until answered);
-    a notification for a refund we do not know is refused by the caller and not kept."""
+) -> bool:
+    """Record it once per distinct notification (gateways resend the same bytes until answered).
+    False for a refund we do not know: nothing is kept, and the caller refuses it."""
     with sessions() as session:
         if not _known(session, result.refund_id):
-            return
+            return False
     record_event(
         sessions,
         AuditEvent(
@@ -51,6 +51,7 @@ def keep_callback_evidence(
             at=utcnow(),
         ),
     )
+    return True
 
 
 def _known(session: Session, refund_id: str) -> bool:

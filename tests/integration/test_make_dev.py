@@ -143,6 +143,7 @@ def test_make_dev_runs_the_readme_walkthrough_and_stops_cleanly(
         assert_mail_to_the_complaints_inbox_becomes_a_complaint(dev_env)
         worker_metrics = f"http://127.0.0.1:{dev_env['WORKER_METRICS_PORT']}/metrics"
         assert f"Worker metrics {worker_metrics}" in (tmp_path / "first.log").read_text()
+        assert 'aftercare_refunds{status="refunded"} 1.0' in httpx.get(f"{dev_env['API']}/metrics").text
         assert [
             line
             for line in httpx.get(worker_metrics).text.splitlines()
