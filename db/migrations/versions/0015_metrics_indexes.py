@@ -2,8 +2,9 @@
 
 The indexes GET /metrics counts by at every scrape: audit events by kind (SLA warnings and
 breaches among millions of events) and notifications by status and channel (the undelivered few).
-Building them reads each table once, and on PostgreSQL writes to a table wait meanwhile: about 4 s
-for 2M audit events and 1M notifications on the 2-core machine (SQLite: 3 s).
+Building them reads each table once, and on PostgreSQL writes to a table wait meanwhile: 4-5 s for
+2M audit events and 1M notifications on the 2-core machine (SQLite: 2-3 s). With them a scrape's
+reads take ~70 ms on PostgreSQL and ~30 ms on SQLite over those rows; without, 0.9 s and 0.8 s.
 
 Revision ID: 0015
 Revises: 0014
