@@ -115,14 +115,14 @@ class DatabaseCollector:
                 figures = read_figures(session)
         except SQLAlchemyError as exc:
             log.warning("metrics: the database did not answer: %s", exc)
-            yield _gauge("aftercare_metrics_database_up", "1 when the database answered this scrape.", 0)
+            yield _database_up(False)
             return
         yield from _families(figures)
-        yield _gauge("aftercare_metrics_database_up", "1 when the database answered this scrape.", 1)
-        yield _gauge(
+        yield _database_up(True)
+        yield GaugeMetricFamily(
             "aftercare_metrics_database_seconds",
             "How long this scrape's database reads took.",
-            time.perf_counter() - started,
+            value=time.perf_counter() - started,
         )
 
 
@@ -173,8 +173,10 @@ def _families(figures: DatabaseFigures) -> Iterable[Metric]:
     yield mismatched
 
 
-def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, documentation, value=value)
+def _database_up(answered: bool) -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "aftercare_metrics_database_up", "1 when the database answered this scrape.", value=int(answered)
+    )
 
 
 class ApplicationMetrics:
