@@ -74,6 +74,9 @@ GATEWAY_RETRY = RetryPolicy(
 )
 # How often staff chat is reminded of an open finance task.
 FINANCE_REMINDER_EVERY = timedelta(days=1)
+# Patches (workflow.patched): changes to what a running refund does, made safe for the refunds
+# already in flight. Remove one with workflow.deprecate_patch once no workflow from before it is open.
+STUDENT_TOLD_OF_LATE_REVIEW = "student-told-of-late-review"  # the student hears a lead has it
 
 
 @workflow.defn
@@ -243,6 +246,10 @@ class RefundWorkflow:
                 )
                 if lead:
                     self._notify_staff(NoticeEvent.REVIEW_ESCALATED, lead, due)
+                # Added while refunds were already waiting: those that escalated before took the
+                # old path (no notice), and replaying them must take it again (docs/operations.md).
+                if workflow.patched(STUDENT_TOLD_OF_LATE_REVIEW):
+                    self._notify(NoticeEvent.REFUND_REVIEW_LATE)
                 self._notify_team(
                     NoticeEvent.TEAM_REVIEW_OVERDUE,
                     review_due_at=due.isoformat(),
