@@ -69,9 +69,11 @@ async def start_complaint(env: WorkflowEnvironment, name: str, **request_options
     request = complaint(**request_options).model_copy(
         update={"complaint_id": f"CPHIST{name.upper()}", "received_at": await env.get_current_time()}
     )
-    return await env.client.start_workflow(
+    handle = await env.client.start_workflow(
         ComplaintWorkflow.run, request, id=f"complaint-{request.complaint_id}", task_queue=TASK_QUEUE
     )
+    await stage_is(handle, ComplaintStage.ASSIGNED)
+    return handle
 
 
 async def follow_up_and_archive(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
@@ -195,7 +197,6 @@ async def refund_paid_offline(env: WorkflowEnvironment, fakes: FakeActivities) -
 async def complaint_resolved(env: WorkflowEnvironment, fakes: FakeActivities) -> dict[str, WorkflowHandle]:
     """Answered in time, resolved, followed up, the student satisfied: archived."""
     handle = await start_complaint(env, "resolved")
-    await stage_is(handle, ComplaintStage.ASSIGNED)
     await handle.execute_update(
         ComplaintWorkflow.add_note, AgentNote(text="疑似华东线路问题", agent_id="U-AGENT")
     )
@@ -211,7 +212,6 @@ async def complaint_sla_breached(
 ) -> dict[str, WorkflowHandle]:
     """Nobody answers: warned at 80%, breached at the deadline (a lead told, severity raised)."""
     handle = await start_complaint(env, "breached")
-    await stage_is(handle, ComplaintStage.ASSIGNED)
     await env.sleep(timedelta(minutes=15))  # the first-response deadline is 10 minutes
     await handle.execute_update(ComplaintWorkflow.respond, reply("抱歉久等，已为您切换线路。"))
     await handle.execute_update(ComplaintWorkflow.resolve, resolution())
@@ -225,7 +225,6 @@ async def complaint_compensation_approved(
 ) -> dict[str, WorkflowHandle]:
     """A coupon beyond the agent's quota waits for a lead, who approves it; then resolved and archived."""
     handle = await start_complaint(env, "compensated")
-    await stage_is(handle, ComplaintStage.ASSIGNED)
     await handle.execute_update(ComplaintWorkflow.respond, reply())
     offer = CompensationOffer(
         kind=CompensationKind.COUPON,
@@ -257,7 +256,6 @@ async def complaint_follow_up_reopened(
 ) -> dict[str, WorkflowHandle]:
     """The student is not satisfied at the follow-up: reopened, resolved again, then archived."""
     handle = await start_complaint(env, "reopened")
-    await stage_is(handle, ComplaintStage.ASSIGNED)
     await handle.execute_update(ComplaintWorkflow.respond, reply())
     await handle.execute_update(ComplaintWorkflow.resolve, resolution())
     await env.sleep(timedelta(hours=72, minutes=1))
@@ -275,7 +273,6 @@ async def complaint_follow_up_reopened(
 async def complaint_refund(env: WorkflowEnvironment, fakes: FakeActivities) -> dict[str, WorkflowHandle]:
     """A complaint that is a refund request: the refund runs as a child; paid, it resolves the complaint."""
     handle = await start_complaint(env, "refund", text="课程和宣传的不一样，我要退款")
-    await stage_is(handle, ComplaintStage.ASSIGNED)
     await handle.execute_update(ComplaintWorkflow.respond, reply("您好，已为您提交退款申请。"))
     followed = await handle.execute_update(
         ComplaintWorkflow.request_refund,
@@ -294,7 +291,6 @@ async def complaint_refund(env: WorkflowEnvironment, fakes: FakeActivities) -> d
 async def complaint_continued(env: WorkflowEnvironment, fakes: FakeActivities) -> dict[str, WorkflowHandle]:
     """A long complaint hands its history on (continue-as-new); both runs are kept."""
     handle = await start_complaint(env, "continued", history_event_limit=120)
-    await stage_is(handle, ComplaintStage.ASSIGNED)
     await handle.execute_update(ComplaintWorkflow.respond, reply())
     for number in range(20):
         await handle.execute_update(
