@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test test-fast lint migrate seed bench clean
+.PHONY: install dev test test-fast lint migrate seed bench replay clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ BENCH_SCALE ?= 1
 BENCH_ARGS ?=
 bench: install
 	$(BIN)/python -m bench.reports --scale $(BENCH_SCALE) --postgres-url '$(BENCH_POSTGRES_URL)' $(BENCH_ARGS)
+
+## make replay: replay exported histories (default: every one in tests/histories/) against today's code;
+## REPLAY_ARGS="--workflow-id refund-RF…" or "--query …" fetches them from the server (python -m replay --help).
+REPLAY_ARGS ?= tests/histories/*.json
+replay: install
+	$(BIN)/python -m replay $(REPLAY_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from db.models import Course, Order, Refund, RefundPolicyVersion, User
-from db.snapshots import student_snapshot
+from db.snapshots import course_snapshot, student_snapshot
 from domain.courses import CourseType, Gateway
 from domain.policy import (
     ContractTerms,
@@ -26,7 +26,7 @@ from domain.policy import (
     reason_text,
 )
 from domain.refund_reasons import RefundReasonCode
-from domain.refunds import CourseSnapshot, RefundRequest, RefundStatus, refund_workflow_id
+from domain.refunds import RefundRequest, RefundStatus, refund_workflow_id
 from domain.timeutil import SHANGHAI, utcnow
 
 # A row left `requested` this long may belong to a request whose process died before it started
@@ -191,9 +191,7 @@ def take_in_refund(
         refund_id=refund.id,
         order_id=order.id,
         student=student_snapshot(student),
-        course=CourseSnapshot(
-            id=course.id, name=course.name, type=CourseType(course.type), starts_at=course.starts_at
-        ),
+        course=course_snapshot(course),
         reason=reason,
         requested_at=requested_at,
         amount_paid_fen=quote.amount_paid_fen,

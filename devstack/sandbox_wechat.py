@@ -45,6 +45,7 @@ DEV_TEMPLATES: dict[str, dict[str, Any]] = {
         "refund_succeeded",
         "refund_delayed",
         "refund_manager_call",
+        "refund_review_late",
     )
 }
 # The openids WeChat gives are 28 characters of letters, digits, - and _.

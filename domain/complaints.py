@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from domain.calendar import add_business_time, business_time_between
 from domain.compensation import CompensationStatus, QuotaUse
 from domain.notifications import Channel, NoticeCount, QuietHours, Recipient
-from domain.refunds import StudentSnapshot
+from domain.refunds import CourseSnapshot, StudentSnapshot
 from domain.text import PlainText, needs_word_start
 
 
@@ -230,6 +230,7 @@ class ComplaintRequest(BaseModel):
     channel: IntakeChannel
     text: str
     order_id: str | None = None
+    course: CourseSnapshot | None = None  # the order's course, when the complaint names an order
     received_at: datetime
     logged_by: str  # the student, or the agent who took the call
     # The table's terms when it was filed (api/services/complaints.py); the default serves tests.
@@ -387,6 +388,8 @@ class ComplaintTimelineEntry(BaseModel):
 
 
 class ComplaintState(BaseModel):
+    """What ComplaintWorkflow returns when it ends (and its `state` query)."""
+
     complaint_id: str
     stage: ComplaintStage
     category: ComplaintCategory | None = None
@@ -397,6 +400,25 @@ class ComplaintState(BaseModel):
     resolution_due_at: datetime | None = None
     sla_breached: bool = False
     timeline: list[ComplaintTimelineEntry] = Field(default_factory=list)
+
+
+class ComplaintProgress(BaseModel):
+    """ComplaintWorkflow's `status` query: where a complaint stands now — the API's live view, and
+    the same words the Temporal UI shows as current details."""
+
+    complaint_id: str
+    stage: ComplaintStage
+    details: str  # e.g. "Technical complaint, high, with 王工 in tech_support; first response due …"
+    category: ComplaintCategory | None = None
+    severity: Severity
+    department: Department | None = None
+    assigned_to: str | None = None
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    sla_breached: bool = False
+    paused_since: datetime | None = None  # asked the student; the clocks stand still
+    steps: int  # steps recorded so far, over every run
+    runs: int  # earlier runs this complaint handed its history on from (continue-as-new)
 
 
 class ComplaintCarryOver(BaseModel):

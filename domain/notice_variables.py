@@ -68,6 +68,7 @@ EVENT_VARIABLES: dict[NoticeEvent, frozenset[str]] = {
     NoticeEvent.REFUND_APPROVED: _APPROVED,
     NoticeEvent.REFUND_MANAGER_CALL: _APPROVED,
     NoticeEvent.REFUND_DELAYED: _APPROVED,
+    NoticeEvent.REFUND_REVIEW_LATE: frozenset(),
     NoticeEvent.REFUND_SUCCEEDED: _APPROVED | {"refunded_at"},
     NoticeEvent.REVIEW_REMINDER: frozenset({"staff_name", "review_due_at"}),
     NoticeEvent.REVIEW_ESCALATED: frozenset({"staff_name", "review_due_at"}),

@@ -33,6 +33,7 @@ class NoticeEvent(StrEnum):
     REFUND_SUCCEEDED = "refund_succeeded"
     REFUND_DELAYED = "refund_delayed"
     REFUND_MANAGER_CALL = "refund_manager_call"
+    REFUND_REVIEW_LATE = "refund_review_late"  # the review went past its due time; a lead has it
     COMPLAINT_RECEIVED = "complaint_received"
     COMPLAINT_FIRST_RESPONSE = "complaint_first_response"
     COMPLAINT_RESOLVED = "complaint_resolved"
@@ -116,6 +117,7 @@ MONEY_EVENTS = frozenset(
         NoticeEvent.REFUND_SUCCEEDED,
         NoticeEvent.REFUND_DELAYED,
         NoticeEvent.REFUND_MANAGER_CALL,
+        NoticeEvent.REFUND_REVIEW_LATE,
     }
 )
 # The inbox is where every notice is kept: it cannot be muted.

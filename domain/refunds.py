@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from domain.courses import CourseType, Gateway
-from domain.money import format_yuan
 from domain.notifications import Channel, QuietHours, Recipient
 from domain.policy import Eligibility, RefundPolicy
 from domain.text import PlainText
@@ -101,16 +100,6 @@ class RefundRequest(BaseModel):
     @property
     def notice_channels(self) -> list[Channel]:
         return self.policy.notice_channels
-
-    def summary(self) -> str:
-        """One line for the Temporal UI's list of workflows."""
-        return f"Refund {format_yuan(self.refund_amount_fen)} of {self.course.name} for {self.student.name}"
-
-    def details(self) -> str:
-        return (
-            f"Order {self.order_id} ({self.course.type.value} course), paid "
-            f"{format_yuan(self.amount_paid_fen)} via {self.gateway.value}. Reason: {self.reason}"
-        )
 
 
 class Decision(StrEnum):
@@ -244,16 +233,35 @@ class TimelineEntry(BaseModel):
 
 
 class RefundState(BaseModel):
-    """Answer of RefundWorkflow's status query."""
+    """What RefundWorkflow returns when it ends (and its `state` query): the status and every step."""
 
     refund_id: str
     status: RefundStatus
     timeline: list[TimelineEntry]
 
 
+class RefundProgress(BaseModel):
+    """RefundWorkflow's `status` query: where a refund stands now and who or what it waits for —
+    the API's live view, and the same words the Temporal UI shows as current details."""
+
+    refund_id: str
+    status: RefundStatus
+    details: str  # the sentence, e.g. "Awaiting review by 李老师 (group regular-courses), due …"
+    review_group: str | None = None
+    assigned_to: str | None = None  # the reviewer, the lead after an escalation, or "finance"
+    due_at: datetime | None = None  # the review's due time; while refunding, when the callback is late
+    sla_breached: bool = False  # the review went past its due time
+    finance_task_id: str | None = None
+    steps: int  # steps recorded so far
+
+
 # After a refund is sent, wait this long for the gateway's callback before asking its query API,
 # and back off like this between later questions (minutes). The last value repeats.
 GATEWAY_POLL_MINUTES = (1, 5, 10, 20, 30)
+# A refund the gateway took but has not settled this long after is stuck: its `SlaDueAt` says when,
+# so support finds it with `RefundStatus = 'refunding' AND SlaDueAt < <now>` (docs/operations.md).
+# WeChat Pay and Alipay settle most refunds within minutes.
+GATEWAY_SETTLES_WITHIN = timedelta(minutes=30)
 
 
 def gateway_poll_minutes() -> Iterator[int]:

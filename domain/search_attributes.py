@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 if TYPE_CHECKING:
+    from domain.complaints import ComplaintRequest
     from domain.refunds import RefundRequest
 
 REFUND_STATUS = SearchAttributeKey.for_keyword("RefundStatus")
@@ -48,3 +49,16 @@ def refund_start_attributes(request: RefundRequest) -> TypedSearchAttributes:
             SearchAttributePair(AMOUNT_FEN, request.refund_amount_fen),
         ]
     )
+
+
+def complaint_start_attributes(request: ComplaintRequest) -> TypedSearchAttributes:
+    """What a complaint workflow is found by from its start; triage adds the rest."""
+    pairs = [
+        SearchAttributePair(COMPLAINT_STAGE, "received"),
+        SearchAttributePair(STUDENT_ID, request.student.id),
+    ]
+    if request.order_id:
+        pairs.append(SearchAttributePair(ORDER_ID, request.order_id))
+    if request.course is not None:
+        pairs.append(SearchAttributePair(COURSE_TYPE, request.course.type.value))
+    return TypedSearchAttributes(pairs)

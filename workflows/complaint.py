@@ -27,7 +27,7 @@ from workflows.refund import RefundWorkflow
 with workflow.unsafe.imports_passed_through():
     from activities.complaints import ComplaintActivities
     from activities.video_rooms import VideoRoomActivities
-    from domain import search_attributes
+    from domain import search_attributes, temporal_views
     from domain.compensation import CompensationDecision, CompensationOffer
     from domain.complaints import (
         AFTER_RESOLUTION,
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ComplaintCarryOver,
         ComplaintCategory,
         ComplaintEvent,
+        ComplaintProgress,
         ComplaintReceipt,
         ComplaintRequest,
         ComplaintResolution,
@@ -133,8 +134,10 @@ class ComplaintWorkflow:
     @workflow.run
     async def run(self, request: ComplaintRequest) -> ComplaintState:
         if request.carried is None:
+            self._show()
             await self._take_in(request)
         else:  # a continued run: the clocks start again where the last run left them
+            self._show()
             self._start_clocks()
         while True:
             await workflow.wait_condition(
@@ -438,6 +441,7 @@ class ComplaintWorkflow:
         """Ask the student for information: a reply they see, and the clock stops until they answer."""
         await self._reply("agent.asked_customer", ComplaintStage.AWAITING_CUSTOMER, question)
         self._paused_at = workflow.now()
+        self._show()
         return self._receipt()
 
     @ask_customer.validator
@@ -541,6 +545,7 @@ class ComplaintWorkflow:
         )
         if assignment and lead:
             self._assignment = assignment.model_copy(update={"agent": lead})
+        self._show()
         workflow.upsert_search_attributes(
             [
                 search_attributes.SEVERITY.value_set(self._severity.value),
@@ -648,9 +653,7 @@ class ComplaintWorkflow:
             request,
             id=refund_workflow_id(request.refund_id),
             parent_close_policy=ParentClosePolicy.ABANDON,
-            search_attributes=search_attributes.refund_start_attributes(request),
-            static_summary=request.summary(),
-            static_details=request.details(),
+            **temporal_views.refund_start_options(request),
         )
         await self._record(
             "refund.requested",
@@ -811,6 +814,24 @@ class ComplaintWorkflow:
             timeline=list(self._timeline),
         )
 
+    @workflow.query
+    def status(self) -> ComplaintProgress:
+        """Where the complaint stands now and the next deadline that matters."""
+        state = self.state()
+        return ComplaintProgress(
+            **state.model_dump(exclude={"timeline", "severity"}),
+            severity=self._severity,
+            details=workflow.get_current_details(),
+            paused_since=self._paused_at,
+            steps=self._steps,
+            runs=self._runs,
+        )
+
+    @workflow.query
+    def timeline(self) -> list[ComplaintTimelineEntry]:
+        """The steps so far, oldest first (a continued run keeps the latest; the audit trail all)."""
+        return list(self._timeline)
+
     # --- steps ---------------------------------------------------------------------------------
 
     async def _reopen(self, reopening: Reopening) -> None:
@@ -896,6 +917,26 @@ class ComplaintWorkflow:
                 ComplaintTimelineEntry(at=moment, event=event, stage=stage, actor=actor, note=note)
             )
             workflow.upsert_search_attributes([search_attributes.COMPLAINT_STAGE.value_set(stage.value)])
+            self._show()
+
+    def _show(self) -> None:
+        """Say in the Temporal UI's current details where the complaint stands, after every change."""
+        assignment = self._assignment
+        workflow.set_current_details(
+            temporal_views.complaint_now(
+                stage=self._stage,
+                channel=self._request.channel.value,
+                category=self._category.value if self._category else None,
+                severity=self._severity,
+                department=self._department,
+                assignee=assignment.agent.name if assignment and assignment.agent else None,
+                first_responded=self._first_responded,
+                first_response_due=self._first_response_due,
+                resolution_due=self._resolution_due,
+                sla_breached=self._sla_breached,
+                paused_since=self._paused_at,
+            )
+        )
 
     # --- what the student and subscribers are told -----------------------------------------------
 

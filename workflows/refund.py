@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from activities.records import RecordActivities
     from activities.review import ReviewActivities
-    from domain import search_attributes
+    from domain import search_attributes, temporal_views
     from domain.calendar import expected_arrival
     from domain.finance import (
         FinanceTaskClosing,
@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy import Eligibility
     from domain.refunds import (
         DECIDABLE_STATUSES,
+        GATEWAY_SETTLES_WITHIN,
         POLICY_DECIDER,
         Assignment,
         AssignmentRequest,
@@ -57,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         GatewayRefundResult,
         ManagerConfirmation,
         RefundEvent,
+        RefundProgress,
         RefundRequest,
         RefundState,
         RefundStatus,
@@ -72,6 +74,9 @@ GATEWAY_RETRY = RetryPolicy(
 )
 # How often staff chat is reminded of an open finance task.
 FINANCE_REMINDER_EVERY = timedelta(days=1)
+# Patches (workflow.patched): changes to what a running refund does, made safe for the refunds
+# already in flight. Remove one with workflow.deprecate_patch once no workflow from before it is open.
+STUDENT_TOLD_OF_LATE_REVIEW = "student-told-of-late-review"  # the student hears a lead has it
 
 
 @workflow.defn
@@ -97,6 +102,12 @@ class RefundWorkflow:
         self._payout: PayoutResolution | None = None
         self._payout_recorded = False
         self._payout_reference: str | None = None
+        # What support sees: who holds the refund, until when, and the sentence saying so.
+        self._review_group: str | None = None
+        self._assigned_to: str | None = None
+        self._due_at: datetime | None = None
+        self._sla_breached = False
+        self._details = ""
         # Notices, events and other work beside the main path, awaited before the workflow ends.
         self._messenger = CaseMessenger(
             workflow_id=self._workflow_id,
@@ -109,6 +120,7 @@ class RefundWorkflow:
 
     @workflow.run
     async def run(self, request: RefundRequest) -> RefundState:
+        self._show(temporal_views.refund_routing())
         await self._record(
             "refund.requested",
             RefundStatus.REQUESTED,
@@ -137,6 +149,7 @@ class RefundWorkflow:
             decision_reason=self._decision_reason,
             decided_by=POLICY_DECIDER,
         )
+        self._show(temporal_views.refund_rejected(by="the policy", reason=self._decision_reason))
         self._notify(NoticeEvent.REFUND_REJECTED)
         self._publish(OutboundEventType.REFUND_REJECTED)
 
@@ -167,12 +180,13 @@ class RefundWorkflow:
             review_due_at=due,
             detail={"group": assignment.group_id, "reviewer": reviewer.user_id if reviewer else None},
         )
-        workflow.upsert_search_attributes(
-            [
-                search_attributes.ASSIGNED_TO.value_set(reviewer.user_id if reviewer else ""),
-                search_attributes.SLA_DUE_AT.value_set(due),
-                search_attributes.SLA_BREACHED.value_set(False),
-            ]
+        self._review_group = assignment.group_id
+        self._hold(reviewer.user_id if reviewer else "", due)
+        workflow.upsert_search_attributes([search_attributes.SLA_BREACHED.value_set(False)])
+        self._show(
+            temporal_views.refund_awaiting_review(
+                group=assignment.group_id or "—", reviewer=reviewer.name if reviewer else None, due=due
+            )
         )
         await self._review_sla(assignment, due)
         decision = self._decision
@@ -187,6 +201,7 @@ class RefundWorkflow:
             decision_reason=decision.reason,
             decided_by=decision.reviewer_id,
         )
+        self._hold("", None)
         if approved:
             self._expected_arrival = expected_arrival(self._request.gateway, workflow.now())
             self._notify(NoticeEvent.REFUND_APPROVED)
@@ -196,6 +211,7 @@ class RefundWorkflow:
                 return
             await self._refund_at_gateway()
         else:
+            self._show(temporal_views.refund_rejected(by=decision.reviewer_name, reason=decision.reason))
             self._notify(NoticeEvent.REFUND_REJECTED)
             self._publish(OutboundEventType.REFUND_REJECTED)
 
@@ -220,14 +236,20 @@ class RefundWorkflow:
                     note=f"review overdue since {due.isoformat()}; escalated to a lead",
                     assigned_reviewer_id=lead.user_id if lead else None,
                 )
-                workflow.upsert_search_attributes(
-                    [
-                        search_attributes.SLA_BREACHED.value_set(True),
-                        search_attributes.ASSIGNED_TO.value_set(lead.user_id if lead else ""),
-                    ]
+                self._sla_breached = True
+                self._hold(lead.user_id if lead else "", due)
+                workflow.upsert_search_attributes([search_attributes.SLA_BREACHED.value_set(True)])
+                self._show(
+                    temporal_views.refund_review_overdue(
+                        group=assignment.group_id or "—", lead=lead.name if lead else None, due=due
+                    )
                 )
                 if lead:
                     self._notify_staff(NoticeEvent.REVIEW_ESCALATED, lead, due)
+                # Added while refunds were already waiting: those that escalated before took the
+                # old path (no notice), and replaying them must take it again (docs/operations.md).
+                if workflow.patched(STUDENT_TOLD_OF_LATE_REVIEW):
+                    self._notify(NoticeEvent.REFUND_REVIEW_LATE)
                 self._notify_team(
                     NoticeEvent.TEAM_REVIEW_OVERDUE,
                     review_due_at=due.isoformat(),
@@ -272,6 +294,7 @@ class RefundWorkflow:
             note="an account manager will phone the student before the refund is paid",
         )
         self._notify(NoticeEvent.REFUND_MANAGER_CALL)
+        self._show(temporal_views.refund_awaiting_call(reminders=0))
 
         async def remind(count: int) -> None:
             await self._record(
@@ -280,6 +303,7 @@ class RefundWorkflow:
                 actor="system",
                 note=f"reminder {count}: nobody has reported the call to the student yet",
             )
+            self._show(temporal_views.refund_awaiting_call(reminders=count))
             self._notify_team(NoticeEvent.TEAM_CALL_OVERDUE, reminder_count=count)
 
         await self._wait_reminding(
@@ -297,6 +321,8 @@ class RefundWorkflow:
             note=confirmation.note,
         )
         self._confirmation_recorded = True
+        if not confirmed:
+            self._show(temporal_views.refund_withdrawn(note=confirmation.note))
         return confirmed
 
     # --- humans and gateways talk to the workflow here -------------------------------------------
@@ -364,6 +390,26 @@ class RefundWorkflow:
             refund_id=self._request.refund_id, status=self._status, timeline=list(self._timeline)
         )
 
+    @workflow.query
+    def status(self) -> RefundProgress:
+        """Where the refund stands now and what it waits for."""
+        return RefundProgress(
+            refund_id=self._request.refund_id,
+            status=self._status,
+            details=self._details,
+            review_group=self._review_group,
+            assigned_to=self._assigned_to or None,
+            due_at=self._due_at,
+            sla_breached=self._sla_breached,
+            finance_task_id=self._finance_task[0] if self._finance_task else None,
+            steps=self._steps,
+        )
+
+    @workflow.query
+    def timeline(self) -> list[TimelineEntry]:
+        """Every step so far, oldest first."""
+        return list(self._timeline)
+
     # --- steps -----------------------------------------------------------------------------------
 
     async def _refund_at_gateway(self) -> None:
@@ -410,6 +456,7 @@ class RefundWorkflow:
             total_fen=request.amount_paid_fen,
             reason=request.reason,
         )
+        self._show(temporal_views.refund_paying(amount_fen=order.refund_fen, gateway=order.gateway.value))
         try:
             accepted = await workflow.execute_activity_method(
                 PaymentActivities.request_gateway_refund,
@@ -424,12 +471,14 @@ class RefundWorkflow:
                 "gateway.refused", RefundStatus.REFUND_FAILED, actor=request.gateway.value, note=detail
             )
             return FinanceTaskKind.GATEWAY_REFUSED, detail
+        settles_by = workflow.now() + GATEWAY_SETTLES_WITHIN
         await self._record(
             "gateway.requested",
             RefundStatus.REFUNDING,
             actor="system",
             gateway_refund_id=accepted.gateway_refund_id,
         )
+        self._hold("", settles_by)
         self._gateway_results.append(accepted)
         result = await self._conclusive_gateway_result()
         if result.outcome is GatewayOutcome.SUCCESS:
@@ -462,6 +511,16 @@ class RefundWorkflow:
     def _after_refunded(self) -> None:
         """The money is with the student: tell them and the team, tell subscribers (the CRM re-tags
         the student), and revoke the enrollment."""
+        request = self._request
+        self._hold("", None)
+        self._show(
+            temporal_views.refund_refunded(
+                amount_fen=request.refund_amount_fen,
+                gateway=request.gateway.value,
+                at=self._refunded_at or workflow.now(),
+                offline_reference=self._payout_reference,
+            )
+        )
         self._notify(NoticeEvent.REFUND_SUCCEEDED)
         self._notify_team(NoticeEvent.TEAM_REFUND_PAID)
         self._publish(OutboundEventType.REFUND_REFUNDED)
@@ -488,7 +547,8 @@ class RefundWorkflow:
             note=detail,
             detail={"task_id": task_id, "kind": kind.value},
         )
-        workflow.upsert_search_attributes([search_attributes.ASSIGNED_TO.value_set("finance")])
+        self._hold("finance", None)
+        self._show(temporal_views.refund_with_finance(task_id=task_id, problem=detail))
         # The student was told the money is on its way: say at once that it is delayed.
         self._notify(NoticeEvent.REFUND_DELAYED)
         stuck = {"finance_task_id": task_id, "gateway_detail": detail}
@@ -508,6 +568,7 @@ class RefundWorkflow:
         assert resolution is not None
         self._payout = None
         self._finance_task = None
+        self._hold("", None)
         await workflow.execute_activity_method(
             FinanceActivities.close_finance_task,
             FinanceTaskClosing(task_id=task_id, resolution=resolution),
@@ -559,10 +620,21 @@ class RefundWorkflow:
                     )
                 elif result.outcome is not GatewayOutcome.PROCESSING:
                     return result
+            wait = timedelta(minutes=next(waits))
+            request = self._request
+            assert self._due_at is not None
+            self._show(
+                temporal_views.refund_awaiting_callback(
+                    amount_fen=request.refund_amount_fen,
+                    gateway=request.gateway.value,
+                    overdue_at=self._due_at,
+                    next_check=workflow.now() + wait,
+                )
+            )
             try:
                 await workflow.wait_condition(
                     lambda: self._results_read < len(self._gateway_results),
-                    timeout=timedelta(minutes=next(waits)),
+                    timeout=wait,
                     timeout_summary="waiting for the gateway's callback",
                 )
             except TimeoutError:
@@ -617,6 +689,24 @@ class RefundWorkflow:
         self._status = status
         self._timeline.append(TimelineEntry(at=moment, event=event, status=status, actor=actor, note=note))
         workflow.upsert_search_attributes([search_attributes.REFUND_STATUS.value_set(status.value)])
+
+    def _hold(self, assignee: str, due: datetime | None) -> None:
+        """Who holds the refund now ("" for nobody: it waits on the gateway or is done) and until
+        when; support filters on both in the Temporal UI (`AssignedTo`, `SlaDueAt`)."""
+        self._assigned_to = assignee
+        self._due_at = due
+        assigned, due_at = search_attributes.ASSIGNED_TO, search_attributes.SLA_DUE_AT
+        workflow.upsert_search_attributes(
+            [
+                assigned.value_set(assignee) if assignee else assigned.value_unset(),
+                due_at.value_set(due) if due else due_at.value_unset(),
+            ]
+        )
+
+    def _show(self, sentence: str) -> None:
+        """The sentence the Temporal UI shows as this workflow's current details."""
+        self._details = sentence
+        workflow.set_current_details(sentence)
 
     # --- notices, staff chat and outbound events (sent beside the main path) ---------------------
 

@@ -17,6 +17,7 @@ from api.routes.case_views import NoticeSent, TimelineItem, case_history
 from api.services import compensation, root_causes
 from api.services import complaints as service
 from api.services.root_causes import REPORT_STAFF
+from api.services.workflow_calls import query_case
 from db.models import Complaint, User
 from domain.compensation import MAX_COUPON_FEN, CompensationDecision, CompensationKind
 from domain.complaint_report import RootCauseText
@@ -26,9 +27,11 @@ from domain.complaints import (
     AgentReply,
     CompensationReceipt,
     ComplaintCategory,
+    ComplaintProgress,
     ComplaintReceipt,
     ComplaintResolution,
     ComplaintStage,
+    ComplaintTimelineEntry,
     CustomerMessage,
     Department,
     Escalation,
@@ -192,6 +195,35 @@ def get_complaint(complaint_id: str, session: SessionDep, user: CurrentUser) -> 
         internal_events=INTERNAL_EVENTS,  # notes and tags stay internal
     )
     return ComplaintDetail(**ComplaintOut.of(complaint).model_dump(), timeline=timeline, notices=notices)
+
+
+class ComplaintLive(BaseModel):
+    """What the complaint's workflow says right now: where it stands (the sentence the Temporal UI
+    shows), its clocks, and its steps (internal notes included: staff only)."""
+
+    progress: ComplaintProgress
+    timeline: list[ComplaintTimelineEntry]
+
+
+@router.get("/{complaint_id}/live", response_model=ComplaintLive)
+async def get_complaint_live(
+    complaint_id: str,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    user: Annotated[User, Depends(require_roles(*service.COMPLAINT_READERS))],
+) -> ComplaintLive:
+    """Asked of the workflow itself (its `status` and `timeline` queries); 503 when it cannot answer."""
+    complaint = service.readable_complaint(session=session, user=user, complaint_id=complaint_id)
+    session.close()  # hold no database connection while waiting on Temporal
+    progress, timeline = await query_case(
+        temporal=temporal,
+        settings=settings,
+        run=ComplaintWorkflow.run,
+        workflow_id=complaint.workflow_id,
+        queries=[ComplaintWorkflow.status, ComplaintWorkflow.timeline],
+    )
+    return ComplaintLive(progress=progress, timeline=timeline)
 
 
 @router.post("/{complaint_id}/responses", response_model=ComplaintReceipt)

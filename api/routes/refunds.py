@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.routes.case_views import NoticeSent, TimelineItem, case_history
 from api.services import refunds as service
+from api.services.workflow_calls import query_case
 from db.models import Refund, User
 from domain.courses import CourseType
 from domain.notifications import Channel
@@ -18,13 +19,16 @@ from domain.refunds import (
     Decision,
     DecisionReceipt,
     ManagerConfirmation,
+    RefundProgress,
     RefundStatus,
     ReviewDecision,
+    TimelineEntry,
     check_decision_reason,
     refund_workflow_id,
 )
-from domain.roles import REFUND_CONFIRMERS, REFUND_DECIDERS, Role
+from domain.roles import REFUND_CONFIRMERS, REFUND_DECIDERS, REFUND_READERS, Role
 from domain.text import PlainText
+from workflows.refund import RefundWorkflow
 
 router = APIRouter(prefix="/api/refunds", tags=["refunds"])
 
@@ -182,6 +186,36 @@ def get_refund(refund_id: str, session: SessionDep, user: CurrentUser) -> Refund
     return RefundDetail(
         **RefundOut.of(refund).model_dump(), policy=refund.policy, timeline=timeline, notices=notices
     )
+
+
+class RefundLive(BaseModel):
+    """What the refund's workflow says right now: where it stands (the sentence the Temporal UI shows)
+    and its steps — for staff following a refund as it moves."""
+
+    progress: RefundProgress
+    timeline: list[TimelineEntry]
+
+
+@router.get("/{refund_id}/live", response_model=RefundLive)
+async def get_refund_live(
+    refund_id: str,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    user: Annotated[User, Depends(require_roles(*REFUND_READERS))],
+) -> RefundLive:
+    """Asked of the workflow itself (its `status` and `timeline` queries); 503 when it cannot answer,
+    and the stored detail (`GET /api/refunds/{id}`) is still there."""
+    refund = service.readable_refund(session=session, user=user, refund_id=refund_id)
+    session.close()  # hold no database connection while waiting on Temporal
+    progress, timeline = await query_case(
+        temporal=temporal,
+        settings=settings,
+        run=RefundWorkflow.run,
+        workflow_id=refund.workflow_id,
+        queries=[RefundWorkflow.status, RefundWorkflow.timeline],
+    )
+    return RefundLive(progress=progress, timeline=timeline)
 
 
 class ConfirmationIn(BaseModel):

@@ -14,17 +14,16 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.deps import TemporalClientProvider
 from api.errors import field_error
 from api.services.customers import current_record
 from api.services.refunds import judge_request
 from api.services.workflow_calls import execute_update, start_case
-from db.models import Complaint, DepartmentMember, IntakeMessage, Order, User
+from db.models import Complaint, Course, DepartmentMember, IntakeMessage, Order, User
 from db.sla_store import sla_terms
-from db.snapshots import student_snapshot
-from domain import search_attributes
+from db.snapshots import course_snapshot, student_snapshot
+from domain import temporal_views
 from domain.complaints import (
     ComplaintRequest,
     ComplaintStage,
@@ -73,10 +72,12 @@ def _prepare(
     if student is None or student.role != Role.STUDENT.value:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id}")
     student = current_record(session, student)  # a merged record's complaints go to the survivor
+    course = None
     if order_id is not None:
         order = session.get(Order, order_id)
         if order is None or order.student_id != student.id:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {order_id} of this student")
+        course = session.get(Course, order.course_id)
     complaint_id = new_complaint_id()
     now = utcnow()
     complaint = Complaint(
@@ -113,6 +114,7 @@ def _prepare(
         channel=channel,
         text=text,
         order_id=order_id,
+        course=course_snapshot(course) if course else None,
         received_at=now,
         logged_by=filer.id,
         sla=sla_terms(session),  # the terms in force now; an edit later never reaches this complaint
@@ -172,19 +174,7 @@ async def file_complaint(
             request,
             id=complaint.workflow_id,
             task_queue=settings.task_queue,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(search_attributes.COMPLAINT_STAGE, ComplaintStage.RECEIVED.value),
-                    SearchAttributePair(search_attributes.STUDENT_ID, request.student.id),
-                    *(
-                        [SearchAttributePair(search_attributes.ORDER_ID, request.order_id)]
-                        if request.order_id
-                        else []
-                    ),
-                ]
-            ),
-            static_summary=f"Complaint from {request.student.name} by {channel.value}",
-            static_details=text[:500],
+            **temporal_views.complaint_start_options(request),
         )
 
     await start_case(

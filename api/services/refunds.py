@@ -24,7 +24,7 @@ from db.models import (
     User,
 )
 from db.refund_intake import JudgedRequest, RefundRefused, Refusal
-from domain import search_attributes
+from domain import temporal_views
 from domain.courses import Gateway
 from domain.finance import (
     FinanceTaskKind,
@@ -122,9 +122,7 @@ async def request_refund(
             request,
             id=workflow_id,
             task_queue=settings.task_queue,
-            search_attributes=search_attributes.refund_start_attributes(request),
-            static_summary=request.summary(),
-            static_details=request.details(),
+            **temporal_views.refund_start_options(request),
         )
 
     await start_case(

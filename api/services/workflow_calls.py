@@ -106,3 +106,28 @@ async def execute_update(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "the service did not confirm this in time; please check and try again",
         ) from exc
+
+
+async def query_case(
+    *, temporal: TemporalClientProvider, settings: Settings, run: Any, workflow_id: str, queries: list[Any]
+) -> list[Any]:
+    """Ask a case's workflow the given queries (its live view): 404 when Temporal no longer has the
+    workflow (closed past the namespace's retention), 503 when no worker answers in time."""
+    client = await temporal.get()
+    handle = client.get_workflow_handle_for(run, workflow_id)
+    try:
+        async with asyncio.timeout(settings.temporal_call_timeout_seconds):
+            return [await handle.query(query) for query in queries]
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"workflow {workflow_id} is no longer kept by Temporal"
+            ) from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "workflow service unavailable, try again"
+        ) from exc
+    except TimeoutError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "no worker answered in time; the stored detail is still there",
+        ) from exc

@@ -77,6 +77,17 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
         await stack.api.get("/api/refunds", headers=reviewer, params={"status": "awaiting_review"})
     ).json()
     assert refund_id in [r["refund_id"] for r in queue]
+    # The workflow itself says who holds it and until when (its `status` and `timeline` queries).
+    live = await stack.api.get(f"/api/refunds/{refund_id}/live", headers=reviewer)
+    assert live.status_code == 200, live.text
+    progress = live.json()["progress"]
+    assert (progress["status"], progress["assigned_to"]) == ("awaiting_review", "U2001")
+    assert (
+        progress["details"].startswith("Awaiting review by ")
+        and "(group regular-courses), due" in progress["details"]
+    )
+    assert [step["event"] for step in live.json()["timeline"]] == ["refund.requested", "review.awaiting"]
+    assert (await stack.api.get(f"/api/refunds/{refund_id}/live", headers=student)).status_code == 403
 
     # An admin edits the policy meanwhile: this refund keeps the version it was judged by.
     admin = await login(stack.api, "admin@demo")
@@ -211,9 +222,20 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     ).json()
     assert (quote["eligibility"], quote["refundable_fen"]) == ("ineligible", 0)
 
-    description = await stack.client.get_workflow_handle(f"refund-{refund_id}").describe()
+    handle = stack.client.get_workflow_handle(f"refund-{refund_id}")
+    description = await handle.describe()
     assert description.typed_search_attributes.get(search_attributes.REFUND_STATUS) == "refunded"
     assert description.typed_search_attributes.get(search_attributes.ORDER_ID) == "O-E2E-APPROVE"
+    # Nobody holds a refunded refund and no clock runs on it: both attributes are gone, not blank.
+    assert description.typed_search_attributes.get(search_attributes.ASSIGNED_TO) is None
+    assert description.typed_search_attributes.get(search_attributes.SLA_DUE_AT) is None
+    # What a support lead reads in the Temporal UI: summary, details, memo and current details.
+    assert await description.static_summary() == "Refund ¥1,799.10 of 机器学习系统正价课 for 林小雨"
+    assert (await description.static_details()).startswith("Order O-E2E-APPROVE (regular course)")
+    assert await description.memo_value("student_name") == "林小雨"
+    assert await description.memo_value("course_name") == "机器学习系统正价课"
+    metadata = await handle.query("__temporal_workflow_metadata")
+    assert metadata.current_details.startswith("Refunded ¥1,799.10 via WeChat Pay at ")
 
     dev_mail = await stack.api.get("/dev/mail.json")
     assert any(m["subject"] == "退款已到账（订单 O-E2E-APPROVE）" for m in dev_mail.json())

@@ -54,6 +54,10 @@ async def test_an_undecided_review_is_reminded_then_escalated_to_a_lead(
     assert to_lead.recipient.user_id == "U-LEAD"
     [to_team] = [n for n in fakes.notices if n.event.value == "team_review_overdue"]
     assert (to_team.channel.value, to_team.context["lead_name"]) == ("staff_chat", "刘主管")
+    # The student hears it is late and who has it now, on the policy's channels.
+    to_student = [n for n in fakes.notices if n.event.value == "refund_review_late"]
+    assert sorted(n.channel.value for n in to_student) == ["email", "inbox"]
+    assert {n.recipient.user_id for n in to_student} == {"S1"}
     attributes = (await handle.describe()).typed_search_attributes
     assert attributes.get(search_attributes.SLA_BREACHED) is True
     assert attributes.get(search_attributes.ASSIGNED_TO) == "U-LEAD"
