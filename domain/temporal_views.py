@@ -9,6 +9,7 @@ as the staff read them; the words are English, as the rest of the Temporal UI is
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -159,9 +160,11 @@ def complaint_now(
     first_response_due: datetime | None,
     resolution_due: datetime | None,
     sla_breached: bool,
+    overdue: Collection[str] = (),
     paused_since: datetime | None,
 ) -> str:
-    """Where a complaint stands and the next deadline that matters."""
+    """Where a complaint stands and the next deadline that matters; `overdue` names the clocks
+    ("first_response", "resolution") whose deadline has passed."""
     if stage is ComplaintStage.RECEIVED or category is None:
         return f"Received by {CHANNEL_NAMES.get(channel, channel)}; being triaged."
     breached = "**SLA breached.** " if sla_breached else ""
@@ -178,10 +181,14 @@ def complaint_now(
     if paused_since is not None:
         return f"{opening}; waiting for the student's answer since {beijing(paused_since)} (clock paused)."
     if not first_responded and first_response_due is not None:
-        return f"{opening}; first response due {beijing(first_response_due)}."
+        return f"{opening}; {_deadline('first response', first_response_due, 'first_response' in overdue)}."
     if resolution_due is not None:
-        return f"{opening}; resolution due {beijing(resolution_due)}."
+        return f"{opening}; {_deadline('resolution', resolution_due, 'resolution' in overdue)}."
     return f"{opening}."
+
+
+def _deadline(label: str, due: datetime, passed: bool) -> str:
+    return f"{label} overdue since {beijing(due)}" if passed else f"{label} due {beijing(due)}"
 
 
 # --- how a workflow is started: the same from the API and from a complaint's child refund ------------

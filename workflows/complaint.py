@@ -934,6 +934,7 @@ class ComplaintWorkflow:
                 first_response_due=self._first_response_due,
                 resolution_due=self._resolution_due,
                 sla_breached=self._sla_breached,
+                overdue=self._breached,
                 paused_since=self._paused_at,
             )
         )

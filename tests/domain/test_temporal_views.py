@@ -83,6 +83,10 @@ def test_a_complaint_sentence_follows_its_stage_and_next_deadline() -> None:
     assert complaint_sentence(first_responded=False, assignee="周老师").endswith(
         "with 周老师 in academic team; first response due 12-03 00:30 Beijing."
     )
+    assert complaint_sentence(sla_breached=True, overdue={"resolution"}) == (
+        "**SLA breached.** Course content complaint, normal, with the academic team queue; "
+        "resolution overdue since 12-04 10:00 Beijing."
+    )
     assert (
         complaint_sentence(stage=ComplaintStage.RECEIVED, category=None)
         == "Received by WeChat; being triaged."

@@ -193,6 +193,7 @@ async def test_a_breached_complaint_says_so_first(
             break
         await asyncio.sleep(0.05)
     assert status.details.startswith(
-        "**SLA breached.** Technical complaint, urgent, with 陈客服 in tech support"
+        "**SLA breached.** Technical complaint, urgent, with 陈客服 in tech support; "
+        "first response overdue since "
     )
     await handle.terminate("test over")
