@@ -1,5 +1,5 @@
-"""README's `temporal workflow list` lines as the tooling reads them (the integration test runs them
-against a dev server)."""
+"""README's `temporal workflow list` lines as the tooling reads them, and docs/operations.md saying the
+same (the integration test runs README's lines against a dev server)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from devstack.temporal_dev_config import dev_config
 from devstack.temporal_queries import readme_list_commands
+from settings import PROJECT_ROOT
 
 
 def test_readme_lists_three_commands_for_the_dev_servers_namespace() -> None:
@@ -25,6 +26,12 @@ def test_readme_lists_three_commands_for_the_dev_servers_namespace() -> None:
     for command in commands:
         assert command.purpose, command
         assert f"--address {config.address} --namespace {config.namespace} --query" in command.command
+
+
+def test_operations_doc_quotes_the_same_queries() -> None:
+    operations = (PROJECT_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    for command in readme_list_commands():
+        assert f'--query "{command.query}"' in operations, command.purpose
 
 
 def test_continued_lines_are_joined_and_shell_expansions_kept(tmp_path: Path) -> None:
