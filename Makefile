@@ -38,6 +38,11 @@ migrate: install
 seed: install
 	$(BIN)/python -m devstack.seed
 
+## make screenshots: the Temporal UI pictures in docs/operations.md, taken against a running `make dev`
+.PHONY: screenshots
+screenshots: install
+	$(BIN)/python -m devstack.temporal_ui_screenshots
+
 ## make bench: the reports benchmark (bench/reports.py) at full scale on SQLite and on the PostgreSQL at
 ## BENCH_POSTGRES_URL (skipped, and said so, when unreachable); writes docs/benchmarks.md.
 ## Quick look: make bench BENCH_SCALE=0.01 (leaves the docs alone). More options: BENCH_ARGS="--help".

