@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
 if TYPE_CHECKING:
     from domain.complaints import ComplaintRequest
@@ -36,6 +41,12 @@ ALL: tuple[SearchAttributeKey, ...] = (
     SLA_BREACHED,
     AMOUNT_FEN,
 )
+
+
+def assigned_to(user_id: str | None) -> SearchAttributeUpdate:
+    """Who holds a case now; nobody (a queue, the gateway, done) removes the attribute rather than
+    leaving a blank, so `AssignedTo IS NULL` finds them all."""
+    return ASSIGNED_TO.value_set(user_id) if user_id else ASSIGNED_TO.value_unset()
 
 
 def refund_start_attributes(request: RefundRequest) -> TypedSearchAttributes:

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from typing import Any
+
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    DescribeWorkflowExecutionResponse,
+)
+from temporalio.client import WorkflowHandle
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -43,3 +54,25 @@ async def start_local_dev_server(*, ui_port: int | None = None) -> WorkflowEnvir
         ui=ui_port is not None,
         ui_port=ui_port,
     )
+
+
+async def raw_description(handle: WorkflowHandle) -> DescribeWorkflowExecutionResponse:
+    """A workflow's description as the server sends it. The time-skipping server keeps an unset
+    search attribute as a null, which the client's typed `describe()` cannot parse (the dev server
+    drops it); tests that read a workflow after an unset read this instead."""
+    return await handle._client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=handle._client.namespace,
+            execution=WorkflowExecution(workflow_id=handle.id, run_id=handle.run_id or ""),
+        )
+    )
+
+
+async def search_attribute(handle: WorkflowHandle, key: SearchAttributeKey) -> Any:
+    """A search attribute's value, None when unset (read raw: see raw_description)."""
+    described = await raw_description(handle)
+    payload = described.workflow_execution_info.search_attributes.indexed_fields.get(key.name)
+    value = json.loads(payload.data) if payload is not None and payload.data else None
+    if value is not None and key.indexed_value_type is SearchAttributeIndexedValueType.DATETIME:
+        return datetime.fromisoformat(value)
+    return value

@@ -200,7 +200,7 @@ class ComplaintWorkflow:
             [
                 search_attributes.DEPARTMENT.value_set(terms.department.value),
                 search_attributes.SEVERITY.value_set(triage.severity.value),
-                search_attributes.ASSIGNED_TO.value_set(agent_id or ""),
+                search_attributes.assigned_to(agent_id),
                 search_attributes.SLA_DUE_AT.value_set(self._first_response_due),
                 search_attributes.SLA_BREACHED.value_set(False),
             ]
@@ -515,7 +515,7 @@ class ComplaintWorkflow:
         workflow.upsert_search_attributes(
             [
                 search_attributes.DEPARTMENT.value_set(transfer.department.value),
-                search_attributes.ASSIGNED_TO.value_set(agent_id or ""),
+                search_attributes.assigned_to(agent_id),
             ]
         )
         self._publish(OutboundEventType.COMPLAINT_ASSIGNED, transferred=True)
@@ -549,7 +549,7 @@ class ComplaintWorkflow:
         workflow.upsert_search_attributes(
             [
                 search_attributes.SEVERITY.value_set(self._severity.value),
-                search_attributes.ASSIGNED_TO.value_set(lead.user_id if lead else ""),
+                search_attributes.assigned_to(lead.user_id if lead else None),
             ]
         )
         escalated = {
@@ -916,7 +916,10 @@ class ComplaintWorkflow:
             self._timeline.append(
                 ComplaintTimelineEntry(at=moment, event=event, stage=stage, actor=actor, note=note)
             )
-            workflow.upsert_search_attributes([search_attributes.COMPLAINT_STAGE.value_set(stage.value)])
+            stage_now = [search_attributes.COMPLAINT_STAGE.value_set(stage.value)]
+            if stage in AFTER_RESOLUTION | {ComplaintStage.ARCHIVED}:  # no clock runs until a reopening
+                stage_now.append(search_attributes.SLA_DUE_AT.value_unset())
+            workflow.upsert_search_attributes(stage_now)
             self._show()
 
     def _show(self) -> None:

@@ -695,12 +695,9 @@ class RefundWorkflow:
         when; support filters on both in the Temporal UI (`AssignedTo`, `SlaDueAt`)."""
         self._assigned_to = assignee
         self._due_at = due
-        assigned, due_at = search_attributes.ASSIGNED_TO, search_attributes.SLA_DUE_AT
+        due_at = search_attributes.SLA_DUE_AT
         workflow.upsert_search_attributes(
-            [
-                assigned.value_set(assignee) if assignee else assigned.value_unset(),
-                due_at.value_set(due) if due else due_at.value_unset(),
-            ]
+            [search_attributes.assigned_to(assignee), due_at.value_set(due) if due else due_at.value_unset()]
         )
 
     def _show(self, sentence: str) -> None:

@@ -39,7 +39,7 @@ from domain.complaints import (
 from domain.notifications import Channel, NoticeEvent
 from domain.refunds import StudentSnapshot
 from domain.timeutil import SHANGHAI
-from tests.temporal_env import start_time_skipping
+from tests.temporal_env import raw_description, start_time_skipping
 from tests.workflows.refund_fakes import TASK_QUEUE, FakeActivities, notices_of
 from workflows.complaint import ComplaintWorkflow
 
@@ -95,7 +95,7 @@ async def stop(handle: WorkflowHandle) -> None:
     """End a test's complaint once no activity is in flight: the time-skipping server stops
     skipping time for activities a terminated workflow left running."""
     for _ in range(200):
-        if not (await handle.describe()).raw_description.pending_activities:
+        if not (await raw_description(handle)).pending_activities:
             break
         await asyncio.sleep(0.05)
     await handle.terminate("test done")

@@ -5,16 +5,11 @@ attributes that follow whoever holds the case."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest_asyncio
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
-from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -22,7 +17,7 @@ from domain import search_attributes
 from domain.complaints import AgentReply, ComplaintProgress, ComplaintStage
 from domain.finance import PayoutOutcome, PayoutResolution
 from domain.refunds import GATEWAY_SETTLES_WITHIN, Decision, GatewayOutcome, RefundProgress, RefundStatus
-from tests.temporal_env import start_time_skipping
+from tests.temporal_env import search_attribute, start_time_skipping
 from tests.workflows.refund_fakes import (
     TASK_QUEUE,
     FakeActivities,
@@ -31,7 +26,7 @@ from tests.workflows.refund_fakes import (
     start,
     wait_for_status,
 )
-from tests.workflows.test_complaint_workflow import complaint, stage_is
+from tests.workflows.test_complaint_workflow import complaint, resolution, stage_is
 from workflows.complaint import ComplaintWorkflow
 from workflows.refund import RefundWorkflow
 
@@ -54,22 +49,6 @@ async def start_complaint(env: WorkflowEnvironment) -> WorkflowHandle:
     return await env.client.start_workflow(
         ComplaintWorkflow.run, request, id=f"complaint-{request.complaint_id}", task_queue=TASK_QUEUE
     )
-
-
-async def search_attribute(handle: WorkflowHandle, key: SearchAttributeKey) -> Any:
-    """A search attribute's value, None once unset. (Read raw: the time-skipping server keeps an
-    unset attribute as a null, which the client's typed reading cannot parse; the dev server drops
-    it, as tests/integration checks.)"""
-    described = await handle._client.workflow_service.describe_workflow_execution(
-        DescribeWorkflowExecutionRequest(
-            namespace=handle._client.namespace, execution=WorkflowExecution(workflow_id=handle.id)
-        )
-    )
-    payload = described.workflow_execution_info.search_attributes.indexed_fields.get(key.name)
-    value = json.loads(payload.data) if payload is not None and payload.data else None
-    if value is not None and key.indexed_value_type is SearchAttributeIndexedValueType.DATETIME:
-        return datetime.fromisoformat(value)
-    return value
 
 
 async def refund_status(handle: WorkflowHandle) -> RefundProgress:
@@ -176,6 +155,11 @@ async def test_a_complaint_says_whose_it_is_and_which_deadline_comes_next(
     assert [entry.event for entry in await handle.query(ComplaintWorkflow.timeline)][
         -1
     ] == "agent.asked_customer"
+    assert await search_attribute(handle, search_attributes.SLA_DUE_AT) is not None
+
+    await handle.execute_update(ComplaintWorkflow.resolve, resolution())
+    assert await search_attribute(handle, search_attributes.SLA_DUE_AT) is None  # no clock runs now
+    assert await search_attribute(handle, search_attributes.ASSIGNED_TO) == "U-AGENT"
     await handle.terminate("test over")
 
 
