@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from domain import search_attributes
 from domain.complaints import CATEGORY_LABELS, DEPARTMENT_LABELS, ComplaintStage
 from domain.money import format_yuan
+from domain.sla_events import FIRST_RESPONSE, RESOLUTION
 from domain.timeutil import SHANGHAI, as_utc
 
 if TYPE_CHECKING:
@@ -181,9 +182,9 @@ def complaint_now(
     if paused_since is not None:
         return f"{opening}; waiting for the student's answer since {beijing(paused_since)} (clock paused)."
     if not first_responded and first_response_due is not None:
-        return f"{opening}; {_deadline('first response', first_response_due, 'first_response' in overdue)}."
+        return f"{opening}; {_deadline('first response', first_response_due, FIRST_RESPONSE in overdue)}."
     if resolution_due is not None:
-        return f"{opening}; {_deadline('resolution', resolution_due, 'resolution' in overdue)}."
+        return f"{opening}; {_deadline('resolution', resolution_due, RESOLUTION in overdue)}."
     return f"{opening}."
 
 

@@ -68,10 +68,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.notifications import Channel, NoticeEvent
     from domain.refunds import RefundState, RefundStatus, refund_workflow_id
+    from domain.sla_events import BREACHED, FIRST_RESPONSE, RESOLUTION, WARNING, complaint_sla_event
     from domain.webhooks import OutboundEventType
 
-FIRST_RESPONSE = "first_response"
-RESOLUTION = "resolution"
 # How many of the latest timeline steps a continued run keeps for the `state` query.
 TIMELINE_CARRIED = 50
 DEADLINE_LABELS = {
@@ -374,7 +373,9 @@ class ComplaintWorkflow:
                 return
             warned = True
             self._warned.add(kind)
-            await self._record(f"sla.{kind}.warning", None, actor="system", note=f"due {due.isoformat()}")
+            await self._record(
+                complaint_sla_event(kind, WARNING), None, actor="system", note=f"due {due.isoformat()}"
+            )
             assignment = self._assignment
             if assignment and assignment.agent:
                 self._messenger.to_staff(
@@ -388,7 +389,7 @@ class ComplaintWorkflow:
         self._sla_breached = True
         self._severity = self._severity.raised()
         await self._record(
-            f"sla.{kind}.breached",
+            complaint_sla_event(kind, BREACHED),
             None,
             actor="system",
             note=f"due {due.isoformat()}; escalated to a lead",

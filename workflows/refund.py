@@ -66,6 +66,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         gateway_poll_minutes,
     )
+    from domain.sla_events import REVIEW_ESCALATED, REVIEW_REMINDER
     from domain.webhooks import OutboundEventType
 
 GATEWAY_TIMEOUT = timedelta(seconds=30)
@@ -223,14 +224,14 @@ class RefundWorkflow:
         reminder = timedelta(hours=policy.review_reminder_hours)
         if not await self._within(decided, reminder, "the review reminder"):
             await self._record(
-                "review.reminder", RefundStatus.AWAITING_REVIEW, actor="system", note="review SLA"
+                REVIEW_REMINDER, RefundStatus.AWAITING_REVIEW, actor="system", note="review SLA"
             )
             if assignment.reviewer:
                 self._notify_staff(NoticeEvent.REVIEW_REMINDER, assignment.reviewer, due)
             if not await self._within(decided, due - workflow.now(), "the review escalation"):
                 lead = assignment.lead
                 await self._record(
-                    "review.escalated",
+                    REVIEW_ESCALATED,
                     RefundStatus.AWAITING_REVIEW,
                     actor="system",
                     note=f"review overdue since {due.isoformat()}; escalated to a lead",

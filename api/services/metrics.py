@@ -35,6 +35,7 @@ from db.models import AuditEvent, Notification, Refund
 from domain.courses import Gateway
 from domain.notifications import Channel, NotificationStatus
 from domain.refunds import RefundStatus
+from domain.sla_events import SLA_EVENTS
 from integrations.payments.base import CallbackRefusal
 
 log = logging.getLogger(__name__)
@@ -42,17 +43,6 @@ log = logging.getLogger(__name__)
 # Prometheus does not read (it sees a restart as a counter that went down).
 disable_created_metrics()
 
-# The audit events that are SLA warnings and breaches (written by the workflows), and the labels
-# each is counted under: case type, clock, kind. A refund's review reminder is its warning, the
-# escalation of an overdue review its breach.
-SLA_EVENTS: dict[str, tuple[str, str, str]] = {
-    "sla.first_response.warning": ("complaint", "first_response", "warning"),
-    "sla.first_response.breached": ("complaint", "first_response", "breached"),
-    "sla.resolution.warning": ("complaint", "resolution", "warning"),
-    "sla.resolution.breached": ("complaint", "resolution", "breached"),
-    "review.reminder": ("refund", "review", "warning"),
-    "review.escalated": ("refund", "review", "breached"),
-}
 # A gateway result (callback or query answer) whose refund or amounts did not match, recorded by
 # the refund workflow and not applied; its actor is the gateway.
 GATEWAY_MISMATCH = "gateway.mismatch_ignored"
