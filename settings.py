@@ -14,6 +14,7 @@ from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.notifications import QuietHours
+from domain.rate_limits import RateLimit
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
@@ -61,6 +62,26 @@ class Settings(BaseSettings):
     # When set, GET /metrics (the application metrics for Prometheus) asks for
     # `Authorization: Bearer <metrics_token>`; unset, it is open (docs/operations.md, Metrics).
     metrics_token: SecretStr | None = None
+
+    # --- rate limits (api/rate_limits.py; docs/architecture.md, Security, says why these numbers) --
+    # "<burst>/<period>": that many at once, then one more each period/burst (units s, m, h, d);
+    # "" = no limit. Each API process counts on its own (N replicas: up to N times these).
+    # Failed sign-ins (API token and console form) from one client address, and for one account
+    # from anywhere; a success costs nothing.
+    rate_limit_login_per_ip: str = "60/10m"
+    rate_limit_login_per_account: str = "10/15m"
+    # Calls to a webhook (gateway notifications, the mail relay, WeChat's Official Account) from
+    # one address, per webhook: a ceiling far above what a gateway sends, against floods.
+    rate_limit_webhooks_per_ip: str = "3000/1m"
+    # Webhook calls from one address that fail verification (unsigned, forged, stale).
+    rate_limit_webhook_refusals_per_ip: str = "20/1m"
+    # Behind a reverse proxy: the header it writes the client's address in (X-Forwarded-For,
+    # X-Real-IP). Unset: the TCP peer (uvicorn already reads X-Forwarded-For from 127.0.0.1, see
+    # --forwarded-allow-ips). Set it only if nothing reaches the API except through the proxy.
+    client_ip_header: str | None = None
+    # In a list header (X-Forwarded-For): how many proxies of ours append to it; the address that
+    # many entries from the right is the client's (entries further left are the client's say).
+    client_ip_trusted_proxies: int = 1
 
     # --- mail ----------------------------------------------------------------------------------
     # When smtp_host is set, mail goes to that server and `make dev` does not start its mailbox.
@@ -170,6 +191,24 @@ class Settings(BaseSettings):
     @classmethod
     def _quiet_hours_readable(cls, value: str) -> str:
         QuietHours.parse(value)  # raises on anything but "HH:MM-HH:MM" or ""
+        return value
+
+    @field_validator(
+        "rate_limit_login_per_ip",
+        "rate_limit_login_per_account",
+        "rate_limit_webhooks_per_ip",
+        "rate_limit_webhook_refusals_per_ip",
+    )
+    @classmethod
+    def _rate_limit_readable(cls, value: str) -> str:
+        RateLimit.parse(value)  # raises on anything but "<count>/<period>" or ""
+        return value
+
+    @field_validator("client_ip_trusted_proxies")
+    @classmethod
+    def _at_least_one_proxy(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("AFTERCARE_CLIENT_IP_TRUSTED_PROXIES counts our proxies: 1 or more")
         return value
 
     @property
