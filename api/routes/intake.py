@@ -85,19 +85,22 @@ def _addresses(values: list[str]) -> set[str]:
 
 
 async def _signed_email(request: Request, secret: str) -> InboundEmail:
+    limits = request.app.state.rate_limits
+    address = limits.webhook(request, "intake_email")
     declared = request.headers.get("content-length", "0")
     if declared.isdigit() and int(declared) > MAX_EMAIL_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "email too large")
     body = await request.body()
     if len(body) > MAX_EMAIL_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "email too large")
-    if not signed_post.verify(
-        secret,
-        request.headers.get("X-Aftercare-Timestamp", ""),
-        request.headers.get("X-Aftercare-Signature", ""),
-        body,
-    ):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "signature does not match or is too old")
+    with limits.refusals_counted(address):
+        if not signed_post.verify(
+            secret,
+            request.headers.get("X-Aftercare-Timestamp", ""),
+            request.headers.get("X-Aftercare-Signature", ""),
+            body,
+        ):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "signature does not match or is too old")
     try:
         return InboundEmail.model_validate_json(body)
     except ValidationError as exc:

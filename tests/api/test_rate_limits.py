@@ -73,7 +73,9 @@ def test_the_table_forgets_the_least_recently_seen_key_first_and_full_buckets_at
 
 
 def _settings(**overrides) -> Settings:
-    return Settings(**{"rate_limit_login_per_ip": "3/1m", "rate_limit_login_per_account": "2/1m", **overrides})
+    return Settings(
+        **{"rate_limit_login_per_ip": "3/1m", "rate_limit_login_per_account": "2/1m", **overrides}
+    )
 
 
 def _request(peer: str = "203.0.113.9", headers: list[tuple[str, str]] = ()) -> Request:
