@@ -11,10 +11,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import TemporalClientProvider
+from api.errors import nul_refusal
 from api.pages.app import add_console
 from api.rate_limits import RateLimits, Throttled
 from api.routes import (
@@ -87,6 +89,13 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
             {"detail": "the workflow service is unavailable; nothing was changed, try again"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
+
+    @app.exception_handler(DataError)
+    async def data_refused(_request: Request, exc: DataError) -> JSONResponse:
+        answer = nul_refusal(exc)
+        if answer is None:
+            raise exc
+        return answer
 
     @app.exception_handler(Throttled)
     async def throttled(_request: Request, exc: Throttled) -> JSONResponse:
