@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep, user_for_token
 from api.pages import render_page
-from api.pages.session import SESSION_COOKIE, same_origin
+from api.pages.session import SESSION_COOKIE, ForeignOrigin, same_origin
 from api.rate_limits import Throttled
 from api.services.accounts import sign_in, token_for
 from db.models import User
@@ -30,8 +30,12 @@ HOME_OF = {
 
 
 def _safe_next(next_path: str) -> str:
-    """Only a path on this site (never //other.site or a full URL someone planted in the link)."""
-    return next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
+    """Only a path on this site: never a full URL someone planted in the link, nor //other.site or
+    /\\other.site (browsers read a backslash as a slash), nor anything with control characters."""
+    on_this_site = next_path.startswith("/") and not next_path.startswith("//")
+    if not on_this_site or "\\" in next_path or any(ord(char) < 32 or ord(char) == 127 for char in next_path):
+        return "/"
+    return next_path
 
 
 def _signed_in(request: Request, session: Session, settings) -> User | None:
@@ -102,7 +106,9 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    if not same_origin(request):  # another site may not sign our users out either
+        raise ForeignOrigin()
     response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE)
     return response
