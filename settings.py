@@ -6,6 +6,7 @@ Temporal dev server described by temporal-dev.yml, the dev mailbox and the sandb
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.notifications import QuietHours
 from domain.rate_limits import RateLimit
+from domain.redaction import redacted_url, scheme_only
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
@@ -186,6 +188,17 @@ class Settings(BaseSettings):
     # --- dev stack -----------------------------------------------------------------------------
     temporal_dev_config: Path = PROJECT_ROOT / "temporal-dev.yml"
     dev_mode: bool = True  # enables /dev/mail; switch off in production
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """What repr and str show: secrets are SecretStr already; a URL shows no password or token
+        (a database URL may carry one), and a chat room's URL, which is its token, only its kind."""
+        for name, value in super().__repr_args__():
+            if name == "staff_chat_urls" and value:
+                yield name, " ".join(scheme_only(url) for url in value.split())
+            elif isinstance(value, str) and "://" in value:
+                yield name, redacted_url(value)
+            else:
+                yield name, value
 
     @field_validator("sms_quiet_hours")
     @classmethod
