@@ -21,6 +21,7 @@ from domain.redaction import redacted_url, scheme_only
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
 DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+JWT_SECRET_MIN_BYTES = 32
 DEV_COMMERCE_HOOK_SECRET = "dev-commerce-hook-secret"
 DEV_INTAKE_SECRET = "dev-intake-secret"
 DEV_WECHAT_OFFICIAL_TOKEN = "devwechattoken"
@@ -232,6 +233,9 @@ class Settings(BaseSettings):
     def _no_dev_secrets_in_production(self) -> Settings:
         if not self.dev_mode and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
             raise ValueError("AFTERCARE_JWT_SECRET must be set when AFTERCARE_DEV_MODE is false")
+        # HS256 wants a key as long as its hash; a short one can be guessed offline from any token.
+        if not self.dev_mode and len(self.jwt_secret.get_secret_value().encode()) < JWT_SECRET_MIN_BYTES:
+            raise ValueError(f"AFTERCARE_JWT_SECRET must be at least {JWT_SECRET_MIN_BYTES} bytes long")
         return self
 
     @property

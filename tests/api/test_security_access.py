@@ -96,6 +96,12 @@ def test_tokens_forged_in_any_way_the_format_allows_open_nothing(
     assert api.get("/api/users", headers={"Authorization": f"Bearer {good}"}).status_code == 200
 
 
+def test_in_production_a_signing_secret_short_enough_to_guess_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        Settings(dev_mode=False, jwt_secret="s3cret-but-short")
+    assert not Settings(dev_mode=False, jwt_secret="x" * 32).dev_mode
+
+
 def test_a_token_dies_with_its_users_rights(api: TestClient, api_sessions: SessionFactory) -> None:
     """Switched off, moved to another role, or merged into another record since it was issued: the
     API and the console both refuse the token at once, not when it expires."""
