@@ -8,9 +8,13 @@ refused (test_console_pages.py); the limiter's arithmetic (test_rate_limits.py).
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
+from api import security
 from api.security import verify_password
 from db.engine import SessionFactory
 from db.models import User
@@ -173,3 +177,33 @@ def test_passwords_are_stored_as_argon2_hashes_never_as_themselves(
     with api_sessions() as session:
         assert session.get(User, other["user_id"]).password_hash != stored.password_hash
     assert token(api, "new-agent@example.test", password, "192.0.2.50").status_code == 200
+
+
+def test_a_crowd_of_sign_ins_checks_a_few_passwords_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 takes 64 MiB a check: a flood of sign-ins (from many addresses, each within its limit)
+    must not run forty at once."""
+    inside, most = 0, 0
+    lock = threading.Lock()
+    real = security._hasher.verify
+
+    def counted(password: str, password_hash: str) -> bool:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        try:
+            time.sleep(0.05)
+            return real(password, password_hash)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(security._hasher, "verify", counted)
+    threads = [
+        threading.Thread(target=security.verify_password_or_dummy, args=("guess", None)) for _ in range(16)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == security.PASSWORD_CHECKS_AT_ONCE
