@@ -10,12 +10,15 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, TemporalDep
 from api.rate_limits import Throttled
+from api.request_body import body_at_most
 from api.services.gateway_callbacks import keep_callback_evidence
 from api.services.refunds import deliver_gateway_result
 from domain.courses import Gateway
 from integrations.payments.base import CallbackAnswer, CallbackRefusal, CallbackRejected
 
 router = APIRouter(prefix="/api/payments", tags=["payments"])
+# A notification is a few kilobytes; a body past this is no gateway's, and is not read further.
+MAX_NOTIFICATION_BYTES = 64 * 1024
 log = logging.getLogger(__name__)
 
 
@@ -46,9 +49,11 @@ async def gateway_notify(
     limits = request.app.state.rate_limits
     try:
         address = limits.webhook(request, f"payments:{gateway.value}")
-        body = await request.body()
+        body = await body_at_most(request, MAX_NOTIFICATION_BYTES)
         # Nothing awaited inside: a burst of good notifications never holds the refusals' tokens.
         with limits.refusals_counted(address):
+            if body is None:
+                raise CallbackRejected(CallbackRefusal.MALFORMED, "larger than any notification")
             result = client.verify_callback(dict(request.headers), body)
     except Throttled as exc:
         # The gateway retries later, as after any answer but its success.

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error
+from api.request_body import body_or_413
 from api.services.customers import resolve_customer
 from api.services.intake import Taken, open_complaint_of, take_message
 from domain.complaints import IntakeChannel
@@ -90,10 +91,7 @@ async def receive_message(
     _signed_by_wechat(request, settings, signature, timestamp, nonce)
     if encrypt_type not in (None, "raw"):
         raise field_error("encrypt_type", "only plaintext mode is spoken here", where="query")
-    declared = request.headers.get("content-length", "0")
-    if declared.isdigit() and int(declared) > wechat_official.MAX_BODY_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "message too large")
-    body = await request.body()
+    body = await body_or_413(request, wechat_official.MAX_BODY_BYTES, "message")
     try:
         message = wechat_official.parse_message(body)
     except wechat_official.InvalidMessage as exc:

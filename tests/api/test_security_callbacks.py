@@ -360,3 +360,26 @@ def test_the_mail_relay_and_wechat_webhooks_cut_off_an_address_that_keeps_failin
         assert answer.status_code == 401, number
     good = signed_post.signed_headers(DEV_INTAKE_SECRET, mail)
     assert strict_api.post(INTAKE_EMAIL, content=mail, headers=_from("192.0.2.32", good)).status_code == 429
+
+
+def test_a_body_larger_than_any_notification_is_not_read_further(
+    gateway_api: TestClient, sessions: SessionFactory, temporal: RecordingTemporal
+) -> None:
+    signals = len(temporal.signals)
+    huge = b"a=" + b"x" * (200 * 1024)
+
+    def chunked():  # no Content-Length to go by
+        for start in range(0, len(huge), 8192):
+            yield huge[start : start + 8192]
+
+    for content in (huge, chunked()):
+        answer = gateway_api.post(ALIPAY, content=content, headers=_from("198.51.100.70", FORM))
+        assert (answer.status_code, answer.text) == (401, "failure")
+    assert _refused(gateway_api.get("/metrics").text, "alipay", "malformed") >= 2
+    mail = gateway_api.post(INTAKE_EMAIL, content=chunked(), headers=_from("198.51.100.71"))
+    assert mail.status_code == 401  # 200 KB is within an email's 2 MB: read, and its signature refused
+    big_mail = gateway_api.post(
+        INTAKE_EMAIL, content=(huge[:1024] for _ in range(3 * 1024)), headers=_from("198.51.100.71")
+    )
+    assert big_mail.status_code == 413
+    assert len(temporal.signals) == signals
