@@ -6,6 +6,7 @@ Temporal dev server described by temporal-dev.yml, the dev mailbox and the sandb
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,13 @@ from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.notifications import QuietHours
+from domain.rate_limits import RateLimit
+from domain.redaction import redacted_url, scheme_only
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
 DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+JWT_SECRET_MIN_BYTES = 32
 DEV_COMMERCE_HOOK_SECRET = "dev-commerce-hook-secret"
 DEV_INTAKE_SECRET = "dev-intake-secret"
 DEV_WECHAT_OFFICIAL_TOKEN = "devwechattoken"
@@ -61,6 +65,26 @@ class Settings(BaseSettings):
     # When set, GET /metrics (the application metrics for Prometheus) asks for
     # `Authorization: Bearer <metrics_token>`; unset, it is open (docs/operations.md, Metrics).
     metrics_token: SecretStr | None = None
+
+    # --- rate limits (api/rate_limits.py; docs/architecture.md, Security, says why these numbers) --
+    # "<burst>/<period>": that many at once, then one more each period/burst (units s, m, h, d);
+    # "" = no limit. Each API process counts on its own (N replicas: up to N times these).
+    # Failed sign-ins (API token and console form) from one client address, and for one account
+    # from anywhere; a success costs nothing.
+    rate_limit_login_per_ip: str = "60/10m"
+    rate_limit_login_per_account: str = "10/15m"
+    # Calls to a webhook (gateway notifications, the mail relay, WeChat's Official Account) from
+    # one address, per webhook: a ceiling far above what a gateway sends, against floods.
+    rate_limit_webhooks_per_ip: str = "3000/1m"
+    # Webhook calls from one address that fail verification (unsigned, forged, stale).
+    rate_limit_webhook_refusals_per_ip: str = "20/1m"
+    # Behind a reverse proxy: the header it writes the client's address in (X-Forwarded-For,
+    # X-Real-IP). Unset: the TCP peer (uvicorn already reads X-Forwarded-For from 127.0.0.1, see
+    # --forwarded-allow-ips). Set it only if nothing reaches the API except through the proxy.
+    client_ip_header: str | None = None
+    # In a list header (X-Forwarded-For): how many proxies of ours append to it; the address that
+    # many entries from the right is the client's (entries further left are the client's say).
+    client_ip_trusted_proxies: int = 1
 
     # --- mail ----------------------------------------------------------------------------------
     # When smtp_host is set, mail goes to that server and `make dev` does not start its mailbox.
@@ -166,10 +190,39 @@ class Settings(BaseSettings):
     temporal_dev_config: Path = PROJECT_ROOT / "temporal-dev.yml"
     dev_mode: bool = True  # enables /dev/mail; switch off in production
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """What repr and str show: secrets are SecretStr already; a URL shows no password or token
+        (a database URL may carry one), and a chat room's URL, which is its token, only its kind."""
+        for name, value in super().__repr_args__():
+            if name == "staff_chat_urls" and value:
+                yield name, " ".join(scheme_only(url) for url in value.split())
+            elif isinstance(value, str) and "://" in value:
+                yield name, redacted_url(value)
+            else:
+                yield name, value
+
     @field_validator("sms_quiet_hours")
     @classmethod
     def _quiet_hours_readable(cls, value: str) -> str:
         QuietHours.parse(value)  # raises on anything but "HH:MM-HH:MM" or ""
+        return value
+
+    @field_validator(
+        "rate_limit_login_per_ip",
+        "rate_limit_login_per_account",
+        "rate_limit_webhooks_per_ip",
+        "rate_limit_webhook_refusals_per_ip",
+    )
+    @classmethod
+    def _rate_limit_readable(cls, value: str) -> str:
+        RateLimit.parse(value)  # raises on anything but "<count>/<period>" or ""
+        return value
+
+    @field_validator("client_ip_trusted_proxies")
+    @classmethod
+    def _at_least_one_proxy(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("AFTERCARE_CLIENT_IP_TRUSTED_PROXIES counts our proxies: 1 or more")
         return value
 
     @property
@@ -180,6 +233,9 @@ class Settings(BaseSettings):
     def _no_dev_secrets_in_production(self) -> Settings:
         if not self.dev_mode and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
             raise ValueError("AFTERCARE_JWT_SECRET must be set when AFTERCARE_DEV_MODE is false")
+        # HS256 wants a key as long as its hash; a short one can be guessed offline from any token.
+        if not self.dev_mode and len(self.jwt_secret.get_secret_value().encode()) < JWT_SECRET_MIN_BYTES:
+            raise ValueError(f"AFTERCARE_JWT_SECRET must be at least {JWT_SECRET_MIN_BYTES} bytes long")
         return self
 
     @property

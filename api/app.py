@@ -11,11 +11,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import TemporalClientProvider
+from api.errors import nul_refusal
 from api.pages.app import add_console
+from api.rate_limits import RateLimits, Throttled
 from api.routes import (
     audit_trails,
     auth,
@@ -42,6 +45,7 @@ from api.routes import (
     webhooks,
     wechat_official,
 )
+from api.services.gateway_callbacks import AnsweredCallbacks
 from api.services.metrics import ApplicationMetrics
 from db.engine import SessionFactory, build_engine
 from db.template_store import TemplateStore
@@ -75,6 +79,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     app.state.gateways = build_gateways(settings)
     app.state.wechat = build_wechat(settings)
     app.state.metrics = ApplicationMetrics(lambda: app.state.sessions, app.state.gateways.keys())
+    app.state.rate_limits = RateLimits(settings, on_throttled=app.state.metrics.throttled)
+    app.state.answered_callbacks = AnsweredCallbacks()
 
     @app.exception_handler(RPCError)
     async def temporal_unavailable(_request: Request, exc: RPCError) -> JSONResponse:
@@ -82,6 +88,21 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         return JSONResponse(
             {"detail": "the workflow service is unavailable; nothing was changed, try again"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    @app.exception_handler(DataError)
+    async def data_refused(_request: Request, exc: DataError) -> JSONResponse:
+        answer = nul_refusal(exc)
+        if answer is None:
+            raise exc
+        return answer
+
+    @app.exception_handler(Throttled)
+    async def throttled(_request: Request, exc: Throttled) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"too many attempts; try again in {exc.retry_after} seconds"},
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers=exc.headers,
         )
 
     routers = (

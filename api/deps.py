@@ -109,6 +109,12 @@ def require_roles(*roles: Role):
     return check
 
 
+# A page of a list. An offset past every row is an empty page; one past what a database integer
+# holds would be its error (a 500), so the offset stops far beyond any real list.
+PageLimit = Annotated[int, Query(ge=1, le=200, description="how many, at most")]
+PageOffset = Annotated[int, Query(ge=0, le=1_000_000, description="how many to skip")]
+
+
 def report_month(
     month: Annotated[str, Query(max_length=20, description="a month in Beijing time", examples=["2026-03"])],
 ) -> ReportMonth:

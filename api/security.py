@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import jwt
@@ -10,16 +11,22 @@ from pwdlib import PasswordHash
 from domain.roles import Role
 from domain.timeutil import utcnow
 
-_hasher = PasswordHash.recommended()
+_hasher = PasswordHash.recommended()  # argon2id: 64 MiB, 3 passes, 4 lanes per hash
 JWT_ALGORITHM = "HS256"
+# Each argon2 check holds 64 MiB and both cores for ~0.1-0.2 s; sign-in is open to anyone, and the
+# thread pool would run 40 at once (2.5 GiB). The rest wait their turn.
+PASSWORD_CHECKS_AT_ONCE = 4
+_checking = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _checking:
+        return _hasher.hash(password)
 
 
 def verify_password(password: str, password_hash: str) -> bool:
-    return _hasher.verify(password, password_hash)
+    with _checking:
+        return _hasher.verify(password, password_hash)
 
 
 # Compared against when the user does not exist, so a login takes as long either way.
@@ -28,7 +35,7 @@ _DUMMY_HASH = hash_password("not-a-real-password")
 
 def verify_password_or_dummy(password: str, password_hash: str | None) -> bool:
     if password_hash is None:
-        _hasher.verify(password, _DUMMY_HASH)
+        verify_password(password, _DUMMY_HASH)
         return False
     return verify_password(password, password_hash)
 

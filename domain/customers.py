@@ -19,7 +19,9 @@ class IdentifierKind(StrEnum):
     WECHAT_OPENID = "wechat_openid"
 
 
-_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+# No spaces, brackets, quotes or separators — nor control characters (a NUL would make a record of
+# its own on SQLite and be refused by PostgreSQL).
+_EMAIL = re.compile(r"^[^@\s<>\"',;\x00-\x1f\x7f]+@[^@\s<>\"',;\x00-\x1f\x7f]+\.[^@\s<>\"',;\x00-\x1f\x7f]+$")
 _PHONE_NOISE = re.compile(r"[\s\-().]")
 _OPENID = re.compile(r"^[A-Za-z0-9_\-]{6,64}$")
 

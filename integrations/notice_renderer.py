@@ -7,12 +7,14 @@ Rendering is sandboxed and undefined variables are errors, not blanks.
 
 Admins may replace a template's text (`/api/templates`): the newest saved version, read through
 `overrides`, is used instead of the shipped file, and `check` is what a new text must pass first —
-it parses, defines both blocks, uses only the event's variables (domain/notice_variables.py), and
-renders with sample data.
+it parses, keeps to the template rules (integrations/template_rules.py: no loops, calls or
+multiplication, so it renders in time and memory proportional to its text), defines both blocks,
+uses only the event's variables (domain/notice_variables.py), and renders with sample data.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +26,6 @@ from jinja2 import (
     Template,
     TemplateNotFound,
     TemplateSyntaxError,
-    meta,
     select_autoescape,
 )
 from jinja2.sandbox import SandboxedEnvironment
@@ -33,8 +34,10 @@ from domain.money import format_yuan
 from domain.notice_variables import allowed_variables, sample_context
 from domain.notifications import Channel, NoticeEvent
 from domain.timeutil import shanghai_text
+from integrations.template_rules import refusal
 from settings import Settings
 
+log = logging.getLogger(__name__)
 DEFAULT_LOCALE = "zh-CN"
 NOTIFICATION_TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "notifications"
 
@@ -119,6 +122,16 @@ class NoticeRenderer:
         source, version = override
         compiled = self._compiled.get((name, version))
         if compiled is None:
+            # Checked again: a version saved before today's rules must not run unchecked.
+            try:
+                broken = refusal(self.env.parse(source), allowed_variables(event_of(name)))
+            except Exception as exc:  # it does not even parse now
+                broken = str(exc)[:200]
+            if broken is not None:
+                log.warning(
+                    "%s version %s breaks the template rules (%s): the default is used", name, version, broken
+                )
+                return self.env.get_template(name), 0
             compiled = self._compiled[(name, version)] = self.env.from_string(source)
         return compiled, version
 
@@ -137,12 +150,18 @@ class NoticeRenderer:
             parsed = self.env.parse(source)
         except TemplateSyntaxError as exc:
             raise TemplateProblem(f"line {exc.lineno}: {exc.message}") from exc
-        unknown = meta.find_undeclared_variables(parsed) - allowed_variables(event)
-        if unknown:
-            known = ", ".join(sorted(allowed_variables(event)))
-            names = ", ".join(sorted(unknown))
-            raise TemplateProblem(f"unknown variables: {names} (this notice has: {known})")
-        template = self.env.from_string(source)
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, brackets 1,000 deep
+            raise TemplateProblem(f"it does not parse: {str(exc)[:200]}") from exc
+        try:
+            broken = refusal(parsed, allowed_variables(event))
+        except RecursionError as exc:
+            raise TemplateProblem("it is nested too deeply") from exc
+        if broken is not None:
+            raise TemplateProblem(broken)
+        try:
+            template = self.env.from_string(source)
+        except Exception as exc:  # whatever compiling finds is the text's fault too
+            raise TemplateProblem(f"it does not compile: {exc}") from exc
         missing = [block for block in REQUIRED_BLOCKS if block not in template.blocks]
         if missing:
             raise TemplateProblem(f"the template must define the blocks: {', '.join(missing)}")

@@ -17,7 +17,11 @@ import time
 
 import httpx
 
+from domain.redaction import redacted_url
 from integrations.delivery import PermanentDeliveryError
+from integrations.log_hygiene import guard_library_logs
+
+guard_library_logs()  # a configured hook or subscriber URL may carry a password
 
 SIGNATURE_PREFIX = "sha256="
 PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 410, 422})
@@ -69,9 +73,13 @@ async def post_signed(
     async with httpx.AsyncClient(timeout=timeout_seconds) as client:
         headers = {**signed_headers(secret, body), **extra_headers}
         response = await client.post(url, content=body, headers=headers)
+    shown = redacted_url(url)  # a configured URL may carry a password or a token
     if response.status_code in PERMANENT_STATUSES:
         raise PermanentDeliveryError(
-            f"{url} refused: {response.status_code} {response.text[:200]}", status_code=response.status_code
+            f"{shown} refused: {response.status_code} {response.text[:200]}", status_code=response.status_code
         )
-    response.raise_for_status()
+    if response.is_error:
+        raise httpx.HTTPStatusError(
+            f"{shown} answered {response.status_code}", request=response.request, response=response
+        )
     return response

@@ -10,6 +10,9 @@ from __future__ import annotations
 import apprise
 
 from integrations.delivery import PermanentDeliveryError
+from integrations.log_hygiene import guard_library_logs
+
+guard_library_logs()  # a room's URL is its secret, and Apprise logs it
 
 
 class StaffChat:

@@ -21,7 +21,11 @@ from typing import Any
 
 import httpx
 
+from domain.redaction import redacted_url
 from integrations.delivery import PermanentDeliveryError
+from integrations.log_hygiene import guard_library_logs
+
+guard_library_logs()  # the secret and the access token travel in our URLs' query strings
 
 DEFAULT_BASE_URL = "https://api.weixin.qq.com"
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
@@ -117,7 +121,13 @@ class WeChatApi:
 
 
 def _answer(response: httpx.Response) -> dict[str, Any]:
-    response.raise_for_status()  # WeChat answers errors as 200 + errcode; anything else is retried
+    if response.is_error:  # WeChat answers errors as 200 + errcode; anything else is retried
+        # httpx's own message would quote the URL, secret or access token included.
+        raise httpx.HTTPStatusError(
+            f"WeChat answered HTTP {response.status_code} to {redacted_url(str(response.url))}",
+            request=response.request,
+            response=response,
+        )
     try:
         answer = response.json()
     except ValueError:

@@ -31,6 +31,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login.password": ("密码", "Password"),
     "login.submit": ("登录", "Sign in"),
     "login.failed": ("邮箱或密码不正确", "Wrong email or password"),
+    "login.throttled": (
+        "登录失败次数过多，请 {minutes} 分钟后再试",
+        "Too many failed sign-ins: please try again in {minutes} minute(s)",
+    ),
     "common.submit": ("提交", "Submit"),
     "common.back": ("返回", "Back"),
     "common.none": ("暂无", "Nothing yet"),

@@ -43,7 +43,11 @@ def orders_page(request: Request, user: StudentPage, session: SessionDep) -> Res
 
 def _quote_or_errors(session, user, order_id: str, amount_fen: int | None):
     try:
-        return quote_refund(QuoteIn(order_id=order_id, amount_fen=amount_fen), session, user), FormErrors()
+        asked = QuoteIn(order_id=order_id, amount_fen=amount_fen)
+    except ValidationError as exc:  # no order has an id like that (too long, say): none of theirs
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such order of yours") from exc
+    try:
+        return quote_refund(asked, session, user), FormErrors()
     except HTTPException as exc:
         if exc.status_code == status.HTTP_404_NOT_FOUND:
             raise

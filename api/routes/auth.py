@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.deps import SessionDep, SettingsDep
-from api.services.accounts import authenticate, token_for
+from api.services.accounts import sign_in, token_for
 from domain.roles import Role
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -21,11 +21,20 @@ class TokenOut(BaseModel):
     user_id: str
 
 
-@router.post("/token", response_model=TokenOut)
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    responses={429: {"description": "too many failed sign-ins from here or for this account"}},
+)
 def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> TokenOut:
-    user = authenticate(session, form.username, form.password)
+    """A bearer token for an email and password. Failed attempts are rate limited per client
+    address and per account (429 with Retry-After, the same whether the account exists or not)."""
+    user = sign_in(request, session, form.username, form.password)
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "wrong email or password", headers={"WWW-Authenticate": "Bearer"}

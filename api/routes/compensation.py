@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.deps import SessionDep, require_roles
+from api.deps import PageLimit, PageOffset, SessionDep, require_roles
 from api.services import compensation as service
 from db.models import Compensation, User
 from domain.compensation import (
@@ -61,8 +61,8 @@ def list_offers(
     session: SessionDep,
     user: Annotated[User, Depends(require_roles(Role.AGENT, Role.LEAD, Role.ADMIN))],
     status: CompensationStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> list[OfferOut]:
     """Newest first. Leads and admins see every offer (status=awaiting_approval is the approval
     queue); an agent sees their own."""

@@ -7,11 +7,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, status
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
+from api.deps import CurrentUser, PageLimit, PageOffset, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import field_error
 from api.routes.case_views import NoticeSent, TimelineItem, case_history
 from api.services import compensation, root_causes
@@ -177,8 +177,8 @@ def list_complaints(
     session: SessionDep,
     user: CurrentUser,
     stage: ComplaintStage | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> list[ComplaintOut]:
     complaints = service.list_complaints(session=session, user=user, stage=stage, limit=limit, offset=offset)
     return [ComplaintOut.of(complaint) for complaint in complaints]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlmodel import col, select
 
-from api.deps import SessionDep, SettingsDep, TemporalDep, require_roles
+from api.deps import PageLimit, PageOffset, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.services import refunds as service
 from db.models import FinanceTask, Refund, User
 from domain.finance import (
@@ -60,8 +60,8 @@ def list_tasks(
     session: SessionDep,
     _staff: Annotated[User, Depends(require_roles(Role.FINANCE, Role.LEAD, Role.ADMIN))],
     status_filter: Annotated[FinanceTaskStatus, Query(alias="status")] = FinanceTaskStatus.OPEN,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> list[FinanceTaskOut]:
     """Oldest first: the student who has waited longest is helped first."""
     rows = session.exec(

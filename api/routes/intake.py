@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import field_error
+from api.request_body import body_or_413
 from api.services.complaints import COMPLAINT_HANDLERS
 from api.services.customers import NotACustomer, resolve_customer
 from api.services.intake import Taken, open_complaint_of, take_message
@@ -85,19 +86,17 @@ def _addresses(values: list[str]) -> set[str]:
 
 
 async def _signed_email(request: Request, secret: str) -> InboundEmail:
-    declared = request.headers.get("content-length", "0")
-    if declared.isdigit() and int(declared) > MAX_EMAIL_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "email too large")
-    body = await request.body()
-    if len(body) > MAX_EMAIL_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "email too large")
-    if not signed_post.verify(
-        secret,
-        request.headers.get("X-Aftercare-Timestamp", ""),
-        request.headers.get("X-Aftercare-Signature", ""),
-        body,
-    ):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "signature does not match or is too old")
+    limits = request.app.state.rate_limits
+    address = limits.webhook(request, "intake_email")
+    body = await body_or_413(request, MAX_EMAIL_BYTES, "email")
+    with limits.refusals_counted(address):
+        if not signed_post.verify(
+            secret,
+            request.headers.get("X-Aftercare-Timestamp", ""),
+            request.headers.get("X-Aftercare-Signature", ""),
+            body,
+        ):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "signature does not match or is too old")
     try:
         return InboundEmail.model_validate_json(body)
     except ValidationError as exc:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import httpx
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from sqlmodel import Session, col, func, select
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, PageLimit, PageOffset, SessionDep
 from api.errors import field_error
 from api.services.customers import customer_ids
 from db.models import Course, Notification, Order, User
@@ -167,8 +167,8 @@ def _inbox_of(session: Session, user_id: str):
 def inbox(
     user: CurrentUser,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> Inbox:
     mine = _inbox_of(session, user.id)
     unread = session.exec(

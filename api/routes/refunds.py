@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_roles
+from api.deps import CurrentUser, PageLimit, PageOffset, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.routes.case_views import NoticeSent, TimelineItem, case_history
 from api.services import refunds as service
 from api.services.workflow_calls import query_case
@@ -170,8 +170,8 @@ def list_refunds(
     session: SessionDep,
     user: CurrentUser,
     status_filter: Annotated[RefundStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> list[RefundOut]:
     refunds = service.list_refunds(
         session=session, user=user, status_filter=status_filter, limit=limit, offset=offset

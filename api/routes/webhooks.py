@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import AwareDatetime, BaseModel, Field, HttpUrl, field_validator
 from sqlmodel import Session, col, select
 
-from api.deps import SessionDep, require_roles
+from api.deps import PageLimit, PageOffset, SessionDep, require_roles
 from db.models import User, WebhookDelivery, WebhookSubscription
 from domain.roles import Role
 from domain.text import PlainText
@@ -132,8 +132,8 @@ def list_deliveries(
     subscription_id: str,
     session: SessionDep,
     status_filter: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> list[WebhookDelivery]:
     """Newest first: what was sent to this subscriber, how often, and what it answered."""
     _subscription(session, subscription_id)

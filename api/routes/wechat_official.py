@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error
+from api.request_body import body_or_413
 from api.services.customers import resolve_customer
 from api.services.intake import Taken, open_complaint_of, take_message
 from domain.complaints import IntakeChannel
@@ -31,23 +32,29 @@ Nonce = Annotated[str, Query(max_length=64)]
 ONLY_TEXT = "您好，这里目前只能接收文字消息。请用文字描述您遇到的问题，我们收到后会马上告诉您反馈编号。"
 
 
-def _signed_by_wechat(settings: Settings, signature: str, timestamp: str, nonce: str) -> None:
+def _signed_by_wechat(
+    request: Request, settings: Settings, signature: str, timestamp: str, nonce: str
+) -> None:
+    """Refuses (403) a call WeChat did not sign, and (429) an address past the webhook limits."""
     token = settings.wechat_official_token_in_force
     if token is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "AFTERCARE_WECHAT_OFFICIAL_TOKEN is not configured"
         )
-    if not wechat_official.verify(token, signature, timestamp, nonce):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "signature does not match or is too old")
+    limits = request.app.state.rate_limits
+    address = limits.webhook(request, "wechat_official")
+    with limits.refusals_counted(address):
+        if not wechat_official.verify(token, signature, timestamp, nonce):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "signature does not match or is too old")
 
 
 @router.get("", response_class=PlainTextResponse)
 def confirm_server(
     signature: Signature, timestamp: Timestamp, nonce: Nonce, echostr: Annotated[str, Query(max_length=256)],
-    settings: SettingsDep,
+    request: Request, settings: SettingsDep,
 ) -> PlainTextResponse:  # fmt: skip
     """WeChat's check when the server URL is saved: echo `echostr` if the call is signed with our token."""
-    _signed_by_wechat(settings, signature, timestamp, nonce)
+    _signed_by_wechat(request, settings, signature, timestamp, nonce)
     return PlainTextResponse(echostr)
 
 
@@ -81,13 +88,10 @@ async def receive_message(
 ) -> Response:
     """One message pushed by WeChat. Answered with a passive text reply (XML), or "success" for
     events; a MsgId seen before changes nothing and is answered as the first time."""
-    _signed_by_wechat(settings, signature, timestamp, nonce)
+    _signed_by_wechat(request, settings, signature, timestamp, nonce)
     if encrypt_type not in (None, "raw"):
         raise field_error("encrypt_type", "only plaintext mode is spoken here", where="query")
-    declared = request.headers.get("content-length", "0")
-    if declared.isdigit() and int(declared) > wechat_official.MAX_BODY_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "message too large")
-    body = await request.body()
+    body = await body_or_413(request, wechat_official.MAX_BODY_BYTES, "message")
     try:
         message = wechat_official.parse_message(body)
     except wechat_official.InvalidMessage as exc:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlmodel import Session, col, select
+from starlette.requests import Request
 
 from api.security import issue_token, verify_password_or_dummy
 from db.models import User
@@ -19,6 +20,19 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     if not verify_password_or_dummy(password, user.password_hash if user else None):
         return None
     return user if user and user.is_active else None
+
+
+def sign_in(request: Request, session: Session, email: str, password: str) -> User | None:
+    """`authenticate` behind the sign-in rate limits (api/rate_limits.py): raises Throttled before
+    any password is checked once this address or account has failed too often; a failure keeps
+    what it took from both buckets and is counted, a success gives it back."""
+    attempt = request.app.state.rate_limits.sign_in(request, email)
+    user = authenticate(session, email, password)
+    if user is None:
+        request.app.state.metrics.sign_in_failed()
+    else:
+        attempt.release()
+    return user
 
 
 def token_for(user: User, settings: Settings) -> tuple[str, timedelta]:

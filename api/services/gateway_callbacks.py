@@ -6,6 +6,9 @@ what we read from it."""
 from __future__ import annotations
 
 import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 
 from sqlmodel import Session
 
@@ -19,6 +22,40 @@ from domain.refunds import GatewayRefundResult
 from domain.timeutil import utcnow
 
 BODY_LIMIT = 8000
+# A gateway's resends of one notification span a day (WeChat Pay: 24 h 4 min; Alipay: 25 h).
+ANSWERED_KEPT_SECONDS = 25 * 3600
+ANSWERED_MAX = 100_000  # far more notifications than a day brings; the oldest is forgotten first
+
+
+class AnsweredCallbacks:
+    """Notifications this API process acknowledged lately, by their notification_id. The same signed
+    bytes again — someone replaying a captured notification, or the gateway resending one whose
+    answer it lost — are acknowledged again without reaching the workflow a second time. Another
+    replica, or this one after a restart, does not know them: there a replay reaches the workflow,
+    which ignores a result after the first conclusive one (a harmless duplicate)."""
+
+    def __init__(
+        self,
+        *,
+        keep_seconds: float = ANSWERED_KEPT_SECONDS,
+        max_entries: int = ANSWERED_MAX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._keep_seconds = keep_seconds
+        self._max_entries = max_entries
+        self._clock = clock
+        self._answered: OrderedDict[str, float] = OrderedDict()  # id → when answered
+
+    def seen(self, gateway: Gateway, notification_id: str) -> bool:
+        answered = self._answered.get(f"{gateway.value}:{notification_id}")
+        return answered is not None and self._clock() - answered < self._keep_seconds
+
+    def remember(self, gateway: Gateway, notification_id: str) -> None:
+        key = f"{gateway.value}:{notification_id}"
+        self._answered[key] = self._clock()
+        self._answered.move_to_end(key)
+        while len(self._answered) > self._max_entries:
+            self._answered.popitem(last=False)
 
 
 def keep_callback_evidence(

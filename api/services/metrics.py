@@ -8,7 +8,8 @@ append-only table, so their counts only grow and are exposed as counters). Each 
 over an index (migration 0015), a few rows back whatever the tables hold.
 
 A refused gateway callback leaves no row (it changes nothing, by design), so it is counted in this
-process: from zero at start, per process, as Prometheus counters are meant to be read."""
+process: from zero at start, per process, as Prometheus counters are meant to be read. So are failed
+sign-ins and requests refused by a rate limit (api/rate_limits.py), whose buckets are per process too."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from sqlalchemy import func, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from api.rate_limits import Limit
 from db.engine import SessionFactory
 from db.models import AuditEvent, Notification, Refund
 from domain.courses import Gateway
@@ -185,6 +187,21 @@ class ApplicationMetrics:
         for gateway in gateways:  # each series exists from the start, so its first increase shows
             for reason in CallbackRefusal:
                 self._callbacks_refused.labels(gateway.value, reason.value)
+        self._sign_in_failures = Counter(
+            "aftercare_sign_in_failures",
+            "Sign-ins refused by this API process for a wrong email or password (API and console).",
+            registry=self.registry,
+        )
+        self._throttled = Counter(
+            "aftercare_requests_throttled",
+            "Requests this API process answered 429 by a rate limit: login_per_ip, login_per_account "
+            "(failed sign-ins), webhooks_per_ip (every webhook call), webhook_refusals_per_ip "
+            "(webhook calls that failed verification).",
+            ["limit"],
+            registry=self.registry,
+        )
+        for limit in Limit:
+            self._throttled.labels(limit.value)
         self.registry.register(DatabaseCollector(sessions_of))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -192,3 +209,9 @@ class ApplicationMetrics:
 
     def callback_refused(self, gateway: Gateway, reason: CallbackRefusal) -> None:
         self._callbacks_refused.labels(gateway.value, reason.value).inc()
+
+    def sign_in_failed(self) -> None:
+        self._sign_in_failures.inc()
+
+    def throttled(self, limit: Limit) -> None:
+        self._throttled.labels(limit.value).inc()

@@ -49,6 +49,11 @@ class PaymentGateway(Protocol):
         """What this gateway expects back from a notify URL."""
         ...
 
+    def notification_id(self, headers: dict[str, str], body: bytes) -> str:
+        """What makes one delivery of a verified notification unique, as the gateway signed it: the
+        same id again is the same signed bytes again (a replay, or a resend of one answered)."""
+        ...
+
 
 @dataclass(frozen=True)
 class CallbackAnswer:

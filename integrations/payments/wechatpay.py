@@ -15,6 +15,7 @@ WeChat Pay refunds once however often we ask.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import time
@@ -295,6 +296,14 @@ class WechatPayGateway:
             return CallbackAnswer(204, "application/json", b"")
         body = json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False).encode()
         return CallbackAnswer(401, "application/json", body)
+
+    def notification_id(self, headers: dict[str, str], body: bytes) -> str:
+        """The signature covers timestamp, nonce and body: a replay repeats all three."""
+        lowered = {key.lower(): value for key, value in headers.items()}
+        signed = response_message(
+            lowered.get("wechatpay-timestamp", ""), lowered.get("wechatpay-nonce", ""), body
+        )
+        return hashlib.sha256(signed).hexdigest()
 
     def verify_callback(self, headers: dict[str, str], body: bytes) -> GatewayRefundResult:
         self.verify_platform_signature(headers, body)

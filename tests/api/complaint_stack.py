@@ -21,6 +21,7 @@ from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.compensation import CompensationActivities
 from activities.complaints import ComplaintActivities
 from api.app import create_app
 from db.engine import SessionFactory, build_engine
@@ -96,8 +97,15 @@ def stage_of(stack: ComplaintStack, complaint_id: str) -> str | None:
 
 @asynccontextmanager
 async def complaint_stack(
-    env: WorkflowEnvironment, database_url: str, data_dir: Path, **setting_overrides: Any
+    env: WorkflowEnvironment,
+    database_url: str,
+    data_dir: Path,
+    *,
+    real_ledger: bool = False,
+    **setting_overrides: Any,
 ) -> AsyncIterator[ComplaintStack]:
+    """real_ledger: compensation offers are booked by the real ledger (db/compensation_ledger.py),
+    and only giving them (the commerce system's part) is faked."""
     api_port = free_port()
     settings = Settings(
         database_url=database_url,
@@ -113,14 +121,17 @@ async def complaint_stack(
     sessions = SessionFactory(engine)
     fakes = FakeActivities()
     real = ComplaintActivities(sessions)
-    outside = [fake for fake in fakes.definitions() if fake.__name__ not in REAL]
+    ledger = CompensationActivities(sessions, hook=None)
+    booked = [ledger.reserve_compensation, ledger.settle_compensation] if real_ledger else []
+    real_names = REAL | {activity.__name__ for activity in booked}
+    outside = [fake for fake in fakes.definitions() if fake.__name__ not in real_names]
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with (
             Worker(
                 env.client,
                 task_queue=settings.task_queue,
                 workflows=[ComplaintWorkflow],
-                activities=[real.record_complaint_event, real.assign_complaint, *outside],
+                activities=[real.record_complaint_event, real.assign_complaint, *booked, *outside],
                 activity_executor=executor,
                 workflow_runner=workflow_runner(),
             ),

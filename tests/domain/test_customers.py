@@ -31,7 +31,7 @@ def test_what_is_not_a_phone_number_is_refused(given: str) -> None:
 
 def test_addresses_lose_their_names_and_case() -> None:
     assert normalize_email("林小雨 <Lin.XiaoYu@Example.CN>") == "lin.xiaoyu@example.cn"
-    for bad in ("not an address", "a@b", "@example.cn", "a b@example.cn"):
+    for bad in ("not an address", "a@b", "@example.cn", "a b@example.cn", "a\x00@example.cn", "a@ex\x07.cn"):
         with pytest.raises(ValueError):
             normalize_email(bad)
 

@@ -289,7 +289,8 @@ GOOD_EDIT = blocks(
         (blocks("{{ ordr_id }}", "x"), "unknown variables: ordr_id"),
         (blocks("{{ refunded_at }}", "x"), "refunded_at"),  # not known yet when a refund is approved
         ("{% block text %}{{ order_id }}{% endblock %}", "blocks: subject"),
-        (blocks("{{ support.__class__.__mro__ }}", "x"), "does not render"),  # the sandbox says no
+        # The rules refuse it before the sandbox (which would, as it renders) is asked.
+        (blocks("{{ support.__class__.__mro__ }}", "x"), "the attribute __mro__ is not allowed"),
         (blocks("{{ fee_fen + 'x' }}", "x"), "does not render"),
     ],
 )
