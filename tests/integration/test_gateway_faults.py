@@ -37,7 +37,7 @@ async def stack(
 
 @pytest.fixture(scope="module")
 def worker(stack: Stack, temporal_env: WorkflowEnvironment) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(stack, temporal_env)
+    process = WorkerProcess.for_stack(stack, temporal_env)
     process.start()
     yield process
     process.stop()
