@@ -265,10 +265,12 @@ class ComplaintTraffic:
                 await asyncio.sleep(POLL_SECONDS)
 
     async def _act(self, complaint_id: str, step: ComplaintStep, headers: dict[str, str]) -> None:
-        """200, 409 (taken already) and 503 (try again) are all judged by the stage read next."""
+        """200, 409 (taken already) and 503 (try again) are all judged by the stage read next. A 503
+        may come after the action was taken: sent again, the same key takes it once."""
+        key = {"Idempotency-Key": f"{complaint_id}{step.path.replace('/', ':')}"}
         try:
             response = await self.system.api.post(
-                f"/api/complaints/{complaint_id}{step.path}", headers=headers, json=step.body
+                f"/api/complaints/{complaint_id}{step.path}", headers=headers | key, json=step.body
             )
         except httpx.TransportError:
             return
