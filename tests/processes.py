@@ -66,6 +66,11 @@ class ServiceProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The current process's id (a restarted piece has a new one)."""
+        return self.process.pid if self.process is not None else None
+
     def start(self) -> None:
         assert not self.running, f"{self.name} is already running"
         with self.log.open("ab") as out:

@@ -180,7 +180,8 @@ async def _paid_once_after(stack: Stack, refund_id: str, order_id: str, *, attem
     assert record is not None and record["status"] == "SUCCESS"
     assert record["requests_seen"] >= attempts
     ledger = (await stack.gateway.get("/sandbox/refunds")).json()
-    assert [r["out_refund_no"] for r in ledger["refunds"] if r["trade"] == f"TRADE-{order_id}"] == [refund_id]
+    paid = [r["out_refund_no"] for r in ledger["refunds"] if r["trade"] == f"TRADE-{order_id}"]
+    assert paid == [refund_id], f"the trade was refunded under {paid}"
     trail = steps(stack, refund_id)
     assert [s.event for s in trail].count("gateway.succeeded") == 1
     refund_calls = [

@@ -36,7 +36,7 @@ async def test_cases_complete_across_a_temporal_server_restart(system: System, r
     lead = await login(system, "lead@demo")
     refunds = RefundTraffic(system, enrolled.journeys, lead)
     complaints = ComplaintTraffic(system, list(enrolled.headers.items()) * 2, lead)
-    worker_pid, api_pid = system.worker.process.pid, system.api_process.process.pid  # type: ignore[union-attr]
+    worker_pid, api_pid = system.worker.pid, system.api_process.pid
     stop_at, down = rng.uniform(*STOP_AT_PROGRESS), rng.uniform(*DOWN_SECONDS)
 
     began = time.monotonic()
@@ -52,8 +52,8 @@ async def test_cases_complete_across_a_temporal_server_restart(system: System, r
     await all_workflows_closed(system, within_seconds=180)
 
     # Found the server again by themselves: the same processes, never restarted.
-    assert system.worker.running and system.worker.process.pid == worker_pid  # type: ignore[union-attr]
-    assert system.api_process.running and system.api_process.process.pid == api_pid  # type: ignore[union-attr]
+    for piece, pid in ((system.worker, worker_pid), (system.api_process, api_pid)):
+        assert piece.running and piece.pid == pid, f"{piece.name} gave up on the server:\n{piece.log_tail()}"
     refund_ids = {journey.refund_id for journey in enrolled.journeys if journey.refund_id}
     await refunded_through_the_api(system, lead, refund_ids)
     asked = await money_moved_once(system, refund_ids)

@@ -23,6 +23,7 @@ from tests.resilience.invariants import (
 )
 from tests.resilience.system import System
 from tests.resilience.traffic import RefundTraffic, enrol, login
+from worker import ACTIVITY_THREADS
 
 pytestmark = [pytest.mark.integration, pytest.mark.resilience]
 
@@ -76,6 +77,9 @@ async def test_refunds_survive_a_worker_killed_at_random_moments(system: System,
     resends = emails_delivered(
         system, [f"refund-{refund_id}" for refund_id in refund_ids], REFUND_NOTICES, resends_allowed=True
     )
+    # A resend needs a kill between the mail server's 250 and the row saying `sent`: at most one per
+    # email activity running at each kill.
+    assert resends <= KILLS * ACTIVITY_THREADS, f"{resends} emails sent again after {KILLS} kills"
     cases = audit_chains_intact(system)
     print(
         f"{len(refund_ids)} refunds, kills at progress {[round(p, 2) for p in killer.done]}; "
