@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test test-fast lint migrate seed bench replay clean
+.PHONY: install dev test test-fast test-resilience lint migrate seed bench replay clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not integration"
+
+## make test-resilience: the tests marked `resilience` (left out of `make test`): the worker SIGKILLed
+## during 300 refunds, the Temporal dev server restarted, the mail server down for two minutes, a
+## gateway hanging past the client's timeout — each bounded by a hard timeout; ~13 minutes in all.
+test-resilience: install
+	$(BIN)/python -m pytest -m resilience
 
 lint: install
 	$(BIN)/ruff check .
