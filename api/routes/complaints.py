@@ -65,9 +65,7 @@ class ComplaintActions:
             str | None,
             Header(
                 alias="Idempotency-Key",
-                min_length=8,
-                max_length=100,
-                pattern=r"^[\x21-\x7e]+$",
+                pattern=f"^{service.IDEMPOTENCY_KEY.pattern}$",
                 description="Sending an action again with the same key (after a 503 or no answer at all) "
                 "applies it once and answers as the first time did.",
             ),

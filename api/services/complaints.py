@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from functools import partial
 from typing import Any
@@ -221,6 +222,10 @@ def list_complaints(
     else:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "complaints are for students and complaint staff")
     return list(session.exec(query.offset(offset).limit(limit)))
+
+
+# What an Idempotency-Key may be (the API's header, the console's hidden field).
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{8,100}")
 
 
 def staff_update_id(user: User, update: Any, idempotency_key: str) -> str:
