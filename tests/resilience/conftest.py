@@ -24,12 +24,16 @@ def rng() -> random.Random:
     return random.Random(SEED)
 
 
-@pytest_asyncio.fixture(scope="module")
-async def system(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
-    """SQLite: the faults here are the processes'; the database's part runs on both databases in the
-    rest of the suite."""
-    data_dir = tmp_path_factory.mktemp("resilience")
-    url = f"sqlite:///{data_dir / 'aftercare.db'}"
+@pytest.fixture(scope="module")
+def system_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SQLite: most faults here are the processes', not the database's (a module that kills a writer
+    mid-transaction asks for both databases instead)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'aftercare.db'}"
     upgrade(url)
-    async with running_system(data_dir, url) as running:
+    return url
+
+
+@pytest_asyncio.fixture(scope="module")
+async def system(system_database: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    async with running_system(tmp_path_factory.mktemp("resilience"), system_database) as running:
         yield running

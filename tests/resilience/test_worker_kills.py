@@ -29,28 +29,40 @@ pytestmark = [pytest.mark.integration, pytest.mark.resilience]
 
 STUDENTS, ORDERS_EACH = 30, 10  # 300 refunds
 KILLS = 4
-# Kills fall at random points of the run's progress (0: nothing asked, 1: all refunded), each after a
-# random moment more, and keep the worker down for a random while.
+# Each kill falls at a random point of its own stretch of the run's progress (0: nothing asked, 1: all
+# refunded), once the worker has been back at work for a random while, and keeps it down for another.
 KILL_AT_PROGRESS = (0.03, 0.85)
+UP_SECONDS = (3.0, 10.0)
 DOWN_SECONDS = (0.5, 5.0)
+
+
+@pytest.fixture(scope="module")
+def system_database(database_url: str) -> str:
+    """SQLite, and PostgreSQL too when TEST_POSTGRES_URL is set (CI): a worker killed in the middle of
+    a transaction is the database's business as much as Temporal's."""
+    return database_url
 
 
 class WorkerKiller:
     def __init__(self, worker: ServiceProcess, rng: random.Random, kills: int) -> None:
         self.worker = worker
-        self.at = sorted(rng.uniform(*KILL_AT_PROGRESS) for _ in range(kills))
-        self.jitter = [rng.uniform(0, 1) for _ in range(kills)]
+        low, high = KILL_AT_PROGRESS
+        stretch = (high - low) / kills
+        self.at = [rng.uniform(low + n * stretch, low + (n + 1) * stretch) for n in range(kills)]
+        self.up = [rng.uniform(*UP_SECONDS) for _ in range(kills)]
         self.down = [rng.uniform(*DOWN_SECONDS) for _ in range(kills)]
         self.done: list[float] = []  # the progress at each kill
 
     async def run(self, traffic: RefundTraffic) -> None:
-        for at, jitter, down in zip(self.at, self.jitter, self.down, strict=True):
+        started = time.monotonic() - max(UP_SECONDS)  # the fixture's worker has been up long enough
+        for at, up, down in zip(self.at, self.up, self.down, strict=True):
             await traffic.reached(at)
-            await asyncio.sleep(jitter)
+            await asyncio.sleep(max(0.0, started + up - time.monotonic()))
             self.worker.kill()
             self.done.append(traffic.progress)
             await asyncio.sleep(down)
             self.worker.start()
+            started = time.monotonic()
 
 
 @pytest.mark.timeout(900)
