@@ -111,6 +111,7 @@ class RefundTraffic:
         self.progress = 0.0
         self.statuses: dict[str, str] = {}
         self._moved = asyncio.Condition()
+        self._approving: set[str] = set()  # refund ids with an approval call in flight
 
     @property
     def refunds(self) -> dict[str, str]:
@@ -119,8 +120,9 @@ class RefundTraffic:
 
     async def run(self, within_seconds: float) -> None:
         try:
-            async with asyncio.timeout(within_seconds):
-                await asyncio.gather(self._ask_all(), self._approve_and_follow())
+            async with asyncio.timeout(within_seconds), asyncio.TaskGroup() as calls:
+                calls.create_task(self._ask_all())
+                await self._follow(calls)
         except TimeoutError:
             raise AssertionError(
                 f"not all refunds were refunded within {within_seconds:.0f}s: {self.report()}"
@@ -156,7 +158,9 @@ class RefundTraffic:
         assert response.status_code == 202, response.text
         journey.refund_id = response.json()["refund_id"]
 
-    async def _approve_and_follow(self) -> None:
+    async def _follow(self, calls: asyncio.TaskGroup) -> None:
+        """Read where every refund is each second (so `progress` stays current however slowly the API
+        answers), and approve each refund awaiting review, once at a time."""
         total = len(self.journeys)
         while True:
             asked = [j.refund_id for j in self.journeys if j.refund_id]
@@ -166,30 +170,38 @@ class RefundTraffic:
                 self._moved.notify_all()
             if len(asked) == total and all(s == "refunded" for s in self.statuses.values()):
                 return
-            ready = [
-                j
-                for j in self.journeys
-                if not j.approved and self.statuses.get(j.refund_id or "") == "awaiting_review"
-            ]
-            for journey in self.journeys:  # approved in an earlier round whose answer was lost
-                if not journey.approved and self.statuses.get(journey.refund_id or "") in DONE_WITH_REVIEW:
+            for journey in self.journeys:
+                status = self.statuses.get(journey.refund_id or "")
+                if journey.approved or journey.refund_id in self._approving:
+                    continue
+                if status in DONE_WITH_REVIEW:  # approved by a call whose answer was lost
                     journey.approved = True
-            await asyncio.gather(*(self._approve(journey) for journey in ready), asyncio.sleep(POLL_SECONDS))
+                elif status == "awaiting_review":
+                    self._approving.add(journey.refund_id or "")
+                    calls.create_task(self._approve(journey))
+            await asyncio.sleep(POLL_SECONDS)
 
     async def _approve(self, journey: Journey) -> None:
-        async with self.calls:
+        """One approval call; unless it answers 200, the state read a moment later says whether to
+        ask again (409: decided already, or not yet awaiting review; 503 or no answer: try again)."""
+        try:
             try:
-                response = await self.system.api.post(
-                    f"/api/refunds/{journey.refund_id}/decision",
-                    headers=self.lead,
-                    json={"decision": "approve", "reason": "同意"},
-                )
+                async with self.calls:
+                    response = await self.system.api.post(
+                        f"/api/refunds/{journey.refund_id}/decision",
+                        headers=self.lead,
+                        json={"decision": "approve", "reason": "同意"},
+                    )
             except httpx.TransportError:
-                return  # asked again next round
-        if response.status_code == 200:
-            journey.approved = True
-        elif response.status_code not in (409, *UNANSWERED):  # 409: the next round reads the state
-            raise AssertionError(f"approving {journey.refund_id}: {response.status_code} {response.text}")
+                response = None
+            if response is not None and response.status_code == 200:
+                journey.approved = True
+                return
+            if response is not None and response.status_code not in (409, *UNANSWERED):
+                raise AssertionError(f"approving {journey.refund_id}: {response.status_code} {response.text}")
+            await asyncio.sleep(RETRY_PAUSE_SECONDS)
+        finally:
+            self._approving.discard(journey.refund_id or "")
 
 
 def complaint_stages(system: System, complaint_ids: list[str]) -> dict[str, str]:
