@@ -30,8 +30,8 @@ test-fast: install
 
 ## make test-resilience: the tests marked `resilience` (left out of `make test`): the worker SIGKILLed
 ## during 300 refunds, the Temporal dev server restarted, the mail server down for two minutes, a
-## gateway hanging past the client's timeout — each bounded by a hard timeout; ~11 minutes on SQLite
-## (the worker kills on PostgreSQL too when TEST_POSTGRES_URL is set). Each test prints what it saw.
+## gateway hanging past the client's timeout — each bounded by a hard timeout; ~10 minutes on SQLite,
+## ~17 with the worker kills on PostgreSQL too (TEST_POSTGRES_URL, as in CI). Each prints what it saw.
 test-resilience: install
 	$(BIN)/python -m pytest -m resilience -rP --durations=0
 
