@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test test-fast lint migrate seed bench replay clean
+.PHONY: install dev test test-fast test-resilience lint migrate seed bench replay clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not integration"
+
+## make test-resilience: the tests marked `resilience` (left out of `make test`): the worker SIGKILLed
+## during 300 refunds, the Temporal dev server restarted, the mail server down for two minutes, a
+## gateway hanging past the client's timeout — each bounded by a hard timeout; ~10 minutes on SQLite,
+## ~17 with the worker kills on PostgreSQL too (TEST_POSTGRES_URL, as in CI). Each prints what it saw.
+test-resilience: install
+	$(BIN)/python -m pytest -m resilience -rP --durations=0
 
 lint: install
 	$(BIN)/ruff check .

@@ -88,7 +88,7 @@ def stop_all(children: list[Child]) -> None:
             child.process.wait()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Run in each child before it starts: if the launcher itself is killed (even with SIGKILL),
     the kernel sends the child SIGTERM, so no process is left holding a port."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -131,7 +131,7 @@ def main() -> int:
         process = subprocess.Popen(
             args, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
             start_new_session=True,  # Ctrl-C reaches only this launcher, which stops children in order
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         children.append(Child(name, process))
 

@@ -49,8 +49,8 @@ FAULTS = {
     "out_of_order": "notify before answering the refund request",
     "never": "never notify (the query API is the only way to learn the outcome)",
     "lose_response": "refund, then answer 500 as if the reply were lost",
-    "fail": "answer 500 without refunding",
-    "slow": "answer only after delay_seconds",
+    "fail": "answer status_code (500 unless given) without refunding",
+    "slow": "answer only after delay_seconds (and refund then, even if the caller gave up)",
 }
 
 
@@ -58,6 +58,7 @@ class FaultPlan(BaseModel):
     mode: str = Field(default="normal", pattern="^(" + "|".join(FAULTS) + ")$")
     count: int | None = Field(default=None, ge=1)  # how many refund requests; None: until changed
     delay_seconds: float = Field(default=5.0, ge=0, le=600)
+    status_code: int = Field(default=500, ge=500, le=599)  # what `fail` answers
 
 
 class SandboxLedger:
@@ -244,7 +245,9 @@ def create_app(
             await asyncio.sleep(fault.delay_seconds)
         if fault.mode == "fail":
             ledger.save()
-            raise HTTPException(500, {"code": "SYSTEM_ERROR", "message": "系统繁忙，请稍后重试"})
+            raise HTTPException(
+                fault.status_code, {"code": "SYSTEM_ERROR", "message": "系统繁忙，请稍后重试"}
+            )
         existing = ledger.refunds.get(out_refund_no)
         if existing is not None:
             if existing["amount"]["refund"] != refund_fen or existing["trade"] != trade:

@@ -83,19 +83,26 @@ class TemporalDevConfig:
         return args
 
     def start_dev_args(
-        self, *, grpc_port: int | None = None, ui_port: int | None = None, db_file: Path | None = None
+        self,
+        *,
+        grpc_port: int | None = None,
+        ui_port: int | None = None,
+        db_file: Path | None = None,
+        headless: bool = False,
     ) -> list[str]:
-        """Arguments for `temporal server start-dev` (after the binary's own name)."""
+        """Arguments for `temporal server start-dev` (after the binary's own name); headless: no Web UI."""
         args = [
             "server",
             "start-dev",
             "--ip", self.ip,
             "--port", str(grpc_port or self.grpc_port),
-            "--ui-port", str(ui_port or self.ui_port),
             "--namespace", self.namespace,
             "--db-filename", str(db_file or self.db_file),
-            "--ui-disable-news-fetch",  # the UI would try the internet for its news feed
         ]  # fmt: skip
+        if headless:
+            args.append("--headless")
+        else:  # the UI would try the internet for its news feed
+            args += ["--ui-port", str(ui_port or self.ui_port), "--ui-disable-news-fetch"]
         if self.metrics_port:
             args += ["--metrics-port", str(self.metrics_port)]
         for name, kind in self.search_attributes.items():

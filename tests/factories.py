@@ -43,6 +43,7 @@ def make_order(
     course_type: CourseType = CourseType.REGULAR,
     amount_paid_fen: int = 199_900,
     starts_in: timedelta = timedelta(days=1),
+    gateway: Gateway = Gateway.WECHATPAY,
 ) -> Order:
     suffix = secrets.token_hex(4)
     now = utcnow()
@@ -56,7 +57,7 @@ def make_order(
             course_id=course.id,
             amount_paid_fen=amount_paid_fen,
             paid_at=now - timedelta(days=1),
-            gateway=Gateway.WECHATPAY.value,
+            gateway=gateway.value,
             gateway_trade_no=f"T{suffix}",
         )
         session.add(course)

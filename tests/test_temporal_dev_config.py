@@ -32,6 +32,13 @@ def test_start_dev_args_carry_every_setting_of_the_file() -> None:
     assert "--search-attribute SlaDueAt=Datetime" in joined
     assert "--dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=true" in joined
     assert args.count("--search-attribute") == len(search_attributes.ALL)
+    assert "--headless" not in args
+
+
+def test_a_headless_server_has_no_ui_port() -> None:
+    args = dev_config().start_dev_args(grpc_port=17233, ui_port=18233, headless=True)
+    assert "--headless" in args and "--ui-port" not in args
+    assert "--sqlite-pragma" in args and "--search-attribute" in args
 
 
 def test_an_unknown_search_attribute_type_is_refused(tmp_path) -> None:

@@ -5,6 +5,7 @@ for every action. Each action calls its API route's own function, so every rule 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -131,6 +132,7 @@ def _complaint_page(
         failed=failed,
         errors=errors or FormErrors(),
         form=form or {},
+        action_key=secrets.token_urlsafe(16),  # each showing of the page, its own actions
     )
 
 
@@ -165,6 +167,9 @@ def amount_in_fen(text: str, t: Callable[..., str], *, required: bool = False) -
     return fen
 
 
+# The hidden field of each action form that carries its Idempotency-Key.
+ACTION_KEY_FIELD = "idempotency_key"
+
 # A complaint route's function: (complaint_id, body, actions, agent) → its receipt.
 Route = Callable[[str, Any, routes.ComplaintActions, User], Awaitable[Any]]
 
@@ -197,12 +202,17 @@ class AgentActions:
     ) -> Response:
         """Build the route's body from the form (`body()` may refuse it) and call the route; then
         back to the complaint (PRG), or, refused, the page again with the form as it was sent."""
+        # The page's key for this action: the form shown again after a 503 keeps it, so sending it
+        # again takes the action once even if the first try was taken after all.
+        key = str((await self.request.form()).get(ACTION_KEY_FIELD, ""))
+        key = key if complaint_service.IDEMPOTENCY_KEY.fullmatch(key) else ""
         try:
-            actions = routes.ComplaintActions(self.session, self.temporal, self.settings)
+            actions = routes.ComplaintActions(self.session, self.temporal, self.settings, key or None)
             await route(complaint_id, body(), actions, self.user)
             return see_other(f"/complaints/{complaint_id}")
         except (HTTPException, ValidationError, WorkflowUpdateFailedError) as exc:
             errors, code = refusal_of(exc, self.t)
+        form = {**form, ACTION_KEY_FIELD: key}
         return await run_in_threadpool(self._shown_again, complaint_id, form_name, errors, form, code)
 
     def _shown_again(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Header, status
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -53,10 +53,26 @@ router = APIRouter(prefix="/api/complaints", tags=["complaints"])
 
 
 class ComplaintActions:
-    """What every action on a complaint needs (the database, Temporal, the settings), in one."""
+    """What every action on a complaint needs (the database, Temporal, the settings, the caller's
+    Idempotency-Key), in one."""
 
-    def __init__(self, session: SessionDep, temporal: TemporalDep, settings: SettingsDep) -> None:
+    def __init__(
+        self,
+        session: SessionDep,
+        temporal: TemporalDep,
+        settings: SettingsDep,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                pattern=f"^{service.IDEMPOTENCY_KEY.pattern}$",
+                description="Sending an action again with the same key (after a 503 or no answer at all) "
+                "applies it once and answers as the first time did.",
+            ),
+        ] = None,
+    ) -> None:
         self.session, self.temporal, self.settings = session, temporal, settings
+        self.idempotency_key = idempotency_key
 
     async def run(self, user: User, complaint_id: str, update: Any, argument: Any) -> ComplaintReceipt:
         return await service.act_on_complaint(
@@ -67,6 +83,7 @@ class ComplaintActions:
             complaint_id=complaint_id,
             update=update,
             argument=argument,
+            idempotency_key=self.idempotency_key,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from functools import partial
 from typing import Any
@@ -223,6 +224,16 @@ def list_complaints(
     return list(session.exec(query.offset(offset).limit(limit)))
 
 
+# What an Idempotency-Key may be (the API's header, the console's hidden field).
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{8,100}")
+
+
+def staff_update_id(user: User, update: Any, idempotency_key: str) -> str:
+    """The Temporal update id of one person's action: their key, scoped to them and to the action, so
+    nobody's key answers for another's."""
+    return f"staff:{user.id}:{update.__name__}:{idempotency_key}"
+
+
 async def act_on_complaint(
     *,
     session: Session,
@@ -232,7 +243,10 @@ async def act_on_complaint(
     complaint_id: str,
     update: Any,
     argument: Any,
+    idempotency_key: str | None = None,
 ) -> Any:
+    """Run a person's action on a complaint. With an idempotency key, sending it again (after a 503
+    whose action may have been taken all the same) takes it once: the key names the update."""
     complaint = await run_in_threadpool(
         partial(readable_complaint, session=session, user=user, complaint_id=complaint_id)
     )
@@ -244,6 +258,7 @@ async def act_on_complaint(
         workflow_id=complaint.workflow_id,
         update=update,
         argument=argument,
+        update_id=staff_update_id(user, update, idempotency_key) if idempotency_key else None,
         finished=lambda: HTTPException(
             status.HTTP_409_CONFLICT,
             f"complaint {complaint_id} is {complaint.stage}; it takes no more actions",

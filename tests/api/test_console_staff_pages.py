@@ -270,6 +270,30 @@ def test_an_action_temporal_cannot_take_is_said_above_the_form_not_a_server_erro
     assert missing.status_code == 404
 
 
+def action_keys(page: str) -> list[str]:
+    return re.findall(r'name="idempotency_key" value="([^"]*)"', page)
+
+
+def test_an_action_sent_again_after_a_503_carries_the_same_idempotency_key(
+    api: TestClient, api_sessions: SessionFactory, agent: User
+) -> None:
+    """A 503 may come after the action was taken: the form shown again keeps the key it was sent
+    with, so sending it again is taken once (the key names the Temporal update)."""
+    complaint = make_complaint(api_sessions, make_user(api_sessions, Role.STUDENT), department="academic")
+    shown, shown_again = (api.get(f"/complaints/{complaint.id}").text for _ in range(2))
+    keys = action_keys(shown)
+    assert keys and len(set(keys)) == 1 and set(keys).isdisjoint(action_keys(shown_again))
+    posted = {"text": "您好，正在处理", "idempotency_key": keys[0]}
+    answer = api.post(f"/complaints/{complaint.id}/responses", data=posted, headers=OURS)
+    assert answer.status_code == 503
+    reply_form = answer.text.split('<details id="respond" open>')[1].split("</details>")[0]
+    assert action_keys(reply_form) == [keys[0]]
+    mangled = api.post(
+        f"/complaints/{complaint.id}/responses", data={**posted, "idempotency_key": "x"}, headers=OURS
+    )
+    assert mangled.status_code == 503 and keys[0] not in action_keys(mangled.text)
+
+
 def test_the_lead_desk_shows_approvals_calls_and_the_sla_dashboard(
     api: TestClient, api_sessions: SessionFactory
 ) -> None:

@@ -79,10 +79,15 @@ async def status_is(stack: Stack, refund_id: str, headers: dict[str, str], statu
 
 
 async def request_and_approve(
-    stack: Stack, order_id: str, amount_fen: int = 199_900
+    stack: Stack, order_id: str, amount_fen: int = 199_900, *, gateway: str = "wechatpay"
 ) -> tuple[str, dict[str, str]]:
-    """Push an order, have the demo student ask for its refund and a reviewer approve it."""
-    await push_order(stack, order_id, amount_fen)
+    """Push an order paid through `gateway`, have the demo student ask for its refund and a
+    reviewer approve it."""
+    trade_no = f"TRADE-{order_id}"
+    if gateway == "alipay":  # Alipay knows what its trades were paid; WeChat Pay is told in the request
+        registered = await stack.gateway.put(f"/sandbox/trades/{trade_no}", params={"total_fen": amount_fen})
+        registered.raise_for_status()
+    await push_order(stack, order_id, amount_fen, gateway=gateway, trade_no=trade_no)
     student = await login(stack.api, "student@demo")
     requested = await stack.api.post(
         "/api/refunds", headers=student, json={"order_id": order_id, "reason": "时间冲突"}

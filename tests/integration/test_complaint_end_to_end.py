@@ -470,3 +470,32 @@ async def test_the_survey_link_is_answered_without_signing_in(stack: Stack) -> N
         assert answered.status_code == 200 and 'role="status"' in answered.text
     reopened = await detail(stack, complaint_id, agent)
     assert reopened["stage"] == "in_progress" and reopened["timeline"][-1]["event"] == "complaint.reopened"
+
+
+async def test_an_action_sent_again_with_its_idempotency_key_is_taken_once(stack: Stack) -> None:
+    """After a 503 the action may have been taken all the same; sent again with the same key, it is
+    taken once (the key names the Temporal update), while a new key is a new action."""
+    student = await login(stack.api, "student@demo")
+    agent = await login(stack.api, "agent@demo")
+    filed = await stack.api.post(
+        "/api/complaints", headers=student, json={"text": "直播课的画面一直卡住不动"}
+    )
+    complaint_id = filed.json()["complaint_id"]
+    await eventually(lambda: stage_is(stack, complaint_id, student, "assigned"), "routing")
+    url = f"/api/complaints/{complaint_id}/responses"
+    reply = {"text": "您好，请刷新页面后重试。"}
+    once = {**agent, "Idempotency-Key": "reply-1-of-agent-console"}
+    first = await stack.api.post(url, headers=once, json=reply)
+    again = await stack.api.post(url, headers=once, json=reply)
+    assert first.status_code == again.status_code == 200, (first.text, again.text)
+    assert again.json() == first.json()
+    steps = [step["event"] for step in (await detail(stack, complaint_id, agent))["timeline"]]
+    assert steps.count("agent.replied") == 1
+    other = await stack.api.post(
+        url, headers={**agent, "Idempotency-Key": "reply-2-of-agent-console"}, json=reply
+    )
+    assert other.status_code == 200
+    steps = [step["event"] for step in (await detail(stack, complaint_id, agent))["timeline"]]
+    assert steps.count("agent.replied") == 2
+    short = await stack.api.post(url, headers={**agent, "Idempotency-Key": "x"}, json=reply)
+    assert short.status_code == 422

@@ -1,6 +1,7 @@
 """Money moves exactly once, whatever the gateway or the worker does: a worker killed between the
-refund call and the callback, duplicate / early / replayed notifications, a lost reply, no
-notification at all, and a refund the bank bounces.
+refund call and the callback, duplicate / early / replayed notifications, a lost reply, errors
+(500, 503) and hangs past the client's timeout before the gateway answers, no notification at all,
+and a refund the bank bounces.
 
 The worker runs here as its own process (`worker.py`), so it can be killed for real. SQLite only:
 these faults are the gateway's and the worker's; the database's part runs on both elsewhere."""
@@ -17,6 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.migrate import upgrade
 from db.models import AuditEvent
+from domain.audit_trail import GATEWAY_EXCHANGE
+from integrations.payments.wechatpay import WechatPayConfig
 from tests.integration.conftest import Stack, running_stack
 from tests.integration.journey import eventually, login, refund_status, request_and_approve, status_is
 from tests.integration.worker_process import WorkerProcess
@@ -37,7 +40,7 @@ async def stack(
 
 @pytest.fixture(scope="module")
 def worker(stack: Stack, temporal_env: WorkflowEnvironment) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(stack, temporal_env)
+    process = WorkerProcess.for_stack(stack, temporal_env)
     process.start()
     yield process
     process.stop()
@@ -137,9 +140,52 @@ async def test_a_lost_reply_is_asked_again_and_refunds_once(stack: Stack, worker
     await fault(stack, "lose_response")
     refund_id, student = await request_and_approve(stack, "O-FAULT-LOST")
     await eventually(lambda: status_is(stack, refund_id, student, "refunded"), "the refund after the retry")
+    await _paid_once_after(stack, refund_id, "O-FAULT-LOST", attempts=2)  # asked again, refunded once
+
+
+# Both answers, both gateways: each case waits out three retries (2, 4, 8 s apart).
+@pytest.mark.parametrize(("gateway", "status_code"), [("wechatpay", 500), ("alipay", 503)])
+async def test_a_gateway_answering_errors_is_asked_again_until_it_refunds_once(
+    stack: Stack, worker: WorkerProcess, gateway: str, status_code: int
+) -> None:
+    await fault(stack, "fail", count=3, status_code=status_code)
+    order_id = f"O-FAULT-{gateway.upper()}-{status_code}"
+    refund_id, student = await request_and_approve(stack, order_id, gateway=gateway)
+    await eventually(lambda: status_is(stack, refund_id, student, "refunded"), "the refund after the errors")
+    await _paid_once_after(stack, refund_id, order_id, attempts=4)
+    await eventually(lambda: _inbox_is(stack, student, refund_id, TOLD_ONCE), "one notice of each step")
+
+
+@pytest.mark.resilience  # half a minute of waiting for timeouts
+async def test_a_gateway_hanging_past_the_clients_timeout_is_asked_again_and_refunds_once(
+    stack: Stack, worker: WorkerProcess
+) -> None:
+    # Longer than the client waits (WechatPayConfig.timeout_seconds): each of the two hung requests
+    # is given up on, and goes on to refund at the gateway all the same.
+    await fault(stack, "slow", count=2, delay_seconds=WechatPayConfig.timeout_seconds + 2)
+    refund_id, student = await request_and_approve(stack, "O-FAULT-HANG")
+    await eventually(
+        lambda: status_is(stack, refund_id, student, "refunded"), "the refund after the hangs", 90
+    )
+    await _paid_once_after(stack, refund_id, "O-FAULT-HANG", attempts=3)
+    await eventually(lambda: _inbox_is(stack, student, refund_id, TOLD_ONCE), "one notice of each step")
+
+
+async def _paid_once_after(stack: Stack, refund_id: str, order_id: str, *, attempts: int) -> None:
+    """Asked `attempts` times or more under one number, paid once: one record for the trade, one
+    `gateway.succeeded` step, and each failed attempt kept as evidence in the refund's trail."""
     record = await gateway_record(stack, refund_id)
-    assert record is not None and record["requests_seen"] >= 2  # asked again under the same number…
-    assert record["status"] == "SUCCESS"  # …and refunded once (gateway_record checks there is one)
+    assert record is not None and record["status"] == "SUCCESS"
+    assert record["requests_seen"] >= attempts
+    ledger = (await stack.gateway.get("/sandbox/refunds")).json()
+    paid = [r["out_refund_no"] for r in ledger["refunds"] if r["trade"] == f"TRADE-{order_id}"]
+    assert paid == [refund_id], f"the trade was refunded under {paid}"
+    trail = steps(stack, refund_id)
+    assert [s.event for s in trail].count("gateway.succeeded") == 1
+    refund_calls = [
+        s for s in trail if s.event == GATEWAY_EXCHANGE and s.detail["activity"] == "request_gateway_refund"
+    ]
+    assert len(refund_calls) >= attempts, [s.note for s in refund_calls]
 
 
 async def test_without_any_notification_the_query_api_finishes_the_refund(

@@ -39,7 +39,7 @@ async def stack(
 @pytest.fixture(scope="module")
 def metrics_url(stack: Stack, temporal_env: WorkflowEnvironment) -> Iterator[str]:
     address = f"127.0.0.1:{free_port()}"
-    worker = WorkerProcess(stack, temporal_env, metrics_address=address)
+    worker = WorkerProcess.for_stack(stack, temporal_env, metrics_address=address)
     worker.start()
     yield f"http://{address}/metrics"
     worker.stop()
