@@ -19,6 +19,7 @@ import httpx
 
 from domain.redaction import redacted_url
 from integrations.delivery import PermanentDeliveryError
+from integrations.http_client import outbound_client
 from integrations.log_hygiene import guard_library_logs
 
 guard_library_logs()  # a configured hook or subscriber URL may carry a password
@@ -70,7 +71,7 @@ async def post_signed(
     url: str, secret: str, body: bytes, *, extra_headers: dict[str, str], timeout_seconds: float
 ) -> httpx.Response:
     """POST body signed; raise PermanentDeliveryError for a refusal, HTTPStatusError to retry."""
-    async with httpx.AsyncClient(timeout=timeout_seconds) as client:
+    async with outbound_client(timeout=timeout_seconds) as client:
         headers = {**signed_headers(secret, body), **extra_headers}
         response = await client.post(url, content=body, headers=headers)
     shown = redacted_url(url)  # a configured URL may carry a password or a token

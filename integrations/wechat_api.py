@@ -23,6 +23,7 @@ import httpx
 
 from domain.redaction import redacted_url
 from integrations.delivery import PermanentDeliveryError
+from integrations.http_client import outbound_client
 from integrations.log_hygiene import guard_library_logs
 
 guard_library_logs()  # the secret and the access token travel in our URLs' query strings
@@ -67,7 +68,7 @@ class WeChatApi:
     async def post(self, path: str, payload: dict[str, Any], **params: str) -> dict[str, Any]:
         # Chinese as UTF-8, not \u escapes: some WeChat endpoints have shown the escapes verbatim.
         body = json.dumps(payload, ensure_ascii=False).encode()
-        async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
+        async with outbound_client(timeout=self.timeout_seconds) as client:
             response = await client.post(
                 f"{self.base_url}{path}",
                 content=body,
@@ -77,7 +78,7 @@ class WeChatApi:
         return _answer(response)
 
     async def get(self, path: str, **params: str) -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
+        async with outbound_client(timeout=self.timeout_seconds) as client:
             response = await client.get(f"{self.base_url}{path}", params=params)
         return _answer(response)
 

@@ -24,11 +24,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from domain.refunds import GatewayOutcome, GatewayRefundOrder, GatewayRefundResult
 from domain.timeutil import SHANGHAI, utcnow
+from integrations.http_client import outbound_client
 from integrations.payments.base import CallbackAnswer, CallbackRefusal, CallbackRejected, GatewayRejected
 from integrations.payments.exchange_log import exchange_hooks
 from integrations.payments.wechatpay import rsa_sign, rsa_verify
@@ -124,7 +124,7 @@ class AlipayGateway:
             "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
         }
         params["sign"] = sign_params(config.app_private_key, params)
-        async with httpx.AsyncClient(timeout=config.timeout_seconds, event_hooks=exchange_hooks()) as client:
+        async with outbound_client(timeout=config.timeout_seconds, event_hooks=exchange_hooks()) as client:
             response = await client.post(config.gateway_url, data=params)
         response.raise_for_status()  # 5xx: transient, the activity retries
         raw = response.text

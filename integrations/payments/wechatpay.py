@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.refunds import GatewayOutcome, GatewayRefundOrder, GatewayRefundResult
+from integrations.http_client import outbound_client
 from integrations.payments.base import CallbackAnswer, CallbackRefusal, CallbackRejected, GatewayRejected
 from integrations.payments.exchange_log import exchange_hooks
 
@@ -243,7 +244,7 @@ class WechatPayGateway:
         }
         if body:
             headers["Content-Type"] = "application/json"
-        async with httpx.AsyncClient(
+        async with outbound_client(
             base_url=self.config.base_url, timeout=self.config.timeout_seconds, event_hooks=exchange_hooks()
         ) as client:
             response = await client.request(method, path, content=body, headers=headers)
