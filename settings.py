@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.notifications import QuietHours
@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     # host:port where the worker serves the Temporal SDK's runtime metrics for Prometheus
     # (http://<address>/metrics); "0.0.0.0:9464" to let a scraper on another host in. "" = none.
     worker_metrics_address: str = "127.0.0.1:9464"
+    # Worker tuning; docs/benchmarks.md gives what each was measured to do on a 2-core machine.
+    # Activities at once, and threads to run the synchronous ones (each holds a database connection).
+    worker_activity_slots: int = Field(default=16, ge=1, le=512)
+    # Workflow runs kept in memory between their tasks (the sticky cache): a run evicted from it is
+    # replayed from its history at its next task. Bounds the worker's memory however many are open.
+    worker_max_cached_workflows: int = Field(default=1000, ge=0, le=100_000)
+    worker_workflow_pollers: int = Field(default=5, ge=1, le=100)
+    worker_activity_pollers: int = Field(default=5, ge=1, le=100)
+    # Our pure modules (domain, activity classes, pydantic) shared with the workflow sandbox rather
+    # than imported again for every workflow run.
+    worker_sandbox_passthrough: bool = True
 
     # --- HTTP API ------------------------------------------------------------------------------
     api_host: str = "127.0.0.1"

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.commerce import CommerceActivities
@@ -42,7 +42,6 @@ from workflows.complaint import ComplaintWorkflow
 from workflows.refund import RefundWorkflow
 
 WORKFLOWS = [RefundWorkflow, ComplaintWorkflow]
-ACTIVITY_THREADS = 16
 # Modules the workflow sandbox takes from outside instead of re-importing per run: our pure domain
 # types and the activity classes whose methods workflows reference (#585 on Python 3.11 too).
 PASSTHROUGH_MODULES = ("domain", "activities", "pydantic", "pydantic_core", "annotated_types")
@@ -106,10 +105,23 @@ def build_activities(settings: Settings, sessions: SessionFactory) -> list:
     ]
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-    )
+def workflow_runner(passthrough: bool = True) -> SandboxedWorkflowRunner:
+    restrictions = SandboxRestrictions.default
+    if passthrough:
+        restrictions = restrictions.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+def worker_tuning(settings: Settings) -> dict:
+    """Worker options the settings tune (docs/benchmarks.md: what each was measured to do)."""
+    return {
+        # No more activities at once than threads to run the synchronous ones.
+        "max_concurrent_activities": settings.worker_activity_slots,
+        "max_cached_workflows": settings.worker_max_cached_workflows,
+        "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_workflow_pollers),
+        "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_activity_pollers),
+        "workflow_runner": workflow_runner(settings.worker_sandbox_passthrough),
+    }
 
 
 def build_worker(
@@ -121,9 +133,7 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=build_activities(settings, sessions),
         activity_executor=executor,
-        # No more activities at once than threads to run the synchronous ones.
-        max_concurrent_activities=ACTIVITY_THREADS,
-        workflow_runner=workflow_runner(),
+        **worker_tuning(settings),
     )
 
 
@@ -153,7 +163,8 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
+    threads = settings.worker_activity_slots
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="activity") as executor:
         async with build_worker(client, settings, sessions, executor):
             logging.info("worker polling task queue %r", settings.task_queue)
             await stop.wait()

@@ -34,6 +34,11 @@ def aftercare_env(settings: Settings, *, temporal_address: str, temporal_namespa
         "AFTERCARE_TEMPORAL_CALL_TIMEOUT_SECONDS": str(settings.temporal_call_timeout_seconds),
         "AFTERCARE_COMPLAINT_FOLLOW_UP_AFTER_MINUTES": str(settings.complaint_follow_up_after_minutes),
         "AFTERCARE_WORKER_METRICS_ADDRESS": "",  # no test takes the port a developer's make dev uses
+        "AFTERCARE_WORKER_ACTIVITY_SLOTS": str(settings.worker_activity_slots),
+        "AFTERCARE_WORKER_MAX_CACHED_WORKFLOWS": str(settings.worker_max_cached_workflows),
+        "AFTERCARE_WORKER_WORKFLOW_POLLERS": str(settings.worker_workflow_pollers),
+        "AFTERCARE_WORKER_ACTIVITY_POLLERS": str(settings.worker_activity_pollers),
+        "AFTERCARE_WORKER_SANDBOX_PASSTHROUGH": str(settings.worker_sandbox_passthrough).lower(),
         "TEMPORAL_ADDRESS": temporal_address,
         "TEMPORAL_NAMESPACE": temporal_namespace,
         "PYTHONUNBUFFERED": "1",

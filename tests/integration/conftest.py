@@ -29,7 +29,7 @@ from tests.http_server import serving
 from tests.mail_server import MailboxUnderTest, running_mailbox
 from tests.netutil import free_port
 from tests.temporal_env import start_local_dev_server
-from worker import ACTIVITY_THREADS, build_worker
+from worker import build_worker
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +87,7 @@ async def running_stack(
             callback_delay_seconds=settings.sandbox_callback_delay_seconds,
         )
         api_app = create_app(settings, temporal_client=temporal_env.client)
-        with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
+        with ThreadPoolExecutor(max_workers=settings.worker_activity_slots) as executor:
             async with AsyncExitStack() as running:
                 gateway_url = await running.enter_async_context(serving(gateway_app, gateway_port))
                 api_url = await running.enter_async_context(serving(api_app, api_port))

@@ -1,0 +1,487 @@
+"""`make bench`: the whole system under refund-rush load, against the floor Temporal sets.
+
+Starts every piece as its own process, as `make dev` does (file-backed Temporal dev server with
+temporal-dev.yml's pragmas, sandbox gateway, dev mailbox, API under uvicorn, worker.py), then:
+
+1. skeleton   N SkeletonWorkflows (bench/skeleton.py: the refund's shape, no work) on their own
+              worker process: the refunds-per-second floor of Temporal itself on this machine.
+2. max rate   N refunds asked through the HTTP API by students, approved by reviewers working the
+              review queue (GET /api/refunds?status=awaiting_review), paid by the sandbox gateway,
+              which calls back: refunds completed per second, and its ratio to the skeleton's.
+3. half rate  refunds asked at half the max rate, one every 2/rate seconds, alongside complaints
+              whose SLA (set to minutes for the run) starts timers: the acknowledgement latency at a
+              sustainable rate, and how late the SLA timers fire under that load.
+
+Writes the figures to docs/benchmarks.md (between its `bench:workflows` markers) and to a JSON file
+under .data/bench/. Tuning runs pass worker settings: `--set worker_max_cached_workflows=50`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlmodel import col, func, select
+from temporalio.client import Client, WorkflowHistory
+
+from bench.measure import Latencies, RssSampler, machine_summary
+from bench.skeleton import SkeletonDriver, count, refund_shape
+from db.migrate import upgrade
+from db.models import Complaint, Notification, Refund
+from domain.complaints import ComplaintCategory
+from domain.notifications import Channel, NoticeEvent
+from settings import PROJECT_ROOT
+from tests.processes import ServiceProcess, aftercare_env
+from tests.resilience.system import System, running_system
+from tests.resilience.traffic import Journey, enrol, login
+
+BENCHMARKS_DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
+RESULTS_DIR = PROJECT_ROOT / ".data" / "bench"
+MARKERS = ("<!-- bench:workflows -->", "<!-- /bench:workflows -->")
+ORDERS_EACH = 10  # refunds per student
+SLA_MINUTES = (1, 2)  # first response, resolution: timers that fire within the run
+POLL_SECONDS = 0.5
+
+
+class Errors:
+    """Every answer that was not the one a working system gives, by kind."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.examples: dict[str, str] = {}
+
+    def add(self, kind: str, detail: str) -> None:
+        self.counts[kind] += 1
+        self.examples.setdefault(kind, detail[:300])
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class Reviewers:
+    """Reviewers working the review queue: each reads the first page of refunds awaiting review and
+    approves those nobody else has taken, until told to stop."""
+
+    def __init__(self, system: System, headers: dict[str, str], count: int, errors: Errors) -> None:
+        self.system = system
+        self.headers = headers
+        self.count = count
+        self.errors = errors
+        self.queue_latency = Latencies()
+        self.approved_at: dict[str, float] = {}  # refund id → when its approval was sent (epoch)
+        self._taken: set[str] = set()
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._work() for _ in range(self.count)))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _work(self) -> None:
+        while not self._stop.is_set():
+            began = time.perf_counter()
+            try:
+                page = await self.system.api.get(
+                    "/api/refunds", params={"status": "awaiting_review", "limit": 50}, headers=self.headers
+                )
+            except httpx.TransportError as exc:
+                self.errors.add("review queue: no answer", repr(exc))
+                continue
+            self.queue_latency.add(time.perf_counter() - began)
+            if page.status_code != 200:
+                self.errors.add(f"review queue: {page.status_code}", page.text)
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            fresh = [r["refund_id"] for r in page.json() if r["refund_id"] not in self._taken]
+            if not fresh:
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            for refund_id in fresh:
+                if refund_id in self._taken:
+                    continue
+                self._taken.add(refund_id)
+                await self._approve(refund_id)
+
+    async def _approve(self, refund_id: str) -> None:
+        sent = time.time()
+        try:
+            answer = await self.system.api.post(
+                f"/api/refunds/{refund_id}/decision",
+                headers=self.headers,
+                json={"decision": "approve", "reason": "符合退款政策"},
+            )
+        except httpx.TransportError as exc:
+            self.errors.add("approval: no answer", repr(exc))
+            self._taken.discard(refund_id)  # asked again from the queue
+            return
+        if answer.status_code == 200:
+            self.approved_at[refund_id] = sent
+            return
+        self.errors.add(f"approval: {answer.status_code}", answer.text)
+        if answer.status_code in (502, 503, 504):
+            self._taken.discard(refund_id)
+
+
+class Students:
+    """Students asking for their refunds through the API: at most `at_once` requests in flight, or
+    one every `every_seconds` (an open arrival rate, whatever the answers take)."""
+
+    def __init__(self, system: System, errors: Errors) -> None:
+        self.system = system
+        self.errors = errors
+        self.asked_at: dict[str, float] = {}  # refund id → when the request was sent (epoch)
+        self.answer_latency = Latencies()
+
+    async def ask(self, journey: Journey) -> None:
+        while True:
+            sent = time.time()
+            began = time.perf_counter()
+            try:
+                answer = await self.system.api.post(
+                    "/api/refunds",
+                    headers=journey.student,
+                    json={"order_id": journey.order_id, "reason": "课程时间冲突，无法继续学习"},
+                )
+            except httpx.TransportError as exc:
+                self.errors.add("refund request: no answer", repr(exc))
+                await asyncio.sleep(1)
+                continue
+            if answer.status_code == 202:
+                self.answer_latency.add(time.perf_counter() - began)
+                journey.refund_id = answer.json()["refund_id"]
+                self.asked_at[journey.refund_id] = sent
+                return
+            self.errors.add(f"refund request: {answer.status_code}", answer.text)
+            if answer.status_code not in (502, 503, 504):
+                return
+            await asyncio.sleep(1)
+
+    async def closed_loop(self, journeys: list[Journey], at_once: int) -> None:
+        slots = asyncio.Semaphore(at_once)
+
+        async def one(journey: Journey) -> None:
+            async with slots:
+                await self.ask(journey)
+
+        await asyncio.gather(*(one(j) for j in journeys))
+
+    async def open_loop(self, journeys: list[Journey], every_seconds: float) -> None:
+        start = asyncio.get_running_loop().time()
+        async with asyncio.TaskGroup() as asks:
+            for n, journey in enumerate(journeys):
+                await asyncio.sleep(max(0.0, start + n * every_seconds - asyncio.get_running_loop().time()))
+                asks.create_task(self.ask(journey))
+
+
+def inbox_times(system: System, event: NoticeEvent, refund_ids: list[str]) -> dict[str, float]:
+    """refund id → when its inbox notice of `event` was stored (epoch)."""
+    with system.sessions() as session:
+        rows = session.exec(
+            select(Notification.case_id, Notification.created_at).where(
+                Notification.event == event.value,
+                Notification.channel == Channel.INBOX.value,
+                col(Notification.case_id).in_(refund_ids),
+            )
+        ).all()
+    return {case_id: stored.replace(tzinfo=stored.tzinfo or UTC).timestamp() for case_id, stored in rows}
+
+
+def refunded_count(system: System, refund_ids: list[str]) -> int:
+    with system.sessions() as session:
+        return session.exec(
+            select(func.count()).where(col(Refund.id).in_(refund_ids), Refund.status == "refunded")
+        ).one()
+
+
+async def until_refunded(system: System, students: Students, total: int, within_seconds: float) -> None:
+    deadline = time.monotonic() + within_seconds
+    while True:
+        asked = list(students.asked_at)
+        if len(asked) == total and refunded_count(system, asked) == total:
+            return
+        if time.monotonic() > deadline:
+            done = refunded_count(system, asked)
+            raise SystemExit(f"bench: only {done} of {total} refunds refunded within {within_seconds:.0f}s")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def refund_phase(
+    system: System, journeys: list[Journey], reviewer: dict[str, str], args: argparse.Namespace, *,
+    every_seconds: float | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Ask for every journey's refund (closed loop, or one every `every_seconds`), review and pay
+    them, and measure."""
+    errors = Errors()
+    students = Students(system, errors)
+    reviewers = Reviewers(system, reviewer, args.reviewers, errors)
+    began = time.time()
+    async with asyncio.TaskGroup() as phase:
+        reviewing = phase.create_task(reviewers.run())
+        if every_seconds is None:
+            await students.closed_loop(journeys, args.students_at_once)
+        else:
+            await students.open_loop(journeys, every_seconds)
+        await until_refunded(system, students, len(journeys), args.phase_timeout)
+        reviewers.stop()
+        await reviewing
+    ids = list(students.asked_at)
+    acknowledged = inbox_times(system, NoticeEvent.REFUND_RECEIVED, ids)
+    refunded = inbox_times(system, NoticeEvent.REFUND_SUCCEEDED, ids)
+    last_refunded = max(refunded.values())
+    missing_notices = len(ids) - len(acknowledged) + len(ids) - len(refunded)
+    if missing_notices:
+        errors.add("notice missing", f"{missing_notices} acknowledgements or refunded notices not stored")
+    return {
+        "refunds": len(ids),
+        "seconds": last_refunded - began,
+        "per_second": len(ids) / (last_refunded - began),
+        "request_answered": students.answer_latency.summary(),
+        "request_to_acknowledged": Latencies(
+            acknowledged[i] - students.asked_at[i] for i in ids if i in acknowledged
+        ).summary(),
+        "approval_to_refunded_notice": Latencies(
+            refunded[i] - reviewers.approved_at[i]
+            for i in ids
+            if i in refunded and i in reviewers.approved_at
+        ).summary(),
+        "review_queue": reviewers.queue_latency.summary(),
+        "errors": dict(errors.counts),
+        "error_examples": errors.examples,
+    }
+
+
+async def skeleton_phase(system: System, n: int, at_once: int) -> dict[str, Any]:
+    """n skeleton workflows started at most `at_once` at a time, decided and paid once found waiting
+    (bench/skeleton.py SkeletonDriver), on a worker process of their own."""
+    task_queue = f"{system.settings.task_queue}-skeleton"
+    env = aftercare_env(
+        system.settings,
+        temporal_address=system.temporal_server.address,
+        temporal_namespace=system.temporal_server.namespace,
+    )
+    worker = ServiceProcess(
+        "skeleton worker",
+        [sys.executable, "-m", "bench.skeleton", "--task-queue", task_queue],
+        env=env,
+        log=system.settings.data_dir / "skeleton.log",
+    )
+    driver = SkeletonDriver(system.temporal, task_queue)
+
+    async def worker_alive() -> None:
+        assert worker.process is not None
+        await asyncio.to_thread(worker.process.wait)
+        raise RuntimeError(f"bench: the skeleton worker stopped:\n{worker.log_tail()}")
+
+    worker.start()
+    try:
+        began = time.time()
+        async with asyncio.TaskGroup() as running:
+            watching = running.create_task(worker_alive())
+            await driver.run(n, at_once, id_prefix="skeleton")
+            watching.cancel()
+    finally:
+        worker.stop()
+    seconds = max(driver.finished) - began
+    return {
+        "workflows": n,
+        "seconds": seconds,
+        "per_second": len(driver.finished) / seconds,
+        "shape": count(refund_shape()).__dict__,
+        "errors": dict(driver.errors),
+        "error_examples": driver.error_examples,
+    }
+
+
+async def complaint_load(
+    system: System,
+    students: list[dict[str, str]],
+    complaints: int,
+    admin: dict[str, str],
+    every_seconds: float,
+) -> list[str]:
+    """File `complaints` complaints, the students taking turns, one every `every_seconds`, under an SLA
+    of minutes."""
+    first_response, resolution = SLA_MINUTES
+    for category in ComplaintCategory:
+        terms = (await system.api.get("/api/complaints/sla", headers=admin)).json()
+        department = next(t["department"] for t in terms if t["category"] == category.value)
+        answer = await system.api.put(
+            f"/api/complaints/sla/{category.value}",
+            headers=admin,
+            json={
+                "first_response_minutes": first_response,
+                "resolution_minutes": resolution,
+                "department": department,
+                "business_hours_only": False,
+            },
+        )
+        answer.raise_for_status()
+    filed: list[str] = []
+    start = asyncio.get_running_loop().time()
+    for n in range(complaints):
+        student = students[n % len(students)]
+        await asyncio.sleep(max(0.0, start + n * every_seconds - asyncio.get_running_loop().time()))
+        answer = await system.api.post(
+            "/api/complaints",
+            headers=student,
+            json={"text": "直播课一直卡顿，老师的声音断断续续，回放也打不开"},
+        )
+        answer.raise_for_status()
+        filed.append(answer.json()["complaint_id"])
+    return filed
+
+
+async def timer_lateness(client: Client, complaint_ids: list[str]) -> Latencies:
+    """How long after its due time each fired timer of the complaints' workflows fired."""
+    late = Latencies()
+    for complaint_id in complaint_ids:
+        history: WorkflowHistory = await client.get_workflow_handle(
+            f"complaint-{complaint_id}"
+        ).fetch_history()
+        due: dict[int, datetime] = {}
+        for event in history.events:
+            if event.HasField("timer_started_event_attributes"):
+                timeout = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+                due[event.event_id] = event.event_time.ToDatetime(UTC) + timeout
+            elif event.HasField("timer_fired_event_attributes"):
+                started = event.timer_fired_event_attributes.started_event_id
+                late.add((event.event_time.ToDatetime(UTC) - due[started]).total_seconds())
+    return late
+
+
+async def until_timers_fired(system: System, complaint_ids: list[str], within_seconds: float) -> None:
+    """Until every complaint's resolution deadline has passed and the breach is recorded."""
+    deadline = time.monotonic() + within_seconds
+    while time.monotonic() < deadline:
+        with system.sessions() as session:
+            breached = session.exec(
+                select(func.count()).where(
+                    col(Complaint.id).in_(complaint_ids),
+                    col(Complaint.resolution_due_at) < datetime.now(UTC) - timedelta(seconds=10),
+                )
+            ).one()
+        if breached == len(complaint_ids):
+            return
+        await asyncio.sleep(2)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="aftercare-bench-"))
+    database_url = args.database_url or f"sqlite:///{data_dir / 'aftercare.db'}"
+    upgrade(database_url)
+    overrides = dict(args.set)
+    async with running_system(data_dir, database_url, **overrides) as system:
+        rng = random.Random(args.seed)
+        half_rate_refunds = args.half_rate_refunds
+        students = await enrol(
+            system,
+            students=-(-(args.refunds + half_rate_refunds) // ORDERS_EACH),
+            orders_each=ORDERS_EACH,
+            rng=rng,
+        )
+        reviewer = await login(system, "lead@demo")
+        admin = await login(system, "admin@demo")
+        rss = RssSampler({"worker": system.worker.pid, "temporal server": system.temporal_server.pid,
+                          "api": system.api_process.pid})  # fmt: skip
+        async with rss.sampling():
+            print(f"bench: skeleton, {args.refunds} workflows", flush=True)
+            with rss.phase("skeleton"):
+                skeleton = await skeleton_phase(system, args.refunds, args.students_at_once)
+            print(
+                f"bench: skeleton {skeleton['per_second']:.2f}/s; max rate, {args.refunds} refunds",
+                flush=True,
+            )
+            journeys = students.journeys[: args.refunds]
+            with rss.phase("max rate"):
+                max_rate = await refund_phase(system, journeys, reviewer, args, every_seconds=None)
+            half = max_rate["per_second"] / 2
+            print(
+                f"bench: max {max_rate['per_second']:.2f}/s; half rate {half:.2f}/s with complaints",
+                flush=True,
+            )
+            with rss.phase("half rate"):
+                complaints_task = asyncio.create_task(
+                    complaint_load(
+                        system, list(students.headers.values()), args.complaints, admin, args.complaint_every
+                    )
+                )
+                half_rate = await refund_phase(
+                    system, students.journeys[args.refunds :][:half_rate_refunds], reviewer, args,
+                    every_seconds=1 / half,
+                )  # fmt: skip
+                complaint_ids = await complaints_task
+                await until_timers_fired(system, complaint_ids, within_seconds=SLA_MINUTES[1] * 60 + 120)
+            timers = await timer_lateness(system.temporal, complaint_ids)
+        return {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_summary(),
+            "settings": {
+                **overrides,
+                "refunds": args.refunds,
+                "students_at_once": args.students_at_once,
+                "reviewers": args.reviewers,
+                "database": database_url.split(":")[0],
+            },
+            "skeleton": skeleton,
+            "max_rate": max_rate,
+            "ratio": max_rate["per_second"] / skeleton["per_second"],
+            "half_rate": {**half_rate, "rate_asked": half},
+            "complaints": {"filed": len(complaint_ids), "timer_lateness": timers.summary()},
+            "rss_mib": rss.summary(),
+        }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--refunds", type=int, default=2000, help="refunds at max rate, and skeletons (N)")
+    parser.add_argument("--half-rate-refunds", type=int, default=300)
+    parser.add_argument("--complaints", type=int, default=100, help="complaints with SLA timers (M)")
+    parser.add_argument("--complaint-every", type=float, default=0.5, help="seconds between complaints")
+    parser.add_argument("--students-at-once", type=int, default=16)
+    parser.add_argument("--reviewers", type=int, default=4)
+    parser.add_argument("--phase-timeout", type=float, default=1800)
+    parser.add_argument("--database-url", default="", help="default: SQLite in a fresh directory")
+    parser.add_argument("--seed", type=int, default=20261202)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=lambda kv: tuple(kv.split("=", 1)),
+        metavar="SETTING=VALUE",
+        help="a Settings field for every process, e.g. worker_max_cached_workflows=50",
+    )
+    parser.add_argument("--no-doc", action="store_true", help="write the JSON only, not docs/benchmarks.md")
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    result = asyncio.run(run(args))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / f"workflows-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"bench: results in {out}")
+    if not args.no_doc:
+        from bench.workflows_report import write_section
+
+        write_section(BENCHMARKS_DOC, MARKERS, result)
+        print(f"bench: table written to {BENCHMARKS_DOC}")
+
+
+if __name__ == "__main__":
+    main()
