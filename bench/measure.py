@@ -54,23 +54,46 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
-class RssSampler:
-    """Samples the named processes' RSS every second; keeps the peak and the last value per phase."""
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time a process has used so far, from /proc (None once it has gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except FileNotFoundError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ProcessSampler:
+    """Samples the named processes' RSS every second, keeping the peak and the last value per phase,
+    and the CPU time each used in each phase (where the machine's two cores went)."""
 
     def __init__(self, pids: dict[str, int | None]) -> None:
         self.pids = {name: pid for name, pid in pids.items() if pid is not None}
         self.current = "setup"
         self.peak: dict[str, dict[str, float]] = {}
         self.last: dict[str, dict[str, float]] = {}
+        self.cpu: dict[str, dict[str, float]] = {}
+
+    def add(self, name: str, pid: int | None) -> None:
+        """A process that joins for a phase (the skeleton's worker)."""
+        if pid is not None:
+            self.pids[name] = pid
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         self.current = name
         self._sample()
+        started = {process: cpu_seconds(pid) for process, pid in self.pids.items()}
         try:
             yield
         finally:
             self._sample()
+            used = self.cpu.setdefault(name, {})
+            for process, pid in self.pids.items():
+                now, then = cpu_seconds(pid), started.get(process)
+                if now is not None:
+                    used[process] = round(now - (then or 0.0), 1)
             self.current = "between"
 
     @asynccontextmanager

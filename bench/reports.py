@@ -414,7 +414,7 @@ def markdown(report: Report) -> str:
         BEGIN,
         "## Reports over 200k refunds, 200k complaints, 2M audit events",
         "",
-        f"Measured {report.started:%Y-%m-%d %H:%M} UTC by `make bench` (`python -m bench.reports "
+        f"Measured {report.started:%Y-%m-%d %H:%M} UTC by `make bench-reports` (`python -m bench.reports "
         f"--scale {report.args.scale:g}`; seed {report.args.seed}; data for {months[0]} … {months[-1]}). "
         "Goal, from the issue: each report answers in under 2 s. Every figure is a real HTTP request to "
         "uvicorn on the loopback, signed in as a lead; **judged on the slowest warm run** (warm: the "

@@ -103,7 +103,21 @@ def section(result: dict[str, Any]) -> str:
                 name, *(f"{phase.get(name, {}).get('peak', 0):,.0f}" for phase in result["rss_mib"].values())
             )
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, "", *_cpu_table(result)])
+
+
+def _cpu_table(result: dict[str, Any]) -> list[str]:
+    """CPU time each process used per workflow, in the skeleton and max-rate phases: where the
+    machine's cores went."""
+    phases = {"skeleton": result["skeleton"]["workflows"], "max rate": result["max_rate"]["refunds"]}
+    cpu = result["cpu_seconds"]
+    processes = sorted({name for phase in phases for name in cpu.get(phase, {})})
+    lines = [_row("CPU per workflow (ms)", *phases), "|---|" + "---:|" * len(phases)]
+    for name in processes:
+        cells = (f"{cpu[p][name] / n * 1000:,.0f}" if name in cpu[p] else "–" for p, n in phases.items())
+        lines.append(_row(name, *cells))
+    totals = (f"{sum(cpu[p].values()) / n * 1000:,.0f}" for p, n in phases.items())
+    return [*lines, _row("**all**", *totals)]
 
 
 def write_section(doc: Path, markers: tuple[str, str], result: dict[str, Any]) -> None:
