@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test test-fast test-resilience lint migrate seed bench bench-reports replay clean
+.PHONY: install dev test test-fast test-resilience lint migrate seed bench bench-tuning bench-reports replay clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ BENCH_REFUNDS ?= 300
 BENCH_ARGS ?=
 bench: install
 	$(BIN)/python -m bench.workflows --refunds $(BENCH_REFUNDS) $(BENCH_ARGS)
+
+## make bench-tuning: each worker/database/dev-server setting alone against the defaults, refunds at max rate
+## (bench/tuning.py); writes its table into docs/benchmarks.md. About 25 minutes.
+bench-tuning: install
+	$(BIN)/python -m bench.tuning $(BENCH_TUNING_ARGS)
 
 ## make bench-reports: the reports benchmark (bench/reports.py) at full scale on SQLite and on the
 ## PostgreSQL at BENCH_POSTGRES_URL (skipped, and said so, when unreachable); writes docs/benchmarks.md.

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # --- storage -------------------------------------------------------------------------------
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'aftercare.db'}"
+    # Connections each process keeps open (SQLAlchemy's pool_size), and how many more it may open
+    # at a peak (max_overflow). The worker's activity threads each hold one while they run.
+    database_pool_size: int = Field(default=5, ge=1, le=200)
+    database_max_overflow: int = Field(default=10, ge=0, le=200)
 
     # --- Temporal ------------------------------------------------------------------------------
     # Address, namespace, TLS and API key come from temporalio.envconfig (TEMPORAL_ADDRESS,
@@ -235,6 +239,11 @@ class Settings(BaseSettings):
         if value < 1:
             raise ValueError("AFTERCARE_CLIENT_IP_TRUSTED_PROXIES counts our proxies: 1 or more")
         return value
+
+    @property
+    def database_pool(self) -> dict[str, int]:
+        """build_engine's pool options."""
+        return {"pool_size": self.database_pool_size, "max_overflow": self.database_max_overflow}
 
     @property
     def sms_quiet_hours_window(self) -> QuietHours | None:

@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = build_engine(settings.database_url)
+        engine = build_engine(settings.database_url, **settings.database_pool)
         app.state.sessions = SessionFactory(engine)
         app.state.renderer = school_renderer(settings, TemplateStore(app.state.sessions))
         yield

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -37,8 +38,10 @@ from temporalio.client import Client, WorkflowHistory
 
 from bench.measure import Latencies, ProcessSampler, machine_summary
 from bench.skeleton import SkeletonDriver, count, refund_shape
+from bench.workflows_report import section, write_section
 from db.migrate import upgrade
 from db.models import Complaint, Notification
+from devstack.temporal_dev_config import dev_config
 from domain.complaints import ComplaintCategory
 from domain.notifications import Channel, NoticeEvent
 from settings import PROJECT_ROOT
@@ -379,12 +382,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     database_url = args.database_url or f"sqlite:///{data_dir / 'aftercare.db'}"
     upgrade(database_url)
     overrides = dict(args.set)
-    async with running_system(data_dir, database_url, **overrides) as system:
+    temporal_config = dev_config()
+    if args.temporal_pragma:
+        pragmas = {**temporal_config.sqlite_pragmas, **dict(args.temporal_pragma)}
+        temporal_config = dataclasses.replace(temporal_config, sqlite_pragmas=pragmas)
+    async with running_system(data_dir, database_url, temporal_config, **overrides) as system:
         rng = random.Random(args.seed)
         half_rate_refunds = args.half_rate_refunds
         students = await enrol(
             system,
-            students=-(-(args.refunds + half_rate_refunds) // ORDERS_EACH),
+            students=-(-(args.refunds + (0 if args.max_rate_only else half_rate_refunds)) // ORDERS_EACH),
             orders_each=ORDERS_EACH,
             rng=rng,
         )
@@ -400,7 +407,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "bench (driver)": os.getpid(),
             }
         )
+        setup = {
+            **overrides,
+            **{f"temporal_sqlite_{k}": v for k, v in args.temporal_pragma},
+            "refunds": args.refunds,
+            "students_at_once": args.students_at_once,
+            "reviewers": args.reviewers,
+            "database": database_url.split(":")[0],
+        }
         async with processes.sampling():
+            if args.max_rate_only:  # a tuning run: one setting's effect on the refunds' own rate
+                with processes.phase("max rate"):
+                    max_rate = await refund_phase(
+                        system, students.journeys, reviewer, args, every_seconds=None
+                    )
+                return {"settings": setup, "max_rate": max_rate, "cpu_seconds": processes.cpu,
+                        "rss_mib": processes.rss_summary()}  # fmt: skip
             print(f"bench: skeleton, {args.refunds} workflows", flush=True)
             with processes.phase("skeleton"):
                 skeleton = await skeleton_phase(system, args.refunds, args.students_at_once, processes)
@@ -434,13 +456,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         return {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine_summary(),
-            "settings": {
-                **overrides,
-                "refunds": args.refunds,
-                "students_at_once": args.students_at_once,
-                "reviewers": args.reviewers,
-                "database": database_url.split(":")[0],
-            },
+            "settings": setup,
             "skeleton": skeleton,
             "max_rate": max_rate,
             "ratio": max_rate["per_second"] / skeleton["per_second"],
@@ -473,6 +489,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SETTING=VALUE",
         help="a Settings field for every process, e.g. worker_max_cached_workflows=50",
     )
+    parser.add_argument(
+        "--temporal-pragma",
+        action="append",
+        default=[],
+        type=lambda kv: tuple(kv.split("=", 1)),
+        metavar="PRAGMA=VALUE",
+        help="a SQLite pragma for the dev server beside temporal-dev.yml's, e.g. synchronous=off",
+    )
+    parser.add_argument(
+        "--max-rate-only", action="store_true", help="a tuning run: refunds at max rate, JSON only"
+    )
     parser.add_argument("--no-doc", action="store_true", help="write the JSON only, not docs/benchmarks.md")
     return parser.parse_args(argv)
 
@@ -485,10 +512,8 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(json.dumps(result, indent=2, ensure_ascii=False))
     print(f"bench: results in {out}")
-    if not args.no_doc:
-        from bench.workflows_report import write_section
-
-        write_section(BENCHMARKS_DOC, MARKERS, result)
+    if not (args.no_doc or args.max_rate_only):
+        write_section(BENCHMARKS_DOC, MARKERS, section(result))
         print(f"bench: table written to {BENCHMARKS_DOC}")
 
 

@@ -10,7 +10,7 @@ GOAL_RATIO = 0.8
 GOAL_ACK_P99_SECONDS = 1.0
 
 
-def _row(*cells: object) -> str:
+def row(*cells: object) -> str:
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
@@ -23,13 +23,13 @@ def _s(summary: dict[str, Any], key: str) -> str:
 
 
 def _latency(what: str, summary: dict[str, Any], unit: Callable[[dict[str, Any], str], str] = _s) -> str:
-    return _row(
+    return row(
         what, f"{summary.get('count', 0):,}", *(unit(summary, k) for k in ("p50", "p95", "p99", "max"))
     )
 
 
 def _throughput(what: str, workflows: int, seconds: float, per_second: float) -> str:
-    return _row(what, f"{workflows:,}", f"{seconds:.0f}", f"{per_second:.2f}")
+    return row(what, f"{workflows:,}", f"{seconds:.0f}", f"{per_second:.2f}")
 
 
 def _verdict(ok: bool) -> str:
@@ -67,7 +67,7 @@ def section(result: dict[str, Any]) -> str:
         f"{shape['upserts']} search-attribute upserts, {shape['timers']} timers, {shape['updates']} update, "
         f"{shape['signals']} signal.",
         "",
-        _row("Throughput", "workflows", "seconds", "per second"),
+        row("Throughput", "workflows", "seconds", "per second"),
         "|---|---:|---:|---:|",
         _throughput("skeleton (Temporal's floor)", skeleton["workflows"], skeleton["seconds"],
                     skeleton["per_second"]),
@@ -78,7 +78,7 @@ def section(result: dict[str, Any]) -> str:
         "",
         f"Ratio to the skeleton: **{ratio:.2f}** (goal ≥ {GOAL_RATIO}: {_verdict(ratio >= GOAL_RATIO)}).",
         "",
-        _row("Latency", "count", "p50", "p95", "p99", "max"),
+        row("Latency", "count", "p50", "p95", "p99", "max"),
         "|---|---:|---:|---:|---:|---:|",
         _latency("request answered (202), max rate", max_rate["request_answered"], _ms),
         _latency("request → acknowledgement stored, max rate", max_rate["request_to_acknowledged"]),
@@ -93,15 +93,13 @@ def section(result: dict[str, Any]) -> str:
         f"Acknowledgement p99 at half rate: {ack_p99:.2f} s (goal ≤ {GOAL_ACK_P99_SECONDS:.0f} s: "
         f"{_verdict(ack_p99 <= GOAL_ACK_P99_SECONDS)}). {_errors([skeleton, max_rate, half])}.",
         "",
-        _row("Resident memory, peak (MiB)", *result["rss_mib"]),
+        row("Resident memory, peak (MiB)", *result["rss_mib"]),
         "|---|" + "---:|" * len(result["rss_mib"]),
     ]  # fmt: skip
     processes = sorted({name for phase in result["rss_mib"].values() for name in phase})
     for name in processes:
         lines.append(
-            _row(
-                name, *(f"{phase.get(name, {}).get('peak', 0):,.0f}" for phase in result["rss_mib"].values())
-            )
+            row(name, *(f"{phase.get(name, {}).get('peak', 0):,.0f}" for phase in result["rss_mib"].values()))
         )
     return "\n".join([*lines, "", *_cpu_table(result)])
 
@@ -112,19 +110,19 @@ def _cpu_table(result: dict[str, Any]) -> list[str]:
     phases = {"skeleton": result["skeleton"]["workflows"], "max rate": result["max_rate"]["refunds"]}
     cpu = result["cpu_seconds"]
     processes = sorted({name for phase in phases for name in cpu.get(phase, {})})
-    lines = [_row("CPU per workflow (ms)", *phases), "|---|" + "---:|" * len(phases)]
+    lines = [row("CPU per workflow (ms)", *phases), "|---|" + "---:|" * len(phases)]
     for name in processes:
         cells = (f"{cpu[p][name] / n * 1000:,.0f}" if name in cpu[p] else "–" for p, n in phases.items())
-        lines.append(_row(name, *cells))
+        lines.append(row(name, *cells))
     totals = (f"{sum(cpu[p].values()) / n * 1000:,.0f}" for p, n in phases.items())
-    return [*lines, _row("**all**", *totals)]
+    return [*lines, row("**all**", *totals)]
 
 
-def write_section(doc: Path, markers: tuple[str, str], result: dict[str, Any]) -> None:
-    """Replace what is between the markers with this run's figures (the markers must be there)."""
+def write_section(doc: Path, markers: tuple[str, str], text: str) -> None:
+    """Replace what is between the markers with `text` (the markers must be there)."""
     start, end = markers
     before, found, rest = doc.read_text().partition(start)
     _, found_end, after = rest.partition(end)
     if not (found and found_end):
         raise SystemExit(f"bench: {doc} has no {start} … {end} section to write into")
-    doc.write_text(f"{before}{start}\n{section(result)}\n{end}{after}")
+    doc.write_text(f"{before}{start}\n{text}\n{end}{after}")

@@ -34,6 +34,8 @@ def aftercare_env(settings: Settings, *, temporal_address: str, temporal_namespa
         "AFTERCARE_TEMPORAL_CALL_TIMEOUT_SECONDS": str(settings.temporal_call_timeout_seconds),
         "AFTERCARE_COMPLAINT_FOLLOW_UP_AFTER_MINUTES": str(settings.complaint_follow_up_after_minutes),
         "AFTERCARE_WORKER_METRICS_ADDRESS": "",  # no test takes the port a developer's make dev uses
+        "AFTERCARE_DATABASE_POOL_SIZE": str(settings.database_pool_size),
+        "AFTERCARE_DATABASE_MAX_OVERFLOW": str(settings.database_max_overflow),
         "AFTERCARE_WORKER_ACTIVITY_SLOTS": str(settings.worker_activity_slots),
         "AFTERCARE_WORKER_MAX_CACHED_WORKFLOWS": str(settings.worker_max_cached_workflows),
         "AFTERCARE_WORKER_WORKFLOW_POLLERS": str(settings.worker_workflow_pollers),

@@ -94,7 +94,7 @@ def test_the_section_between_the_markers_is_replaced_and_the_rest_kept(tmp_path:
     doc.write_text(
         f"# Benchmarks\n\n{MARKERS[0]}\nold figures\n{MARKERS[1]}\n\n<!-- bench:reports -->\nkept\n"
     )
-    write_section(doc, MARKERS, result(ratio=0.9, ack_p99=0.3, errors={}))
+    write_section(doc, MARKERS, section(result(ratio=0.9, ack_p99=0.3, errors={})))
     text = doc.read_text()
     assert "old figures" not in text and "Ratio to the skeleton: **0.90**" in text
     assert text.startswith("# Benchmarks\n\n") and text.endswith("<!-- bench:reports -->\nkept\n")
@@ -104,7 +104,7 @@ def test_a_document_without_the_markers_is_left_alone(tmp_path: Path) -> None:
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n")
     with pytest.raises(SystemExit, match="no <!-- bench:workflows -->"):
-        write_section(doc, MARKERS, result(ratio=0.9, ack_p99=0.3, errors={}))
+        write_section(doc, MARKERS, section(result(ratio=0.9, ack_p99=0.3, errors={})))
     assert doc.read_text() == "# Benchmarks\n"
 
 

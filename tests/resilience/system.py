@@ -27,7 +27,7 @@ from db.engine import SessionFactory, build_engine
 from db.migrate import upgrade
 from devstack.dev_keys import ensure_dev_keys
 from devstack.seed import seed
-from devstack.temporal_dev_config import dev_config, venv_binary
+from devstack.temporal_dev_config import TemporalDevConfig, dev_config, venv_binary
 from settings import Settings
 from tests.integration.worker_process import WorkerProcess
 from tests.netutil import free_port
@@ -40,8 +40,9 @@ class TemporalDevServer(ServiceProcess):
     """`temporal server start-dev` on a database file: stopped and started again on the same file
     and port, it carries on with every workflow it had."""
 
-    def __init__(self, data_dir: Path) -> None:
-        config = dev_config()
+    def __init__(self, data_dir: Path, config: TemporalDevConfig | None = None) -> None:
+        """config: temporal-dev.yml's unless given (the bench tries other pragmas)."""
+        config = config or dev_config()
         self.address = f"{config.ip}:{free_port()}"
         self.namespace = config.namespace
         self.db_file = data_dir / "temporal.db"
@@ -97,7 +98,10 @@ class System:
 
 @asynccontextmanager
 async def running_system(
-    data_dir: Path, database_url: str, **setting_overrides: Any
+    data_dir: Path,
+    database_url: str,
+    temporal_config: TemporalDevConfig | None = None,
+    **setting_overrides: Any,
 ) -> AsyncIterator[System]:
     """Migrate and seed the database, start every piece, and stop them all afterwards, whatever
     happened (last started first)."""
@@ -120,7 +124,7 @@ async def running_system(
         seed(session, settings.sandbox_base_url)
     ensure_dev_keys(data_dir)  # before any process reads them
 
-    temporal_server = TemporalDevServer(data_dir)
+    temporal_server = TemporalDevServer(data_dir, temporal_config)
     env = aftercare_env(
         settings, temporal_address=temporal_server.address, temporal_namespace=temporal_server.namespace
     )
