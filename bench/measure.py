@@ -118,7 +118,7 @@ class ProcessSampler:
             peaks[name] = max(peaks.get(name, 0.0), mib)
             self.last.setdefault(self.current, {})[name] = mib
 
-    def summary(self) -> dict[str, Any]:
+    def rss_summary(self) -> dict[str, Any]:
         return {
             phase: {
                 name: {"peak": round(peak, 1), "end": round(self.last[phase][name], 1)}
