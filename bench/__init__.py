@@ -1,1 +1,1 @@
-"""Benchmarks that need more data than a test should make (`make bench`)."""
+"""Benchmarks: the workflows under load (`make bench`, `make bench-tuning`) and the reports over years of data (`make bench-reports`)."""

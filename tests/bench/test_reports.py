@@ -1,4 +1,4 @@
-"""The reports benchmark's generator at a tiny scale, loaded as `make bench` loads it: the counts,
+"""The reports benchmark's generator at a tiny scale, loaded as `make bench-reports` loads it: the counts,
 the money, the projections and every hash chain must hold, so the generator cannot rot unseen
 between the (slow) full-scale runs."""
 
