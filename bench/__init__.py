@@ -1,1 +1,2 @@
-"""Benchmarks: the workflows under load (`make bench`, `make bench-tuning`) and the reports over years of data (`make bench-reports`)."""
+"""Benchmarks: the workflows under load (`make bench`, `make bench-tuning`) and the reports over
+years of data (`make bench-reports`)."""

@@ -506,8 +506,8 @@ def markdown(report: Report) -> str:
         "more minutes per full pass on PostgreSQL; it pages by a row-value comparison now, and reads "
         "plain rows instead of ORM objects (a third less time).",
         "",
-        "Run it: `make bench` (SQLite and the PostgreSQL at `BENCH_POSTGRES_URL`), or "
-        "`make bench BENCH_SCALE=0.01` for a quick look that leaves this file alone.",
+        "Run it: `make bench-reports` (SQLite and the PostgreSQL at `BENCH_POSTGRES_URL`), or "
+        "`make bench-reports BENCH_SCALE=0.01` for a quick look that leaves this file alone.",
         END,
     ]
     return "\n".join(lines) + "\n"
