@@ -472,7 +472,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--refunds", type=int, default=2000, help="refunds at max rate, and skeletons (N)")
-    parser.add_argument("--half-rate-refunds", type=int, default=300)
+    parser.add_argument("--half-rate-refunds", type=int, help="refunds at half rate (default: half of --refunds)")
     parser.add_argument(
         "--complaints", type=int, default=100, help="complaints with SLA timers (M), at half rate"
     )
@@ -506,6 +506,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    if args.half_rate_refunds is None:
+        args.half_rate_refunds = max(args.refunds // 2, 1)
     result = asyncio.run(run(args))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"workflows-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
