@@ -472,7 +472,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--refunds", type=int, default=2000, help="refunds at max rate, and skeletons (N)")
-    parser.add_argument("--half-rate-refunds", type=int, help="refunds at half rate (default: half of --refunds)")
+    parser.add_argument("--half-rate-refunds", type=int, help="refunds at half rate (default: half of N)")
     parser.add_argument(
         "--complaints", type=int, default=100, help="complaints with SLA timers (M), at half rate"
     )
