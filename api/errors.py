@@ -1,10 +1,59 @@
-"""Errors shaped like FastAPI's own validation errors, for rules only the database can check."""
+"""The API's refusals: the shapes it answers them in, declared once so every route's OpenAPI schema
+documents the refusals it really gives (`refusals(...)` in a router's or a route's `responses=`), and
+errors shaped like FastAPI's own validation errors, for rules only the database can check."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import HTTPException, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError
+
+
+class Refusal(BaseModel):
+    """Every refusal but a field's: what was refused and why, in words."""
+
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    loc: list[str | int]  # where: ["body", "amount_fen"], ["query", "month"], ["path", "user_id"]…
+    msg: str
+    type: str
+
+
+class FieldRefusal(BaseModel):
+    """422, as FastAPI answers a request its parameters refuse: each problem beside its field."""
+
+    detail: list[FieldProblem]
+
+
+# What each refusal means, as the schema says it. A route declares those it can give.
+REFUSAL_MEANINGS: dict[int, str] = {
+    401: "not signed in, or the token is forged, expired or its account's role or state has changed",
+    403: "the caller's role may not do this",
+    404: "no such thing, or not one the caller may see (another student's case is not found)",
+    409: "not in a state that allows this (already decided, closed, resolved…); nothing was changed",
+    413: "the body is larger than this operation ever takes",
+    422: "a field is missing or wrong; each problem is named beside its field",
+    429: "too many attempts from this address or for this account; Retry-After says when to try again",
+    503: "the workflow service (or an outside service this needs) did not answer; nothing was changed, "
+    "try again",
+}
+
+
+def refusals(*codes: int, meanings: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a router or route that may refuse with these codes; `meanings` says what one
+    of them means there when the general words would mislead."""
+    return {
+        code: {
+            "model": FieldRefusal if code == 422 else Refusal,
+            "description": (meanings or {}).get(code, REFUSAL_MEANINGS[code]),
+        }
+        for code in codes
+    }
 
 
 def field_error(field: str, message: str, *, where: str = "body") -> HTTPException:
