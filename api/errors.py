@@ -1,6 +1,7 @@
 """The API's refusals: the shapes it answers them in, declared once so every route's OpenAPI schema
 documents the refusals it really gives (`refusals(...)` in a router's or a route's `responses=`), and
-errors shaped like FastAPI's own validation errors, for rules only the database can check."""
+errors shaped like FastAPI's own validation errors, for rules only the database can check and for a
+body that cannot be read at all."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from fastapi import HTTPException, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 
 class Refusal(BaseModel):
@@ -75,5 +78,31 @@ def nul_refusal(exc: DataError) -> JSONResponse | None:
         return None
     return JSONResponse(
         {"detail": [{"loc": ["request"], "msg": "text may not contain NUL (U+0000)", "type": "value_error"}]},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
+# FastAPI's words when a body cannot be read as its Content-Type says (JSON that is not UTF-8),
+# answered as a 400 of its own that no route declares; Starlette's form parser answers a broken form
+# (no boundary, too many fields or files) the same way, in its own words.
+_BODY_UNREADABLE = "There was an error parsing the body"
+
+
+def unreadable_body(exc: StarletteHTTPException) -> JSONResponse | None:
+    """A 422 on the body, as for JSON that does not parse, for a body FastAPI or Starlette could not
+    read at all; None for every other HTTP error."""
+    if exc.status_code != status.HTTP_400_BAD_REQUEST:
+        return None
+    if exc.detail == _BODY_UNREADABLE:
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            message = "the body is not UTF-8 text"
+        else:
+            message = "the body cannot be read as its Content-Type says"
+    elif isinstance(exc.__context__, MultiPartException):
+        message = f"the form cannot be read: {exc.detail}"
+    else:
+        return None
+    return JSONResponse(
+        {"detail": [{"loc": ["body"], "msg": message, "type": "body_unreadable"}]},
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
     )
