@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from api.deps import ReportMonthDep as Month
-from api.deps import SessionDep, require_roles
+from api.deps import RowId, SessionDep, require_roles
 from api.errors import refusals
 from api.pages.i18n import locale_for, translator
 from api.services import improvement_actions as actions_service
@@ -150,7 +150,7 @@ def add_improvement_action(
     "/complaints/actions/{action_id}", response_model=ImprovementActionOut, responses=refusals(404, 503)
 )
 def change_improvement_action(
-    action_id: int, body: ImprovementActionChange, session: SessionDep, lead: ReportStaff
+    action_id: RowId, body: ImprovementActionChange, session: SessionDep, lead: ReportStaff
 ) -> ImprovementActionOut:
     row = actions_service.change_action(
         session, lead=lead, action_id=action_id, changes=body.model_dump(exclude_unset=True)

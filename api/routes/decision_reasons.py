@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
-from api.deps import SessionDep, require_roles
+from api.deps import RowId, SessionDep, require_roles
 from api.errors import refusals
 from api.services import decision_reasons as service
 from db.models import DecisionReason, User
@@ -58,5 +58,5 @@ def add_reason(body: ReasonIn, session: SessionDep, admin: AdminUser) -> ReasonO
 
 
 @router.patch("/{reason_id}", response_model=ReasonOut, responses=refusals(404))
-def change_reason(reason_id: int, body: ReasonChange, session: SessionDep, admin: AdminUser) -> ReasonOut:
+def change_reason(reason_id: RowId, body: ReasonChange, session: SessionDep, admin: AdminUser) -> ReasonOut:
     return reason_out(service.change_reason(session, admin=admin, reason_id=reason_id, **body.model_dump()))

@@ -47,7 +47,8 @@ class GroupIn(BaseModel):
 
 class RuleIn(RoutingRule):
     priority: Annotated[int, Field(ge=1, le=100_000)]
-    min_amount_fen: Annotated[int | None, Field(ge=0)] = None
+    # No order is paid more (PUT /api/orders takes up to this), and the column is a database integer.
+    min_amount_fen: Annotated[int | None, Field(ge=0, le=100_000_000)] = None
 
 
 class RulesIn(BaseModel):
