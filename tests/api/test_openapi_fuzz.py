@@ -7,9 +7,9 @@ body its schema allows. The webhooks (gateway notifications, the mail relay, WeC
 any operation: unsigned, they are refused, in the terms their schema declares.
 
 Bounded and reproducible: a few inputs per operation and caller, each caller's from a seed of its
-own that is the same on every run, locally and in CI, and no example database (nothing replayed from
-an earlier run, nothing written to .hypothesis/). Some inputs name cases and rows that exist
-(_known_ids), so an operation is fuzzed past its 404 too. The console's pages are not in the schema
+own that is the same on every run, locally and in CI, and no example database (no failure of an
+earlier run is replayed: a run's inputs are its seeds' alone). Some inputs name cases and rows that
+exist (_known_ids), so an operation is fuzzed past its 404 too. The console's pages are not in the schema
 (include_in_schema=False) and are not fuzzed here; test_security_injection.py probes their
 parameters."""
 
