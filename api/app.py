@@ -10,13 +10,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import TemporalClientProvider
-from api.errors import nul_refusal
+from api.errors import nul_refusal, unreadable_body
 from api.pages.app import add_console
 from api.rate_limits import RateLimits, Throttled
 from api.routes import (
@@ -96,6 +98,10 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         if answer is None:
             raise exc
         return answer
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_refusal(request: Request, exc: StarletteHTTPException) -> Response:
+        return unreadable_body(exc) or await http_exception_handler(request, exc)
 
     @app.exception_handler(Throttled)
     async def throttled(_request: Request, exc: Throttled) -> JSONResponse:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import jwt
-from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 from temporalio.client import Client
@@ -113,6 +113,13 @@ def require_roles(*roles: Role):
 # holds would be its error (a 500), so the offset stops far beyond any real list.
 PageLimit = Annotated[int, Query(ge=1, le=200, description="how many, at most")]
 PageOffset = Annotated[int, Query(ge=0, le=1_000_000, description="how many to skip")]
+
+
+# A row's number in a path (a decision reason, an improvement action). Ids count up from 1 in a
+# database integer; one past what PostgreSQL's integer holds would be its error (a 500), and past 2**63
+# SQLite's, so such an id is refused as the bad input it is.
+DB_INTEGER_MAX = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=DB_INTEGER_MAX, description="the row's number")]
 
 
 def report_month(

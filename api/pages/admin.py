@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.deps import SessionDep
+from api.deps import RowId, SessionDep
 from api.errors import field_error
 from api.pages import render_page
 from api.pages.forms import FormErrors, errors_of, see_other
@@ -342,7 +342,7 @@ def add_decision_reason(
 
 @router.post("/admin/reasons/{reason_id}", response_class=HTMLResponse)
 def switch_decision_reason(
-    reason_id: int, request: Request, user: AdminPage, session: SessionDep, is_active: FormText = ""
+    reason_id: RowId, request: Request, user: AdminPage, session: SessionDep, is_active: FormText = ""
 ) -> Response:
     change_reason(reason_id, ReasonChange(is_active=is_active == "on"), session, user)
     return see_other("/admin/reasons")

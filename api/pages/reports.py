@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from api.deps import SessionDep
+from api.deps import RowId, SessionDep
 from api.pages import render_page
 from api.pages.forms import FormErrors, refusal_of, see_other
 from api.pages.i18n import locale_for, translator
@@ -200,7 +200,7 @@ def add_action(
 
 @router.post("/reports/actions/{action_id}", response_class=HTMLResponse)
 def change_action(
-    action_id: int,
+    action_id: RowId,
     request: Request,
     user: ActionsPage,
     session: SessionDep,

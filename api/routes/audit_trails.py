@@ -7,9 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import CurrentUser, SessionDep
+from api.errors import refusals
 from api.services.audit_trail import CaseTrail, CaseType, case_trail, exported_trail, trail_csv, trail_json
 
-router = APIRouter(tags=["audit"])
+# A case the caller may not see is not found; a student's own case is theirs to read on its page, but
+# its audit trail is kept for staff (403).
+router = APIRouter(tags=["audit"], responses=refusals(401, 403, 404))
 
 FileFormat = Literal["json", "csv"]
 ExportFormat = Annotated[FileFormat, Query(alias="format")]
@@ -28,7 +31,19 @@ def complaint_timeline(complaint_id: str, session: SessionDep, user: CurrentUser
     return case_trail(session=session, user=user, case_type="complaint", case_id=complaint_id)
 
 
-@router.get("/api/refunds/{refund_id}/export")
+# The file: JSON (the trail with the chain's verdict and who exported it) or CSV, as `format` asks.
+EXPORT_FILE = {
+    200: {
+        "description": "the audit trail as a file to keep",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.get("/api/refunds/{refund_id}/export", responses=EXPORT_FILE)
 def export_refund(
     refund_id: str, request: Request, user: CurrentUser, export_format: ExportFormat = "json"
 ) -> Response:
@@ -36,7 +51,7 @@ def export_refund(
     return _export(request, user, "refund", refund_id, export_format)
 
 
-@router.get("/api/complaints/{complaint_id}/export")
+@router.get("/api/complaints/{complaint_id}/export", responses=EXPORT_FILE)
 def export_complaint(
     complaint_id: str, request: Request, user: CurrentUser, export_format: ExportFormat = "json"
 ) -> Response:

@@ -7,6 +7,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.deps import SessionDep, SettingsDep
+from api.errors import refusals
 from api.services.accounts import sign_in, token_for
 from domain.roles import Role
 
@@ -24,7 +25,14 @@ class TokenOut(BaseModel):
 @router.post(
     "/token",
     response_model=TokenOut,
-    responses={429: {"description": "too many failed sign-ins from here or for this account"}},
+    responses=refusals(
+        401,
+        429,
+        meanings={
+            401: "wrong email or password (or an account switched off)",
+            429: "too many failed sign-ins from here or for this account; Retry-After says when to try again",
+        },
+    ),
 )
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import PageLimit, PageOffset, SessionDep, require_roles
+from api.errors import refusals
 from api.services import compensation as service
 from db.models import Compensation, User
 from domain.compensation import (
@@ -23,7 +24,7 @@ from domain.compensation import (
 )
 from domain.roles import Role
 
-router = APIRouter(prefix="/api/compensations", tags=["compensation"])
+router = APIRouter(prefix="/api/compensations", tags=["compensation"], responses=refusals(401, 403))
 Compensator = Annotated[User, Depends(require_roles(*COMPENSATING_ROLES))]
 
 

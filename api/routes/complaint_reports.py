@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, Field, field_validator
 
 from api.deps import ReportMonthDep as Month
-from api.deps import SessionDep, require_roles
+from api.deps import RowId, SessionDep, require_roles
+from api.errors import refusals
 from api.pages.i18n import locale_for, translator
 from api.services import improvement_actions as actions_service
 from api.services.complaint_report import (
@@ -28,7 +29,7 @@ from domain.complaints import ComplaintCategory
 from domain.report_month import ReportMonth
 from domain.text import PlainText
 
-router = APIRouter(prefix="/api/reports", tags=["reports"])
+router = APIRouter(prefix="/api/reports", tags=["reports"], responses=refusals(401, 403))
 ReportStaff = Annotated[User, Depends(require_roles(*REPORT_STAFF))]
 
 
@@ -122,7 +123,13 @@ def list_improvement_actions(
     ]
 
 
-@router.post("/complaints/actions", response_model=ImprovementActionOut, status_code=status.HTTP_201_CREATED)
+# Both writes are chained in the audit trail: 503 when other writers keep the chain busy.
+@router.post(
+    "/complaints/actions",
+    response_model=ImprovementActionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=refusals(503),
+)
 def add_improvement_action(
     body: ImprovementActionIn, session: SessionDep, lead: ReportStaff
 ) -> ImprovementActionOut:
@@ -139,9 +146,11 @@ def add_improvement_action(
     return ImprovementActionOut.of(row)
 
 
-@router.put("/complaints/actions/{action_id}", response_model=ImprovementActionOut)
+@router.put(
+    "/complaints/actions/{action_id}", response_model=ImprovementActionOut, responses=refusals(404, 503)
+)
 def change_improvement_action(
-    action_id: int, body: ImprovementActionChange, session: SessionDep, lead: ReportStaff
+    action_id: RowId, body: ImprovementActionChange, session: SessionDep, lead: ReportStaff
 ) -> ImprovementActionOut:
     row = actions_service.change_action(
         session, lead=lead, action_id=action_id, changes=body.model_dump(exclude_unset=True)

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, PageLimit, PageOffset, SessionDep, SettingsDep, TemporalDep, require_roles
-from api.errors import field_error
+from api.errors import field_error, refusals
 from api.routes.case_views import NoticeSent, TimelineItem, case_history
 from api.services import compensation, root_causes
 from api.services import complaints as service
@@ -49,7 +49,10 @@ from domain.roles import Role
 from domain.text import PlainText
 from workflows.complaint import ComplaintWorkflow
 
-router = APIRouter(prefix="/api/complaints", tags=["complaints"])
+router = APIRouter(prefix="/api/complaints", tags=["complaints"], responses=refusals(401))
+# Every action is a workflow update: 404 for a complaint the caller may not see, 409 when its stage
+# takes no such action, 503 when the workflow service does not answer.
+ACTION_REFUSALS = refusals(403, 404, 409, 503)
 
 
 class ComplaintActions:
@@ -161,7 +164,12 @@ class ReasonIn(BaseModel):
     reason: Annotated[PlainText, Field(min_length=1, max_length=1000)]
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=ComplaintAccepted)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ComplaintAccepted,
+    responses=refusals(403, 404, 503, meanings={404: "no such student, or no such order of theirs"}),
+)
 async def file_complaint(
     body: ComplaintIn,
     session: SessionDep,
@@ -189,7 +197,7 @@ async def file_complaint(
     )
 
 
-@router.get("", response_model=list[ComplaintOut])
+@router.get("", response_model=list[ComplaintOut], responses=refusals(403))
 def list_complaints(
     session: SessionDep,
     user: CurrentUser,
@@ -201,7 +209,7 @@ def list_complaints(
     return [ComplaintOut.of(complaint) for complaint in complaints]
 
 
-@router.get("/{complaint_id}", response_model=ComplaintDetail)
+@router.get("/{complaint_id}", response_model=ComplaintDetail, responses=refusals(404))
 def get_complaint(complaint_id: str, session: SessionDep, user: CurrentUser) -> ComplaintDetail:
     complaint = service.readable_complaint(session=session, user=user, complaint_id=complaint_id)
     timeline, notices = case_history(
@@ -222,7 +230,7 @@ class ComplaintLive(BaseModel):
     timeline: list[ComplaintTimelineEntry]
 
 
-@router.get("/{complaint_id}/live", response_model=ComplaintLive)
+@router.get("/{complaint_id}/live", response_model=ComplaintLive, responses=refusals(403, 404, 503))
 async def get_complaint_live(
     complaint_id: str,
     session: SessionDep,
@@ -243,7 +251,7 @@ async def get_complaint_live(
     return ComplaintLive(progress=progress, timeline=timeline)
 
 
-@router.post("/{complaint_id}/responses", response_model=ComplaintReceipt)
+@router.post("/{complaint_id}/responses", response_model=ComplaintReceipt, responses=ACTION_REFUSALS)
 async def respond(
     complaint_id: str,
     body: TextIn,
@@ -255,7 +263,7 @@ async def respond(
     return await actions.run(agent, complaint_id, ComplaintWorkflow.respond, reply)
 
 
-@router.post("/{complaint_id}/questions", response_model=ComplaintReceipt)
+@router.post("/{complaint_id}/questions", response_model=ComplaintReceipt, responses=ACTION_REFUSALS)
 async def ask_customer(
     complaint_id: str,
     body: TextIn,
@@ -267,7 +275,7 @@ async def ask_customer(
     return await actions.run(agent, complaint_id, ComplaintWorkflow.ask_customer, question)
 
 
-@router.post("/{complaint_id}/messages", response_model=ComplaintReceipt)
+@router.post("/{complaint_id}/messages", response_model=ComplaintReceipt, responses=ACTION_REFUSALS)
 async def customer_message(
     complaint_id: str,
     body: TextIn,
@@ -285,7 +293,7 @@ class TransferIn(BaseModel):
     reason: Annotated[PlainText, Field(min_length=1, max_length=1000)]
 
 
-@router.post("/{complaint_id}/transfer", response_model=ComplaintReceipt)
+@router.post("/{complaint_id}/transfer", response_model=ComplaintReceipt, responses=ACTION_REFUSALS)
 async def transfer(
     complaint_id: str,
     body: TransferIn,
@@ -301,7 +309,7 @@ async def transfer(
     )
 
 
-@router.post("/{complaint_id}/escalation", response_model=ComplaintReceipt)
+@router.post("/{complaint_id}/escalation", response_model=ComplaintReceipt, responses=ACTION_REFUSALS)
 async def escalate(
     complaint_id: str,
     body: ReasonIn,
@@ -313,7 +321,7 @@ async def escalate(
     return await actions.run(agent, complaint_id, ComplaintWorkflow.escalate, escalation)
 
 
-@router.post("/{complaint_id}/notes", response_model=ComplaintReceipt)
+@router.post("/{complaint_id}/notes", response_model=ComplaintReceipt, responses=ACTION_REFUSALS)
 async def add_note(
     complaint_id: str,
     body: TextIn,
@@ -326,7 +334,7 @@ async def add_note(
     )
 
 
-@router.post("/{complaint_id}/resolution", response_model=ComplaintReceipt)
+@router.post("/{complaint_id}/resolution", response_model=ComplaintReceipt, responses=ACTION_REFUSALS)
 async def resolve(
     complaint_id: str,
     body: ResolutionIn,
@@ -339,7 +347,7 @@ async def resolve(
     return await actions.run(agent, complaint_id, ComplaintWorkflow.resolve, resolution)
 
 
-@router.post("/{complaint_id}/reopen", response_model=ComplaintReceipt)
+@router.post("/{complaint_id}/reopen", response_model=ComplaintReceipt, responses=ACTION_REFUSALS)
 async def reopen(
     complaint_id: str,
     body: ReasonIn,
@@ -351,7 +359,7 @@ async def reopen(
     )
 
 
-@router.post("/{complaint_id}/survey", response_model=ComplaintReceipt)
+@router.post("/{complaint_id}/survey", response_model=ComplaintReceipt, responses=ACTION_REFUSALS)
 async def answer_survey(
     complaint_id: str,
     body: SurveyAnswer,
@@ -388,7 +396,7 @@ class DecisionIn(BaseModel):
         return self
 
 
-@router.post("/{complaint_id}/compensations", response_model=CompensationReceipt)
+@router.post("/{complaint_id}/compensations", response_model=CompensationReceipt, responses=ACTION_REFUSALS)
 async def compensate(
     complaint_id: str, body: CompensationIn, actions: Actions, agent: Handler
 ) -> CompensationReceipt:
@@ -406,7 +414,11 @@ async def compensate(
     return await actions.run(agent, complaint_id, ComplaintWorkflow.compensate, offer)
 
 
-@router.post("/{complaint_id}/compensations/{compensation_id}/decision", response_model=CompensationReceipt)
+@router.post(
+    "/{complaint_id}/compensations/{compensation_id}/decision",
+    response_model=CompensationReceipt,
+    responses=ACTION_REFUSALS,
+)
 async def decide_compensation(
     complaint_id: str,
     compensation_id: str,
@@ -440,7 +452,7 @@ class RefundAskIn(BaseModel):
     amount_fen: StrictInt | None = Field(default=None, ge=1)  # default: all that is left
 
 
-@router.post("/{complaint_id}/refund", response_model=RefundFollowed)
+@router.post("/{complaint_id}/refund", response_model=RefundFollowed, responses=ACTION_REFUSALS)
 async def request_refund(
     complaint_id: str, body: RefundAskIn, actions: Actions, agent: Handler
 ) -> RefundFollowed:
@@ -465,7 +477,7 @@ class VideoInvitationIn(BaseModel):
     note: Annotated[PlainText, Field(max_length=500)] = ""
 
 
-@router.post("/{complaint_id}/video-room", response_model=VideoInvited)
+@router.post("/{complaint_id}/video-room", response_model=VideoInvited, responses=ACTION_REFUSALS)
 async def invite_to_video(
     complaint_id: str, body: VideoInvitationIn, actions: Actions, agent: Handler
 ) -> VideoInvited:
@@ -487,7 +499,8 @@ class RootCauseOut(BaseModel):
     root_cause_at: AwareDatetime | None
 
 
-@router.put("/{complaint_id}/root-cause", response_model=RootCauseOut)
+# A tag is chained in the audit trail: 503 when other writers keep the chain busy.
+@router.put("/{complaint_id}/root-cause", response_model=RootCauseOut, responses=refusals(403, 404, 503))
 def tag_root_cause(
     complaint_id: str,
     body: RootCauseIn,

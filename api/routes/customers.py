@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, SessionDep, require_roles
-from api.errors import field_error
+from api.errors import field_error, refusals
 from api.services.complaints import COMPLAINT_HANDLERS, COMPLAINT_READERS
 from api.services.customer_merge import MergeOutcome, merge_customers
 from api.services.customers import NotACustomer, current_record, customer_ids, resolve_customer
@@ -23,7 +23,7 @@ from domain.customers import CustomerRef
 from domain.roles import REFUND_READERS, Role
 from domain.text import PlainText
 
-router = APIRouter(prefix="/api/customers", tags=["customers"])
+router = APIRouter(prefix="/api/customers", tags=["customers"], responses=refusals(401))
 HISTORY_READERS = REFUND_READERS | COMPLAINT_READERS
 Staff = Annotated[User, Depends(require_roles(*COMPLAINT_HANDLERS))]
 
@@ -47,7 +47,7 @@ class CustomerHistory(BaseModel):
     items: list[HistoryItem]  # oldest first
 
 
-@router.get("/{student_id}/history", response_model=CustomerHistory)
+@router.get("/{student_id}/history", response_model=CustomerHistory, responses=refusals(404))
 def customer_history(student_id: str, session: SessionDep, user: CurrentUser) -> CustomerHistory:
     """Staff who handle refunds or complaints see anyone's; a student sees their own, without
     staff notes."""
@@ -109,7 +109,13 @@ class MergeIn(BaseModel):
     merged_id: str = Field(min_length=1, max_length=64)  # the record that goes into this one
 
 
-@router.post("/{student_id}/merge", response_model=MergeOutcome)
+@router.post(
+    "/{student_id}/merge",
+    response_model=MergeOutcome,
+    responses=refusals(
+        403, 404, 409, meanings={409: "not a customer's record, merged already, or changed while merging"}
+    ),
+)
 async def merge(student_id: str, body: MergeIn, session: SessionDep, agent: Staff) -> MergeOutcome:
     """Another record of the same customer goes into this one: its cases, orders and notices, and
     the identifiers this one lacks. The other record is deactivated and points here from now on."""
@@ -129,7 +135,13 @@ class CustomerOut(BaseModel):
     created: bool  # nobody matched: a new record was made for this contact
 
 
-@router.post("/lookup", response_model=CustomerOut)
+@router.post(
+    "/lookup",
+    response_model=CustomerOut,
+    responses=refusals(
+        403, 404, meanings={404: "no student of that student id (other identifiers make one)"}
+    ),
+)
 async def lookup(body: LookupIn, session: SessionDep, _agent: Staff) -> CustomerOut:
     """The customer behind a phone number, address or openid (created when nobody matches): what an
     agent on the hotline does before logging the call for that student id."""

@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
-from api.deps import SessionDep, require_roles
+from api.deps import RowId, SessionDep, require_roles
+from api.errors import refusals
 from api.services import decision_reasons as service
 from db.models import DecisionReason, User
 from domain.refunds import Decision
 from domain.roles import REFUND_DECIDERS, Role
 from domain.text import PlainText
 
-router = APIRouter(prefix="/api/decision-reasons", tags=["refunds"])
+router = APIRouter(prefix="/api/decision-reasons", tags=["refunds"], responses=refusals(401, 403))
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
 ReasonText = Annotated[PlainText, Field(min_length=1, max_length=200)]
 
@@ -56,6 +57,6 @@ def add_reason(body: ReasonIn, session: SessionDep, admin: AdminUser) -> ReasonO
     return reason_out(service.add_reason(session, admin=admin, decision=body.decision, text=body.text))
 
 
-@router.patch("/{reason_id}", response_model=ReasonOut)
-def change_reason(reason_id: int, body: ReasonChange, session: SessionDep, admin: AdminUser) -> ReasonOut:
+@router.patch("/{reason_id}", response_model=ReasonOut, responses=refusals(404))
+def change_reason(reason_id: RowId, body: ReasonChange, session: SessionDep, admin: AdminUser) -> ReasonOut:
     return reason_out(service.change_reason(session, admin=admin, reason_id=reason_id, **body.model_dump()))

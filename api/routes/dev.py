@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from api.errors import refusals
 from api.pages import render_page
 from devstack.mailbox import read_mailbox
 from integrations.dev_outbox import DevOutbox
@@ -45,8 +46,15 @@ def mail_list(request: Request) -> HTMLResponse:
     return render_page("dev_mail_list.html.j2", request=request, mails=_mails(request))
 
 
-@router.get("/mail/{key}", response_class=HTMLResponse)
-def mail_detail(key: str, request: Request) -> HTMLResponse:
+@router.get(
+    "/mail/{key}",
+    # Response, not HTMLResponse: the 404 is JSON, and FastAPI documents a route's declared responses
+    # in its response class's media type.
+    response_class=Response,
+    responses={200: {"description": "the message", "content": {"text/html": {"schema": {"type": "string"}}}}}
+    | refusals(404),
+)
+def mail_detail(key: str, request: Request) -> Response:
     for mail in _mails(request):
         if mail.key == key:
             return render_page("dev_mail_detail.html.j2", request=request, mail=mail)

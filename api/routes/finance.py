@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlmodel import col, select
 
 from api.deps import PageLimit, PageOffset, SessionDep, SettingsDep, TemporalDep, require_roles
+from api.errors import refusals
 from api.services import refunds as service
 from db.models import FinanceTask, Refund, User
 from domain.finance import (
@@ -22,7 +23,7 @@ from domain.refunds import DecisionReceipt
 from domain.roles import Role
 from domain.text import PlainText
 
-router = APIRouter(prefix="/api/finance", tags=["finance"])
+router = APIRouter(prefix="/api/finance", tags=["finance"], responses=refusals(401, 403))
 
 
 class FinanceTaskOut(BaseModel):
@@ -86,7 +87,7 @@ def list_tasks(
     ]
 
 
-@router.post("/tasks/{task_id}/resolution", response_model=DecisionReceipt)
+@router.post("/tasks/{task_id}/resolution", response_model=DecisionReceipt, responses=refusals(404, 409, 503))
 async def resolve_task(
     task_id: str,
     body: PayoutIn,

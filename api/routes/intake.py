@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, require_roles
-from api.errors import field_error
+from api.errors import field_error, refusals
 from api.request_body import body_or_413
 from api.services.complaints import COMPLAINT_HANDLERS
 from api.services.customers import NotACustomer, resolve_customer
@@ -107,7 +107,22 @@ async def _signed_email(request: Request, secret: str) -> InboundEmail:
 @router.post(
     "/email",
     response_model=IntakeAnswer,
-    responses={200: {"description": "delivered before: nothing changed"}, 202: {"description": "taken"}},
+    responses={
+        200: {"description": "delivered before: nothing changed"},
+        202: {"model": IntakeAnswer, "description": "taken"},
+    }
+    # The body is read by hand (its signature covers the bytes), so FastAPI declares no 422 itself.
+    | refusals(
+        401,
+        413,
+        422,
+        429,
+        503,
+        meanings={
+            401: "not signed with the intake secret, or signed too long ago",
+            503: "the intake secret is not configured, or the workflow service did not answer",
+        },
+    ),
 )
 async def inbound_email(
     request: Request, response: Response, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
@@ -199,7 +214,11 @@ class LiveChatIn(BaseModel):
 @router.post(
     "/live-chat",
     response_model=IntakeAnswer,
-    responses={200: {"description": "posted before: nothing changed"}, 202: {"description": "taken"}},
+    responses={
+        200: {"description": "posted before: nothing changed"},
+        202: {"model": IntakeAnswer, "description": "taken"},
+    }
+    | refusals(401, 403, 404, 503, meanings={404: "no student of that student id"}),
 )
 async def live_chat_transcript(
     body: LiveChatIn,

@@ -11,14 +11,14 @@ from sqlmodel import Session, col, func, select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, PageLimit, PageOffset, SessionDep
-from api.errors import field_error
+from api.errors import field_error, refusals
 from api.services.customers import customer_ids
 from db.models import Course, Notification, Order, User
 from domain.notifications import MUTABLE_CHANNELS, Channel
 from domain.timeutil import utcnow
 from integrations.delivery import PermanentDeliveryError
 
-router = APIRouter(prefix="/api/me", tags=["me"])
+router = APIRouter(prefix="/api/me", tags=["me"], responses=refusals(401))
 
 
 class MeOut(BaseModel):
@@ -101,7 +101,13 @@ class WeChatBinding(BaseModel):
     bound: bool
 
 
-@router.put("/wechat", response_model=WeChatBinding)
+@router.put(
+    "/wechat",
+    response_model=WeChatBinding,
+    responses=refusals(
+        409, 503, meanings={409: "no WeChat app is connected here", 503: "WeChat did not answer; try again"}
+    ),
+)
 async def bind_wechat(
     body: WeChatLogin, request: Request, user: CurrentUser, session: SessionDep
 ) -> WeChatBinding:
@@ -186,7 +192,7 @@ def inbox(
     )
 
 
-@router.post("/inbox/{message_id}/read", response_model=InboxMessage)
+@router.post("/inbox/{message_id}/read", response_model=InboxMessage, responses=refusals(404))
 def mark_read(message_id: str, user: CurrentUser, session: SessionDep) -> InboxMessage:
     row = session.exec(
         select(Notification).where(Notification.id == message_id, *_inbox_of(session, user.id))

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.deps import SessionDep, require_roles
-from api.errors import field_error
+from api.errors import field_error, refusals
 from api.services.customers import current_record
 from db.models import Course, Order, User
 from domain.courses import CourseType, Gateway
@@ -89,7 +89,7 @@ def _upsert(session: Session, order_id: str, body: OrderIn, student_id: str) -> 
 @router.put(
     "/{order_id}",
     response_model=OrderOut,
-    responses={201: {"model": OrderOut, "description": "created"}},
+    responses={201: {"model": OrderOut, "description": "created"}} | refusals(401, 403),
     dependencies=[Depends(require_roles(Role.INTEGRATION))],
 )
 def upsert_order(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, TemporalDep
@@ -22,6 +23,41 @@ MAX_NOTIFICATION_BYTES = 64 * 1024
 log = logging.getLogger(__name__)
 
 
+class GatewayFailure(BaseModel):
+    """WeChat Pay's terms for "not handled: send it again"."""
+
+    code: str  # FAIL
+    message: str
+
+
+class GatewayRefusal(BaseModel):
+    detail: str | GatewayFailure
+
+
+# Each gateway is answered in its own terms: WeChat Pay by status code (JSON on a refusal), Alipay by
+# the plain text `success` (anything else, and it sends the notification again).
+ALIPAY_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+GATEWAY_ANSWERS: dict[int | str, dict] = {
+    200: {"description": "Alipay: handled (`success`)", "content": ALIPAY_TEXT},
+    204: {"description": "WeChat Pay: handled"},
+    401: {
+        "description": "unsigned, forged, stale or unreadable: changes nothing",
+        "model": GatewayFailure,
+        "content": ALIPAY_TEXT,
+    },
+    404: {
+        "description": "the gateway is not connected here, or the notification names no refund of ours",
+        "model": GatewayRefusal,
+    },
+    429: {
+        "description": "too many calls, or too many refused ones, from this address",
+        "model": GatewayFailure,
+        "content": ALIPAY_TEXT,
+    },
+    503: {"description": "the refund's workflow could not be told; send it again", "model": GatewayRefusal},
+}
+
+
 def _respond(
     answer: CallbackAnswer, *, status_code: int | None = None, headers: dict | None = None
 ) -> Response:
@@ -33,13 +69,7 @@ def _respond(
     )
 
 
-@router.post(
-    "/{gateway}/notify",
-    responses={
-        401: {"description": "unsigned, forged, stale or unreadable: changes nothing"},
-        429: {"description": "too many calls, or too many refused ones, from this address"},
-    },
-)
+@router.post("/{gateway}/notify", response_class=Response, responses=GATEWAY_ANSWERS)
 async def gateway_notify(
     gateway: Gateway, request: Request, session: SessionDep, temporal: TemporalDep
 ) -> Response:

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Response
 
 from api.deps import ReportMonthDep as MonthDep
 from api.deps import SessionDep, require_roles
+from api.errors import refusals
 from api.services.refund_report import RefundReport, refund_report, refund_report_csv
 from db.models import User
 from domain.roles import REPORT_READERS
 
-router = APIRouter(prefix="/api/reports", tags=["reports"])
+router = APIRouter(prefix="/api/reports", tags=["reports"], responses=refusals(401, 403))
 # Declared before the month, so a caller without the role learns that first (403, not 422).
 ReportReader = Annotated[User, Depends(require_roles(*REPORT_READERS))]
 

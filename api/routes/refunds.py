@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
 
 from api.deps import CurrentUser, PageLimit, PageOffset, SessionDep, SettingsDep, TemporalDep, require_roles
+from api.errors import refusals
 from api.routes.case_views import NoticeSent, TimelineItem, case_history
 from api.services import refunds as service
 from api.services.workflow_calls import query_case
@@ -30,7 +31,30 @@ from domain.roles import REFUND_CONFIRMERS, REFUND_DECIDERS, REFUND_READERS, Rol
 from domain.text import PlainText
 from workflows.refund import RefundWorkflow
 
-router = APIRouter(prefix="/api/refunds", tags=["refunds"])
+router = APIRouter(prefix="/api/refunds", tags=["refunds"], responses=refusals(401))
+# An order the student does not have is 404; a policy missing for its course type, 503.
+JUDGING_REFUSALS = refusals(403, 404, 503, meanings={404: "the student has no such order"})
+# A refund's workflow update: 404 for one the caller may not see, 403 for one of another reviewer
+# group's, 409 when it is not in the state the update is for, 503 when no worker answers.
+UPDATE_REFUSALS = refusals(403, 404, 409, 503)
+
+
+class RefundInProgress(BaseModel):
+    message: str
+    refund_id: str  # the refund already running for the order
+
+
+class RefundConflict(BaseModel):
+    detail: str | RefundInProgress
+
+
+REFUND_CONFLICT = {
+    409: {
+        "model": RefundConflict,
+        "description": "the order has a refund in progress (the detail names it, to follow it), is "
+        "refunded in full, or was paid through a gateway not connected here",
+    }
+}
 
 
 class QuoteIn(BaseModel):
@@ -115,7 +139,7 @@ class DecisionIn(BaseModel):
         return self
 
 
-@router.post("/quote", response_model=QuoteOut)
+@router.post("/quote", response_model=QuoteOut, responses=JUDGING_REFUSALS)
 def quote_refund(
     body: QuoteIn, session: SessionDep, student: Annotated[User, Depends(require_roles(Role.STUDENT))]
 ) -> QuoteOut:
@@ -138,7 +162,12 @@ def quote_refund(
     )
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=RefundAccepted)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RefundAccepted,
+    responses=JUDGING_REFUSALS | REFUND_CONFLICT,
+)
 async def request_refund(
     request: Request,
     body: RefundIn,
@@ -165,7 +194,7 @@ async def request_refund(
     )
 
 
-@router.get("", response_model=list[RefundOut])
+@router.get("", response_model=list[RefundOut], responses=refusals(403))
 def list_refunds(
     session: SessionDep,
     user: CurrentUser,
@@ -179,7 +208,7 @@ def list_refunds(
     return [RefundOut.of(refund) for refund in refunds]
 
 
-@router.get("/{refund_id}", response_model=RefundDetail)
+@router.get("/{refund_id}", response_model=RefundDetail, responses=refusals(404))
 def get_refund(refund_id: str, session: SessionDep, user: CurrentUser) -> RefundDetail:
     refund = service.readable_refund(session=session, user=user, refund_id=refund_id)
     timeline, notices = case_history(session=session, user=user, case_type="refund", case_id=refund.id)
@@ -196,7 +225,7 @@ class RefundLive(BaseModel):
     timeline: list[TimelineEntry]
 
 
-@router.get("/{refund_id}/live", response_model=RefundLive)
+@router.get("/{refund_id}/live", response_model=RefundLive, responses=refusals(403, 404, 503))
 async def get_refund_live(
     refund_id: str,
     session: SessionDep,
@@ -223,7 +252,7 @@ class ConfirmationIn(BaseModel):
     note: Annotated[PlainText, Field(min_length=1, max_length=1000)]
 
 
-@router.post("/{refund_id}/confirmation", response_model=DecisionReceipt)
+@router.post("/{refund_id}/confirmation", response_model=DecisionReceipt, responses=UPDATE_REFUSALS)
 async def confirm_refund(
     refund_id: str,
     body: ConfirmationIn,
@@ -246,7 +275,7 @@ async def confirm_refund(
     )
 
 
-@router.post("/{refund_id}/decision", response_model=DecisionReceipt)
+@router.post("/{refund_id}/decision", response_model=DecisionReceipt, responses=UPDATE_REFUSALS)
 async def decide_refund(
     refund_id: str,
     body: DecisionIn,

@@ -10,14 +10,14 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, col, delete, select
 
 from api.deps import SessionDep, require_roles
-from api.errors import field_error
+from api.errors import field_error, refusals
 from api.services.audit import audit_config_change
 from db.models import ReviewerGroup, ReviewerGroupMember, RoutingRuleRow, User
 from domain.roles import Role
 from domain.routing import RoutingRule
 from domain.text import PlainText
 
-router = APIRouter(prefix="/api/routing", tags=["routing"])
+router = APIRouter(prefix="/api/routing", tags=["routing"], responses=refusals(401, 403))
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
 GroupId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
 # Who may sit in a reviewer group: reviewers decide its refunds; a lead may join to decide too.
@@ -47,7 +47,8 @@ class GroupIn(BaseModel):
 
 class RuleIn(RoutingRule):
     priority: Annotated[int, Field(ge=1, le=100_000)]
-    min_amount_fen: Annotated[int | None, Field(ge=0)] = None
+    # No order is paid more (PUT /api/orders takes up to this), and the column is a database integer.
+    min_amount_fen: Annotated[int | None, Field(ge=0, le=100_000_000)] = None
 
 
 class RulesIn(BaseModel):
@@ -103,7 +104,9 @@ def put_group(group_id: GroupId, body: GroupIn, session: SessionDep, admin: Admi
     return next(g for g in _routing(session).groups if g.id == group_id)
 
 
-@router.put("/groups/{group_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.put(
+    "/groups/{group_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=refusals(404)
+)
 def add_member(group_id: str, user_id: str, session: SessionDep, admin: AdminUser) -> Response:
     if session.get(ReviewerGroup, group_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no reviewer group {group_id}")
@@ -123,7 +126,9 @@ def add_member(group_id: str, user_id: str, session: SessionDep, admin: AdminUse
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.delete("/groups/{group_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/groups/{group_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=refusals(404)
+)
 def remove_member(group_id: str, user_id: str, session: SessionDep, admin: AdminUser) -> Response:
     """Refunds already assigned to them stay theirs; new ones go to the rest of the group."""
     membership = session.get(ReviewerGroupMember, (group_id, user_id))

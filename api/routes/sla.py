@@ -14,13 +14,14 @@ from pydantic import AwareDatetime, ValidationInfo, field_validator
 from sqlmodel import Session
 
 from api.deps import SessionDep, require_roles
+from api.errors import refusals
 from api.services.audit import audit_config_change
 from db.models import User
 from db.sla_store import save_sla_terms, sla_in_force
 from domain.complaints import ComplaintCategory, SlaTerms
 from domain.roles import Role
 
-router = APIRouter(prefix="/api/complaints/sla", tags=["complaints"])
+router = APIRouter(prefix="/api/complaints/sla", tags=["complaints"], responses=refusals(401, 403))
 SLA_READERS = (Role.AGENT, Role.LEAD, Role.ADMIN)
 
 

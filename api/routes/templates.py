@@ -12,15 +12,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.deps import SessionDep, require_roles
-from api.errors import field_error
+from api.errors import field_error, refusals
 from db.models import NoticeTemplateVersion, User
 from domain.roles import Role
 from domain.text import PlainText
 from integrations.notice_renderer import NoticeRenderer, RenderedNotice, TemplateProblem
 
 router = APIRouter(
-    prefix="/api/templates", tags=["templates"], dependencies=[Depends(require_roles(Role.ADMIN))]
+    prefix="/api/templates",
+    tags=["templates"],
+    dependencies=[Depends(require_roles(Role.ADMIN))],
+    responses=refusals(401, 403),
 )
+NO_TEMPLATE = refusals(404, meanings={404: "no notice template of that name"})
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
 TemplateSource = Annotated[PlainText, Field(min_length=1, max_length=20_000)]
 
@@ -144,13 +148,13 @@ def list_templates(session: SessionDep, renderer: RendererDep) -> list[TemplateS
     ]
 
 
-@router.get("/{name}", response_model=TemplateOut)
+@router.get("/{name}", response_model=TemplateOut, responses=NO_TEMPLATE)
 def get_template(name: str, session: SessionDep, renderer: RendererDep) -> TemplateOut:
     _known(renderer, name)
     return _template_out(session, renderer, name)
 
 
-@router.post("/{name}/preview", response_model=PreviewOut)
+@router.post("/{name}/preview", response_model=PreviewOut, responses=NO_TEMPLATE)
 def preview_template(name: str, body: PreviewIn, session: SessionDep, renderer: RendererDep) -> PreviewOut:
     """Render a draft (or the text in force) with sample data: nothing is saved."""
     _known(renderer, name)
@@ -162,7 +166,12 @@ def preview_template(name: str, body: PreviewIn, session: SessionDep, renderer: 
     return PreviewOut(template=name, subject=rendered.subject, text=rendered.text, html=rendered.html)
 
 
-@router.put("/{name}", response_model=TemplateOut, status_code=status.HTTP_201_CREATED)
+@router.put(
+    "/{name}",
+    response_model=TemplateOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=NO_TEMPLATE | refusals(409, meanings={409: "another admin saved it at the same moment"}),
+)
 def save_template(
     name: str, body: TemplateIn, session: SessionDep, renderer: RendererDep, admin: AdminUser
 ) -> TemplateOut:
@@ -176,7 +185,11 @@ def save_template(
     return _template_out(session, renderer, name)
 
 
-@router.post("/{name}/revert", response_model=TemplateOut)
+@router.post(
+    "/{name}/revert",
+    response_model=TemplateOut,
+    responses=NO_TEMPLATE | refusals(409, meanings={409: "the shipped default is in force already"}),
+)
 def revert_template(name: str, session: SessionDep, renderer: RendererDep, admin: AdminUser) -> TemplateOut:
     """Back to the shipped default, as a new version (the edits stay in the history)."""
     _known(renderer, name)

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, require_roles
+from api.errors import refusals
 from api.services import users as service
 from db.models import User
 from domain.complaints import Department
 from domain.roles import Role
 from domain.text import PlainText
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+router = APIRouter(prefix="/api/users", tags=["users"], responses=refusals(401, 403))
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
 
 
@@ -63,7 +64,11 @@ def create_staff(body: StaffIn, session: SessionDep, admin: AdminUser) -> StaffO
     return staff_out(session, user)
 
 
-@router.patch("/{user_id}", response_model=StaffOut)
+@router.patch(
+    "/{user_id}",
+    response_model=StaffOut,
+    responses=refusals(404, 409, meanings={409: "an admin cannot take their own admin rights away"}),
+)
 def change_staff(user_id: str, body: StaffChange, session: SessionDep, admin: AdminUser) -> StaffOut:
     user = service.change_staff(session, admin=admin, user_id=user_id, **body.model_dump())
     return staff_out(session, user)

@@ -14,13 +14,17 @@ from pydantic import AwareDatetime, BaseModel, Field, HttpUrl, field_validator
 from sqlmodel import Session, col, select
 
 from api.deps import PageLimit, PageOffset, SessionDep, require_roles
+from api.errors import refusals
 from db.models import User, WebhookDelivery, WebhookSubscription
 from domain.roles import Role
 from domain.text import PlainText
 from domain.webhooks import DeliveryStatus, pattern_problem
 
 router = APIRouter(
-    prefix="/api/webhooks", tags=["webhooks"], dependencies=[Depends(require_roles(Role.ADMIN))]
+    prefix="/api/webhooks",
+    tags=["webhooks"],
+    dependencies=[Depends(require_roles(Role.ADMIN))],
+    responses=refusals(401, 403),
 )
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
 EventTypes = Annotated[list[str], Field(min_length=1, max_length=20)]
@@ -109,7 +113,7 @@ def list_subscriptions(session: SessionDep) -> list[WebhookSubscription]:
     return list(session.exec(select(WebhookSubscription).order_by(col(WebhookSubscription.created_at))))
 
 
-@router.patch("/{subscription_id}", response_model=SubscriptionOut)
+@router.patch("/{subscription_id}", response_model=SubscriptionOut, responses=refusals(404))
 def change_subscription(
     subscription_id: str, body: SubscriptionChange, session: SessionDep
 ) -> WebhookSubscription:
@@ -127,7 +131,7 @@ def change_subscription(
     return subscription
 
 
-@router.get("/{subscription_id}/deliveries", response_model=list[DeliveryOut])
+@router.get("/{subscription_id}/deliveries", response_model=list[DeliveryOut], responses=refusals(404))
 def list_deliveries(
     subscription_id: str,
     session: SessionDep,

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import field_error
+from api.errors import field_error, refusals
 from api.request_body import body_or_413
 from api.services.customers import resolve_customer
 from api.services.intake import Taken, open_complaint_of, take_message
@@ -28,6 +28,18 @@ router = APIRouter(prefix="/api/intake/wechat", tags=["intake"])
 Signature = Annotated[str, Query(max_length=64)]
 Timestamp = Annotated[str, Query(max_length=20)]
 Nonce = Annotated[str, Query(max_length=64)]
+
+PLAIN_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+# What WeChat's server may be told besides its answer: each refusal changes nothing.
+WECHAT_REFUSALS = refusals(
+    403,
+    429,
+    503,
+    meanings={
+        403: "not signed with the account's Token, or signed too long ago",
+        503: "AFTERCARE_WECHAT_OFFICIAL_TOKEN is not configured, or the workflow service did not answer",
+    },
+)
 
 ONLY_TEXT = "您好，这里目前只能接收文字消息。请用文字描述您遇到的问题，我们收到后会马上告诉您反馈编号。"
 
@@ -48,7 +60,13 @@ def _signed_by_wechat(
             raise HTTPException(status.HTTP_403_FORBIDDEN, "signature does not match or is too old")
 
 
-@router.get("", response_class=PlainTextResponse)
+@router.get(
+    "",
+    # Response, not PlainTextResponse: the refusals are JSON, and FastAPI documents a route's declared
+    # responses in its response class's media type.
+    response_class=Response,
+    responses={200: {"description": "`echostr`, echoed", "content": PLAIN_TEXT}} | WECHAT_REFUSALS,
+)
 def confirm_server(
     signature: Signature, timestamp: Timestamp, nonce: Nonce, echostr: Annotated[str, Query(max_length=256)],
     request: Request, settings: SettingsDep,
@@ -75,7 +93,21 @@ def acknowledgement(taken: Taken) -> str:
     )
 
 
-@router.post("")
+@router.post(
+    "",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "a passive text reply (XML), or `success` for an event",
+            "content": {
+                "application/xml": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        }
+    }
+    | WECHAT_REFUSALS
+    | refusals(413),
+)
 async def receive_message(
     request: Request,
     signature: Signature,

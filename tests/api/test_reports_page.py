@@ -144,4 +144,9 @@ def test_a_lead_adds_an_improvement_action_and_moves_it_on(
         ).status_code
         == 422
     )
+    # An action number past a database integer was PostgreSQL's error (a 500): refused on the path.
+    too_big = api.post(
+        "/reports/actions/2147483648", data={"month": "2025-08", "status": "done"}, headers=OURS
+    )
+    assert too_big.status_code == 422
     api.cookies.clear()

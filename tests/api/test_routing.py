@@ -111,6 +111,13 @@ def test_bad_routing_edits_are_refused_and_change_nothing(
     refused(
         [{"priority": 1, "group_id": "vip-desk", "min_amount_fen": -1}, catch_all], "greater than or equal"
     )
+    # Past what a database integer holds this was a 500 on both databases; no order is paid more than
+    # PUT /api/orders takes, so neither is a rule's threshold.
+    for too_much in (100_000_001, 2**31, 2**63):
+        refused(
+            [{"priority": 1, "group_id": "vip-desk", "min_amount_fen": too_much}, catch_all],
+            "less than or equal to 100000000",
+        )
     refused([{"priority": 1, "group_id": "vip-desk", "course_type": "diamond"}, catch_all], "course_type")
     refused([], "at least 1")
     bad_group = api.put("/api/routing/groups/Bad Name!", json={"name": "x"}, headers=admin)

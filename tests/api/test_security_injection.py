@@ -185,3 +185,37 @@ def test_a_nul_in_a_sign_in_name_or_a_body_id_is_refused_never_a_500(api: TestCl
     ):
         assert answer.status_code in (401, 404, 422), (answer.request.url, answer.status_code, answer.text)
         assert not any(marker in answer.text for marker in LEAK_MARKERS)
+
+
+def test_a_body_that_cannot_be_read_is_a_422_on_the_body_never_a_400(api: TestClient, world: World) -> None:
+    """Found by the fuzzer: JSON that is not UTF-8 was FastAPI's own 400 ("There was an error parsing
+    the body"), and a form Starlette cannot parse its 400, which no operation declares. Bad input is a
+    422 beside its field, here the body — before the caller's token is looked at, as for any JSON that
+    does not parse."""
+    student = {"Authorization": f"Bearer {world.tokens[Role.STUDENT]}"}
+    json_type = {"Content-Type": "application/json"}
+    many_fields = b"".join(
+        b'--x\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(1001)
+    )
+    for answer, problem in (
+        (
+            api.post("/api/refunds/quote", content=b'{"order_id": "\xff"}', headers=student | json_type),
+            "UTF-8",
+        ),
+        (api.put("/api/me/preferences", content=b'{"locale": "\xc3"}', headers=json_type), "UTF-8"),
+        (
+            api.post("/api/auth/token", content=b"a=b", headers={"Content-Type": "multipart/form-data"}),
+            "Missing boundary",
+        ),
+        (
+            api.post(
+                "/api/auth/token",
+                content=many_fields + b"--x--\r\n",
+                headers={"Content-Type": "multipart/form-data; boundary=x"},
+            ),
+            "Too many fields",
+        ),
+    ):
+        assert answer.status_code == 422, (answer.request.url, answer.text)
+        [error] = answer.json()["detail"]
+        assert error["loc"] == ["body"] and problem in error["msg"], error
