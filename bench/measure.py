@@ -74,33 +74,43 @@ class ProcessSampler:
         self.peak: dict[str, dict[str, float]] = {}
         self.last: dict[str, dict[str, float]] = {}
         self.cpu: dict[str, dict[str, float]] = {}
+        self._cpu_at_start: dict[str, float] = {}  # each process's CPU time when this phase began
 
     def add(self, name: str, pid: int | None) -> None:
-        """A process that joins for a phase (the skeleton's worker)."""
+        """A process started during this phase (the skeleton's worker): all its CPU time is this phase's."""
         if pid is not None:
             self.pids[name] = pid
+            self._cpu_at_start[name] = 0.0
+
+    def leave(self, name: str) -> None:
+        """A process about to stop: its CPU time in this phase is taken now, and it is sampled no more."""
+        self._take_cpu(name)
+        self.pids.pop(name, None)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         self.current = name
-        self._sample()
-        started = {process: cpu_seconds(pid) for process, pid in self.pids.items()}
+        self.sample()
+        self._cpu_at_start = {process: cpu_seconds(pid) or 0.0 for process, pid in self.pids.items()}
         try:
             yield
         finally:
-            self._sample()
-            used = self.cpu.setdefault(name, {})
-            for process, pid in self.pids.items():
-                now, then = cpu_seconds(pid), started.get(process)
-                if now is not None:
-                    used[process] = round(now - (then or 0.0), 1)
+            self.sample()
+            for process in list(self.pids):
+                self._take_cpu(process)
             self.current = "between"
+
+    def _take_cpu(self, process: str) -> None:
+        now = cpu_seconds(self.pids[process]) if process in self.pids else None
+        if now is not None:
+            used = now - self._cpu_at_start.get(process, 0.0)
+            self.cpu.setdefault(self.current, {})[process] = round(used, 1)
 
     @asynccontextmanager
     async def sampling(self) -> AsyncIterator[None]:
         async def loop() -> None:
             while True:
-                self._sample()
+                self.sample()
                 await asyncio.sleep(SAMPLE_SECONDS)
 
         task = asyncio.create_task(loop())
@@ -109,7 +119,8 @@ class ProcessSampler:
         finally:
             task.cancel()
 
-    def _sample(self) -> None:
+    def sample(self) -> None:
+        """Each process's RSS now (the loop in sampling() calls it every second)."""
         for name, pid in self.pids.items():
             mib = rss_mib(pid)
             if mib is None:

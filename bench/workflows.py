@@ -292,6 +292,7 @@ async def skeleton_phase(system: System, n: int, at_once: int, processes: Proces
             await driver.run(n, at_once, id_prefix="skeleton")
             watching.cancel()
     finally:
+        processes.leave("skeleton worker")
         worker.stop()
     seconds = max(driver.finished) - began
     return {

@@ -99,7 +99,13 @@ def section(result: dict[str, Any]) -> str:
     processes = sorted({name for phase in result["rss_mib"].values() for name in phase})
     for name in processes:
         lines.append(
-            row(name, *(f"{phase.get(name, {}).get('peak', 0):,.0f}" for phase in result["rss_mib"].values()))
+            row(
+                name,
+                *(
+                    f"{phase[name]['peak']:,.0f}" if name in phase else "–"
+                    for phase in result["rss_mib"].values()
+                ),
+            )
         )
     return "\n".join([*lines, "", *_cpu_table(result)])
 

@@ -3,11 +3,14 @@ of docs/benchmarks.md it replaces (and only that)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from bench.measure import Latencies
+from bench.measure import Latencies, ProcessSampler, cpu_seconds
 from bench.workflows_report import section, write_section
 
 MARKERS = ("<!-- bench:workflows -->", "<!-- /bench:workflows -->")
@@ -113,3 +116,31 @@ def test_percentiles_are_nearest_rank() -> None:
     assert (hundred.percentile(50), hundred.percentile(95), hundred.percentile(99)) == (50.0, 95.0, 99.0)
     assert Latencies([0.3]).summary()["p99"] == 0.3
     assert Latencies().summary() == {"count": 0}
+
+
+# Spends half a second of CPU, then idles.
+BUSY_THEN_IDLE = """
+import time
+start = time.process_time()
+while time.process_time() - start < 0.5:
+    pass
+time.sleep(30)
+"""
+
+
+def test_a_process_that_joins_and_leaves_a_phase_is_charged_its_cpu_there_only() -> None:
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_THEN_IDLE])
+    try:
+        sampler = ProcessSampler({})
+        with sampler.phase("first"):
+            sampler.add("busy", busy.pid)
+            while (cpu_seconds(busy.pid) or 0.0) < 0.5:
+                time.sleep(0.05)
+            sampler.leave("busy")
+        with sampler.phase("second"):
+            pass
+    finally:
+        busy.kill()
+        busy.wait()
+    assert 0.5 <= sampler.cpu["first"]["busy"] < 5
+    assert "busy" not in sampler.cpu.get("second", {})
