@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test test-fast test-resilience lint migrate seed bench bench-tuning bench-reports replay clean
+.PHONY: install dev test test-fast test-resilience lint migrate seed bench bench-scale bench-tuning bench-reports replay clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,15 @@ BENCH_REFUNDS ?= 300
 BENCH_ARGS ?=
 bench: install
 	$(BIN)/python -m bench.workflows --refunds $(BENCH_REFUNDS) $(BENCH_ARGS)
+
+## make bench-scale: the rush standing still (bench/scale.py): BENCH_SCALE_REFUNDS refunds awaiting review and
+## as many complaints with running SLA timers, opened through the API on one dev server; worker RSS as they
+## grow, the review queue's latency and the timers' lateness with all of them open; writes docs/benchmarks.md.
+## The issue's size, 20,000 each, takes hours on 2 cores; BENCH_SCALE_ARGS="--help".
+BENCH_SCALE_REFUNDS ?= 20000
+BENCH_SCALE_ARGS ?=
+bench-scale: install
+	$(BIN)/python -m bench.scale --refunds $(BENCH_SCALE_REFUNDS) --complaints $(BENCH_SCALE_REFUNDS) $(BENCH_SCALE_ARGS)
 
 ## make bench-tuning: each worker/database/dev-server setting alone against the defaults, refunds at max rate
 ## (bench/tuning.py); writes its table into docs/benchmarks.md. About 25 minutes.

@@ -27,22 +27,20 @@ import random
 import sys
 import tempfile
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlmodel import col, func, select
 from temporalio.client import Client, WorkflowHistory
 
 from bench.measure import Latencies, ProcessSampler, machine_summary
 from bench.skeleton import SkeletonDriver, count, refund_shape
+from bench.traffic import POLL_SECONDS, Errors, Reviewers, StudentsAsking, complaint_load, set_complaint_sla
 from bench.workflows_report import section, write_section
 from db.migrate import upgrade
 from db.models import Complaint, Notification
 from devstack.temporal_dev_config import dev_config
-from domain.complaints import ComplaintCategory
 from domain.notifications import Channel, NoticeEvent
 from settings import PROJECT_ROOT
 from tests.processes import ServiceProcess, aftercare_env
@@ -54,139 +52,6 @@ RESULTS_DIR = PROJECT_ROOT / ".data" / "bench"
 MARKERS = ("<!-- bench:workflows -->", "<!-- /bench:workflows -->")
 ORDERS_EACH = 10  # refunds per student
 SLA_MINUTES = (1, 2)  # first response, resolution: timers that fire within the run
-POLL_SECONDS = 0.5
-
-
-class Errors:
-    """Every answer that was not the one a working system gives, by kind."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.examples: dict[str, str] = {}
-
-    def add(self, kind: str, detail: str) -> None:
-        self.counts[kind] += 1
-        self.examples.setdefault(kind, detail[:300])
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-class Reviewers:
-    """Reviewers working the review queue: each reads the first page of refunds awaiting review and
-    approves those nobody else has taken, until told to stop."""
-
-    def __init__(self, system: System, headers: dict[str, str], count: int, errors: Errors) -> None:
-        self.system = system
-        self.headers = headers
-        self.count = count
-        self.errors = errors
-        self.queue_latency = Latencies()
-        self.approved_at: dict[str, float] = {}  # refund id → when its approval was sent (epoch)
-        self._taken: set[str] = set()
-        self._stop = asyncio.Event()
-
-    async def run(self) -> None:
-        await asyncio.gather(*(self._work() for _ in range(self.count)))
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def _work(self) -> None:
-        while not self._stop.is_set():
-            began = time.perf_counter()
-            try:
-                page = await self.system.api.get(
-                    "/api/refunds", params={"status": "awaiting_review", "limit": 50}, headers=self.headers
-                )
-            except httpx.TransportError as exc:
-                self.errors.add("review queue: no answer", repr(exc))
-                continue
-            self.queue_latency.add(time.perf_counter() - began)
-            if page.status_code != 200:
-                self.errors.add(f"review queue: {page.status_code}", page.text)
-                await asyncio.sleep(POLL_SECONDS)
-                continue
-            fresh = [r["refund_id"] for r in page.json() if r["refund_id"] not in self._taken]
-            if not fresh:
-                await asyncio.sleep(POLL_SECONDS)
-                continue
-            for refund_id in fresh:
-                if refund_id in self._taken:
-                    continue
-                self._taken.add(refund_id)
-                await self._approve(refund_id)
-
-    async def _approve(self, refund_id: str) -> None:
-        sent = time.time()
-        try:
-            answer = await self.system.api.post(
-                f"/api/refunds/{refund_id}/decision",
-                headers=self.headers,
-                json={"decision": "approve", "reason": "符合退款政策"},
-            )
-        except httpx.TransportError as exc:
-            self.errors.add("approval: no answer", repr(exc))
-            self._taken.discard(refund_id)  # asked again from the queue
-            return
-        if answer.status_code == 200:
-            self.approved_at[refund_id] = sent
-            return
-        self.errors.add(f"approval: {answer.status_code}", answer.text)
-        if answer.status_code in (502, 503, 504):
-            self._taken.discard(refund_id)
-
-
-class Students:
-    """Students asking for their refunds through the API: at most `at_once` requests in flight, or
-    one every `every_seconds` (an open arrival rate, whatever the answers take)."""
-
-    def __init__(self, system: System, errors: Errors) -> None:
-        self.system = system
-        self.errors = errors
-        self.asked_at: dict[str, float] = {}  # refund id → when the request was sent (epoch)
-        self.answer_latency = Latencies()
-
-    async def ask(self, journey: Journey) -> None:
-        while True:
-            sent = time.time()
-            began = time.perf_counter()
-            try:
-                answer = await self.system.api.post(
-                    "/api/refunds",
-                    headers=journey.student,
-                    json={"order_id": journey.order_id, "reason": "课程时间冲突，无法继续学习"},
-                )
-            except httpx.TransportError as exc:
-                self.errors.add("refund request: no answer", repr(exc))
-                await asyncio.sleep(1)
-                continue
-            if answer.status_code == 202:
-                self.answer_latency.add(time.perf_counter() - began)
-                journey.refund_id = answer.json()["refund_id"]
-                self.asked_at[journey.refund_id] = sent
-                return
-            self.errors.add(f"refund request: {answer.status_code}", answer.text)
-            if answer.status_code not in (502, 503, 504):
-                return
-            await asyncio.sleep(1)
-
-    async def closed_loop(self, journeys: list[Journey], at_once: int) -> None:
-        slots = asyncio.Semaphore(at_once)
-
-        async def one(journey: Journey) -> None:
-            async with slots:
-                await self.ask(journey)
-
-        await asyncio.gather(*(one(j) for j in journeys))
-
-    async def open_loop(self, journeys: list[Journey], every_seconds: float) -> None:
-        start = asyncio.get_running_loop().time()
-        async with asyncio.TaskGroup() as asks:
-            for n, journey in enumerate(journeys):
-                await asyncio.sleep(max(0.0, start + n * every_seconds - asyncio.get_running_loop().time()))
-                asks.create_task(self.ask(journey))
 
 
 def inbox_times(system: System, event: NoticeEvent, refund_ids: list[str]) -> dict[str, float]:
@@ -202,7 +67,7 @@ def inbox_times(system: System, event: NoticeEvent, refund_ids: list[str]) -> di
     return {case_id: stored.replace(tzinfo=stored.tzinfo or UTC).timestamp() for case_id, stored in rows}
 
 
-async def until_refunded(system: System, students: Students, total: int, within_seconds: float) -> None:
+async def until_refunded(system: System, students: StudentsAsking, total: int, within_seconds: float) -> None:
     """Until every refund asked for has its "refunded" notice in the student's inbox (the last thing
     a refund does, after its status says refunded)."""
     deadline = time.monotonic() + within_seconds
@@ -223,7 +88,7 @@ async def refund_phase(
     """Ask for every journey's refund (closed loop, or one every `every_seconds`), review and pay
     them, and measure."""
     errors = Errors()
-    students = Students(system, errors)
+    students = StudentsAsking(system, errors)
     reviewers = Reviewers(system, reviewer, args.reviewers, errors)
     began = time.time()
     async with asyncio.TaskGroup() as phase:
@@ -303,45 +168,6 @@ async def skeleton_phase(system: System, n: int, at_once: int, processes: Proces
         "errors": dict(driver.errors),
         "error_examples": driver.error_examples,
     }
-
-
-async def complaint_load(
-    system: System,
-    students: list[dict[str, str]],
-    complaints: int,
-    admin: dict[str, str],
-    every_seconds: float,
-) -> list[str]:
-    """File `complaints` complaints, the students taking turns, one every `every_seconds`, under an SLA
-    of minutes."""
-    first_response, resolution = SLA_MINUTES
-    for category in ComplaintCategory:
-        terms = (await system.api.get("/api/complaints/sla", headers=admin)).json()
-        department = next(t["department"] for t in terms if t["category"] == category.value)
-        answer = await system.api.put(
-            f"/api/complaints/sla/{category.value}",
-            headers=admin,
-            json={
-                "first_response_minutes": first_response,
-                "resolution_minutes": resolution,
-                "department": department,
-                "business_hours_only": False,
-            },
-        )
-        answer.raise_for_status()
-    filed: list[str] = []
-    start = asyncio.get_running_loop().time()
-    for n in range(complaints):
-        student = students[n % len(students)]
-        await asyncio.sleep(max(0.0, start + n * every_seconds - asyncio.get_running_loop().time()))
-        answer = await system.api.post(
-            "/api/complaints",
-            headers=student,
-            json={"text": "直播课一直卡顿，老师的声音断断续续，回放也打不开"},
-        )
-        answer.raise_for_status()
-        filed.append(answer.json()["complaint_id"])
-    return filed
 
 
 async def timer_lateness(client: Client, complaint_ids: list[str]) -> Latencies:
@@ -439,14 +265,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"bench: max {max_rate['per_second']:.2f}/s; half rate {half:.2f}/s with complaints",
                 flush=True,
             )
+            complaint_errors = Errors()
             with processes.phase("half rate"):
                 # Complaints spread over the refunds' arrivals: the SLA timers run while they come.
                 complaint_every = half_rate_refunds / half / max(args.complaints, 1)
+                await set_complaint_sla(
+                    system, admin, first_response_minutes=SLA_MINUTES[0], resolution_minutes=SLA_MINUTES[1]
+                )
                 complaints_task = asyncio.create_task(
                     complaint_load(
-                        system, list(students.headers.values()), args.complaints, admin, complaint_every
+                        system, list(students.headers.values()), args.complaints, complaint_errors,
+                        complaint_every,
                     )
-                )
+                )  # fmt: skip
                 half_rate = await refund_phase(
                     system, students.journeys[args.refunds :][:half_rate_refunds], reviewer, args,
                     every_seconds=1 / half,
@@ -462,7 +293,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "max_rate": max_rate,
             "ratio": max_rate["per_second"] / skeleton["per_second"],
             "half_rate": {**half_rate, "rate_asked": half},
-            "complaints": {"filed": len(complaint_ids), "timer_lateness": timers.summary()},
+            "complaints": {
+                "filed": len(complaint_ids),
+                "timer_lateness": timers.summary(),
+                "errors": dict(complaint_errors.counts),
+                "error_examples": complaint_errors.examples,
+            },
             "rss_mib": processes.rss_summary(),
             "cpu_seconds": processes.cpu,
         }

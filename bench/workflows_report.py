@@ -37,8 +37,8 @@ def _verdict(ok: bool) -> str:
 
 
 def _errors(phases: list[dict[str, Any]]) -> str:
-    kinds = [f"{kind} ×{n}" for phase in phases for kind, n in phase["errors"].items()]
-    total = sum(phase_count for phase in phases for phase_count in phase["errors"].values())
+    kinds = [f"{kind} ×{n}" for phase in phases for kind, n in phase.get("errors", {}).items()]
+    total = sum(phase_count for phase in phases for phase_count in phase.get("errors", {}).values())
     return f"Errors: **{total}** (goal 0: {_verdict(total == 0)})" + (
         " — " + "; ".join(kinds) if kinds else ""
     )
@@ -57,6 +57,7 @@ def _setup(result: dict[str, Any]) -> str:
 
 def section(result: dict[str, Any]) -> str:
     skeleton, max_rate, half = result["skeleton"], result["max_rate"], result["half_rate"]
+    complaints = result["complaints"]
     shape = skeleton["shape"]
     ack_p99 = half["request_to_acknowledged"].get("p99", float("inf"))
     ratio = result["ratio"]
@@ -87,11 +88,11 @@ def section(result: dict[str, Any]) -> str:
         _latency('approval → "refunded" notice stored, half rate', half["approval_to_refunded_notice"]),
         _latency("review queue (GET, 50 a page), max rate", max_rate["review_queue"], _ms),
         _latency("review queue (GET, 50 a page), half rate", half["review_queue"], _ms),
-        _latency(f"SLA timers of {result['complaints']['filed']} complaints: fired after due",
-                 result["complaints"]["timer_lateness"]),
+        _latency(f"SLA timers of {complaints['filed']} complaints: fired after due",
+                 complaints["timer_lateness"]),
         "",
         f"Acknowledgement p99 at half rate: {ack_p99:.2f} s (goal ≤ {GOAL_ACK_P99_SECONDS:.0f} s: "
-        f"{_verdict(ack_p99 <= GOAL_ACK_P99_SECONDS)}). {_errors([skeleton, max_rate, half])}.",
+        f"{_verdict(ack_p99 <= GOAL_ACK_P99_SECONDS)}). {_errors([skeleton, max_rate, half, complaints])}.",
         "",
         row("Resident memory, peak (MiB)", *result["rss_mib"]),
         "|---|" + "---:|" * len(result["rss_mib"]),

@@ -171,7 +171,11 @@ async def running_system(
         )
         async with AsyncExitStack() as clients:
             api = await clients.enter_async_context(
-                httpx.AsyncClient(base_url=settings.callback_base_url, timeout=60)
+                # An idle connection is let go before uvicorn's 5 s keep-alive ends: reused just as
+                # the server closes it, a request fails unanswered (ReadError) for no fault of ours.
+                httpx.AsyncClient(
+                    base_url=settings.callback_base_url, timeout=60, limits=httpx.Limits(keepalive_expiry=2)
+                )
             )
             sandbox = await clients.enter_async_context(
                 httpx.AsyncClient(base_url=settings.sandbox_base_url, timeout=30)

@@ -1,0 +1,213 @@
+"""The benchmarks' load, through the HTTP API as people make it: students asking for refunds and
+filing complaints, reviewers working the review queue, an admin setting complaint SLAs, and a tally
+of every answer that was not the one a working system gives."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import httpx
+
+from bench.measure import Latencies
+from domain.complaints import ComplaintCategory
+from tests.resilience.system import System
+from tests.resilience.traffic import Journey
+
+POLL_SECONDS = 0.5
+UNANSWERED = (502, 503, 504)  # asked again, as a person would
+REVIEW_PAGE = {"status": "awaiting_review", "limit": 50}
+
+
+class Errors:
+    """Every answer that was not the one a working system gives, by kind."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.examples: dict[str, str] = {}
+
+    def add(self, kind: str, detail: str) -> None:
+        self.counts[kind] += 1
+        self.examples.setdefault(kind, detail[:300])
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+async def read_review_queue(
+    system: System, headers: dict[str, str], latency: Latencies, errors: Errors
+) -> list[dict] | None:
+    """The first page of refunds awaiting review, as a reviewer opens it; its time added to
+    `latency` (None, and the error counted, when it did not come)."""
+    began = time.perf_counter()
+    try:
+        page = await system.api.get("/api/refunds", params=REVIEW_PAGE, headers=headers)
+    except httpx.TransportError as exc:
+        errors.add("review queue: no answer", repr(exc))
+        return None
+    latency.add(time.perf_counter() - began)
+    if page.status_code != 200:
+        errors.add(f"review queue: {page.status_code}", page.text)
+        return None
+    return page.json()
+
+
+class Reviewers:
+    """Reviewers working the review queue: each reads the first page of refunds awaiting review and
+    approves those nobody else has taken, until told to stop."""
+
+    def __init__(self, system: System, headers: dict[str, str], count: int, errors: Errors) -> None:
+        self.system = system
+        self.headers = headers
+        self.count = count
+        self.errors = errors
+        self.queue_latency = Latencies()
+        self.approved_at: dict[str, float] = {}  # refund id → when its approval was sent (epoch)
+        self._taken: set[str] = set()
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._work() for _ in range(self.count)))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _work(self) -> None:
+        while not self._stop.is_set():
+            page = await read_review_queue(self.system, self.headers, self.queue_latency, self.errors)
+            fresh = [r["refund_id"] for r in page or () if r["refund_id"] not in self._taken]
+            if not fresh:
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            for refund_id in fresh:
+                if refund_id in self._taken:
+                    continue
+                self._taken.add(refund_id)
+                await self._approve(refund_id)
+
+    async def _approve(self, refund_id: str) -> None:
+        sent = time.time()
+        try:
+            answer = await self.system.api.post(
+                f"/api/refunds/{refund_id}/decision",
+                headers=self.headers,
+                json={"decision": "approve", "reason": "符合退款政策"},
+            )
+        except httpx.TransportError as exc:
+            self.errors.add("approval: no answer", repr(exc))
+            self._taken.discard(refund_id)  # asked again from the queue
+            return
+        if answer.status_code == 200:
+            self.approved_at[refund_id] = sent
+            return
+        self.errors.add(f"approval: {answer.status_code}", answer.text)
+        if answer.status_code in UNANSWERED:
+            self._taken.discard(refund_id)
+
+
+class StudentsAsking:
+    """StudentsAsking asking for their refunds through the API: at most `at_once` requests in flight, or
+    one every `every_seconds` (an open arrival rate, whatever the answers take)."""
+
+    def __init__(self, system: System, errors: Errors) -> None:
+        self.system = system
+        self.errors = errors
+        self.asked_at: dict[str, float] = {}  # refund id → when the request was sent (epoch)
+        self.answer_latency = Latencies()
+
+    async def ask(self, journey: Journey) -> None:
+        while True:
+            sent = time.time()
+            began = time.perf_counter()
+            try:
+                answer = await self.system.api.post(
+                    "/api/refunds",
+                    headers=journey.student,
+                    json={"order_id": journey.order_id, "reason": "课程时间冲突，无法继续学习"},
+                )
+            except httpx.TransportError as exc:
+                self.errors.add("refund request: no answer", repr(exc))
+                await asyncio.sleep(1)
+                continue
+            if answer.status_code == 202:
+                self.answer_latency.add(time.perf_counter() - began)
+                journey.refund_id = answer.json()["refund_id"]
+                self.asked_at[journey.refund_id] = sent
+                return
+            self.errors.add(f"refund request: {answer.status_code}", answer.text)
+            if answer.status_code not in UNANSWERED:
+                return
+            await asyncio.sleep(1)
+
+    async def closed_loop(self, journeys: list[Journey], at_once: int) -> None:
+        slots = asyncio.Semaphore(at_once)
+
+        async def one(journey: Journey) -> None:
+            async with slots:
+                await self.ask(journey)
+
+        await asyncio.gather(*(one(j) for j in journeys))
+
+    async def open_loop(self, journeys: list[Journey], every_seconds: float) -> None:
+        start = asyncio.get_running_loop().time()
+        async with asyncio.TaskGroup() as asks:
+            for n, journey in enumerate(journeys):
+                await asyncio.sleep(max(0.0, start + n * every_seconds - asyncio.get_running_loop().time()))
+                asks.create_task(self.ask(journey))
+
+
+async def set_complaint_sla(
+    system: System, admin: dict[str, str], *, first_response_minutes: int, resolution_minutes: int
+) -> None:
+    """Every category's SLA set to these minutes, around the clock, each kept in its department."""
+    terms = (await system.api.get("/api/complaints/sla", headers=admin)).json()
+    for category in ComplaintCategory:
+        department = next(t["department"] for t in terms if t["category"] == category.value)
+        answer = await system.api.put(
+            f"/api/complaints/sla/{category.value}",
+            headers=admin,
+            json={
+                "first_response_minutes": first_response_minutes,
+                "resolution_minutes": resolution_minutes,
+                "department": department,
+                "business_hours_only": False,
+            },
+        )
+        answer.raise_for_status()
+
+
+async def file_complaint(system: System, student: dict[str, str], errors: Errors) -> str | None:
+    """One complaint filed by a student, asked again while the API says to try later; its id."""
+    while True:
+        try:
+            answer = await system.api.post(
+                "/api/complaints",
+                headers=student,
+                json={"text": "直播课一直卡顿，老师的声音断断续续，回放也打不开"},
+            )
+        except httpx.TransportError as exc:
+            errors.add("complaint: no answer", repr(exc))
+            await asyncio.sleep(1)
+            continue
+        if answer.status_code == 202:
+            return answer.json()["complaint_id"]
+        errors.add(f"complaint: {answer.status_code}", answer.text)
+        if answer.status_code not in UNANSWERED:
+            return None
+        await asyncio.sleep(1)
+
+
+async def complaint_load(
+    system: System, students: list[dict[str, str]], complaints: int, errors: Errors, every_seconds: float
+) -> list[str]:
+    """File `complaints` complaints, the students taking turns, one every `every_seconds`."""
+    filed: list[str] = []
+    start = asyncio.get_running_loop().time()
+    for n in range(complaints):
+        await asyncio.sleep(max(0.0, start + n * every_seconds - asyncio.get_running_loop().time()))
+        complaint_id = await file_complaint(system, students[n % len(students)], errors)
+        if complaint_id:
+            filed.append(complaint_id)
+    return filed
