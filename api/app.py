@@ -12,13 +12,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import TemporalClientProvider
-from api.errors import nul_refusal, unreadable_body
+from api.errors import nul_refusal, simultaneous_change, unreadable_body
 from api.pages.app import add_console
 from api.rate_limits import RateLimits, Throttled
 from api.routes import (
@@ -98,6 +98,11 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         if answer is None:
             raise exc
         return answer
+
+    @app.exception_handler(IntegrityError)
+    async def lost_a_race(_request: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("a write lost a race for a unique key: %s", exc.orig)
+        return simultaneous_change()
 
     @app.exception_handler(StarletteHTTPException)
     async def http_refusal(request: Request, exc: StarletteHTTPException) -> Response:

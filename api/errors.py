@@ -82,6 +82,21 @@ def nul_refusal(exc: DataError) -> JSONResponse | None:
     )
 
 
+# A route's own check ("no such group yet", "not a member yet") passed, and another request saved
+# the same row before this one committed: the database's unique key refused the second.
+SIMULTANEOUS_CHANGE = (
+    "another request saved the same thing at the same moment; nothing was changed, reload and try again"
+)
+
+
+def simultaneous_change() -> JSONResponse:
+    """A 409 for a write the database refused as a duplicate of one committed a moment before — the
+    race no route's own check can close. The request's transaction
+    is rolled back with its session, so nothing of it was written. (Routes that expect a duplicate
+    answer it themselves.)"""
+    return JSONResponse({"detail": SIMULTANEOUS_CHANGE}, status_code=status.HTTP_409_CONFLICT)
+
+
 # FastAPI's words when a body cannot be read as its Content-Type says (JSON that is not UTF-8),
 # answered as a 400 of its own that no route declares; Starlette's form parser answers a broken form
 # (no boundary, too many fields or files) the same way, in its own words.

@@ -93,7 +93,13 @@ def get_routing(session: SessionDep) -> RoutingOut:
     return _routing(session)
 
 
-@router.put("/groups/{group_id}", response_model=GroupOut)
+# Two admins saving the same new group, or the same membership, at once: the second is refused.
+AT_THE_SAME_MOMENT = {409: "another admin changed the same group at the same moment; nothing was changed"}
+
+
+@router.put(
+    "/groups/{group_id}", response_model=GroupOut, responses=refusals(409, meanings=AT_THE_SAME_MOMENT)
+)
 def put_group(group_id: GroupId, body: GroupIn, session: SessionDep, admin: AdminUser) -> GroupOut:
     """Create the group, or rename it."""
     group = session.get(ReviewerGroup, group_id) or ReviewerGroup(id=group_id, name=body.name)
@@ -105,7 +111,9 @@ def put_group(group_id: GroupId, body: GroupIn, session: SessionDep, admin: Admi
 
 
 @router.put(
-    "/groups/{group_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=refusals(404)
+    "/groups/{group_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=refusals(404, 409, meanings=AT_THE_SAME_MOMENT),
 )
 def add_member(group_id: str, user_id: str, session: SessionDep, admin: AdminUser) -> Response:
     if session.get(ReviewerGroup, group_id) is None:

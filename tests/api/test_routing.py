@@ -9,7 +9,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.review import ReviewActivities
 from db.engine import SessionFactory
-from db.models import AuditEvent
+from db.models import AuditEvent, ReviewerGroup
 from domain.courses import CourseType
 from domain.refunds import AssignmentRequest
 from domain.roles import Role
@@ -138,3 +138,46 @@ def test_bad_routing_edits_are_refused_and_change_nothing(
         assert api.put("/api/routing/groups/x-y", json={"name": "x"}, headers=headers).status_code == 403
     for role in (Role.REVIEWER, Role.STUDENT):
         assert api.get("/api/routing", headers=auth(api, make_user(api_sessions, role))).status_code == 403
+
+
+def _rival_commits_first(monkeypatch, sessions: SessionFactory, rival_write) -> None:
+    """Another admin's request commits `rival_write` after this request's own checks passed and
+    before it commits: the moment two admins' clicks race."""
+    from api.routes import routing
+
+    audited = routing.audit_config_change
+
+    def rival_then_audit(*args, **kwargs):
+        with sessions() as rival:
+            rival_write(rival)
+            rival.commit()
+        return audited(*args, **kwargs)
+
+    monkeypatch.setattr(routing, "audit_config_change", rival_then_audit)
+
+
+def _config_events(sessions: SessionFactory, group_id: str) -> list[str]:
+    with sessions() as session:
+        return list(
+            session.exec(
+                select(AuditEvent.event).where(
+                    AuditEvent.case_type == "config", AuditEvent.case_id == group_id
+                )
+            ).all()
+        )
+
+
+def test_two_admins_creating_one_group_at_once_the_second_gets_409_and_changes_nothing(
+    api: TestClient, api_sessions: SessionFactory, monkeypatch
+) -> None:
+    admin = auth(api, make_user(api_sessions, Role.ADMIN))
+    _rival_commits_first(
+        monkeypatch, api_sessions, lambda rival: rival.add(ReviewerGroup(id="race-new", name="先到的名字"))
+    )
+    answer = api.put("/api/routing/groups/race-new", json={"name": "后到的名字"}, headers=admin)
+    assert answer.status_code == 409, answer.text
+    assert "at the same moment; nothing was changed" in answer.json()["detail"]
+    monkeypatch.undo()
+    groups = {g["id"]: g["name"] for g in api.get("/api/routing", headers=admin).json()["groups"]}
+    assert groups["race-new"] == "先到的名字"  # the first admin's, untouched
+    assert _config_events(api_sessions, "race-new") == []  # the refused change left no trace
