@@ -101,8 +101,11 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
 
     @app.exception_handler(IntegrityError)
     async def lost_a_race(_request: Request, exc: IntegrityError) -> JSONResponse:
+        answer = simultaneous_change(exc)
+        if answer is None:
+            raise exc
         log.warning("a write lost a race for a unique key: %s", exc.orig)
-        return simultaneous_change()
+        return answer
 
     @app.exception_handler(StarletteHTTPException)
     async def http_refusal(request: Request, exc: StarletteHTTPException) -> Response:

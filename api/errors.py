@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import HTTPException, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
@@ -89,11 +89,17 @@ SIMULTANEOUS_CHANGE = (
 )
 
 
-def simultaneous_change() -> JSONResponse:
-    """A 409 for a write the database refused as a duplicate of one committed a moment before — the
-    race no route's own check can close. The request's transaction
-    is rolled back with its session, so nothing of it was written. (Routes that expect a duplicate
-    answer it themselves.)"""
+# How each database says a unique key refused a row (PostgreSQL's SQLSTATE 23505, in psycopg's words).
+_DUPLICATE_KEY = ("UNIQUE constraint failed", "duplicate key value violates unique constraint")
+
+
+def simultaneous_change(exc: IntegrityError) -> JSONResponse | None:
+    """A 409 for a write a unique key refused as a duplicate of one committed a moment before — the
+    race no route's own check can close. The request's transaction is rolled back with its session,
+    so nothing of it was written. (Routes that expect a duplicate answer it themselves.) None for
+    any other integrity error — a missing value, a broken reference — which is a bug, and a 500."""
+    if not any(words in str(exc.orig) for words in _DUPLICATE_KEY):
+        return None
     return JSONResponse({"detail": SIMULTANEOUS_CHANGE}, status_code=status.HTTP_409_CONFLICT)
 
 

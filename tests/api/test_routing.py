@@ -3,11 +3,14 @@ next refund is routed by what was saved."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio.testing import ActivityEnvironment
 
 from activities.review import ReviewActivities
+from api.errors import simultaneous_change
 from db.engine import SessionFactory
 from db.models import AuditEvent, ReviewerGroup
 from domain.courses import CourseType
@@ -181,3 +184,17 @@ def test_two_admins_creating_one_group_at_once_the_second_gets_409_and_changes_n
     groups = {g["id"]: g["name"] for g in api.get("/api/routing", headers=admin).json()["groups"]}
     assert groups["race-new"] == "先到的名字"  # the first admin's, untouched
     assert _config_events(api_sessions, "race-new") == []  # the refused change left no trace
+
+
+@pytest.mark.parametrize(
+    ("database_words", "answered"),
+    [
+        ("UNIQUE constraint failed: reviewer_groups.id", 409),  # SQLite
+        ('duplicate key value violates unique constraint "reviewer_groups_pkey"', 409),  # PostgreSQL
+        ("NOT NULL constraint failed: reviewer_groups.name", None),  # a bug: stays a 500
+        ('insert or update on table "x" violates foreign key constraint "fk"', None),
+    ],
+)
+def test_only_a_duplicate_key_is_taken_for_a_race(database_words: str, answered: int | None) -> None:
+    answer = simultaneous_change(IntegrityError("INSERT …", {}, Exception(database_words)))
+    assert (answer.status_code if answer else None) == answered
