@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import tempfile
@@ -33,6 +32,7 @@ from typing import Any
 from sqlmodel import func, select
 
 from bench.measure import Latencies, ProcessSampler, machine_summary, rss_mib
+from bench.results import add_settings_option, keep
 from bench.scale_report import section
 from bench.traffic import (
     POLL_SECONDS,
@@ -42,8 +42,7 @@ from bench.traffic import (
     read_review_queue,
     set_complaint_sla,
 )
-from bench.workflows import BENCHMARKS_DOC, RESULTS_DIR, timer_lateness
-from bench.workflows_report import write_section
+from bench.workflows import timer_lateness
 from db.migrate import upgrade
 from db.models import Complaint, Refund
 from domain.complaints import ComplaintStage
@@ -295,14 +294,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timer-sample", type=int, default=400, help="complaint histories read for timers")
     parser.add_argument("--database-url", default="", help="default: SQLite in a fresh directory")
     parser.add_argument("--seed", type=int, default=20261203)
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        type=lambda kv: tuple(kv.split("=", 1)),
-        metavar="SETTING=VALUE",
-        help="a Settings field for every process, e.g. worker_max_cached_workflows=500",
-    )
+    add_settings_option(parser, "worker_max_cached_workflows=500")
     parser.add_argument("--no-doc", action="store_true", help="write the JSON only, not docs/benchmarks.md")
     return parser.parse_args(argv)
 
@@ -310,14 +302,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     result = asyncio.run(run(args))
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"scale-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    print(f"bench: results in {out}")
-    if not args.no_doc:
-        write_section(BENCHMARKS_DOC, MARKERS, section(result))
-        print(f"bench: table written to {BENCHMARKS_DOC}")
+    keep(result, "scale", None if args.no_doc else (MARKERS, section(result)))
 
 
 if __name__ == "__main__":

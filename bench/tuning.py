@@ -15,10 +15,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.results import BENCHMARKS_DOC, RESULTS_DIR
 from bench.workflows_report import row, write_section
 from settings import PROJECT_ROOT
 
-BENCHMARKS_DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
 MARKERS = ("<!-- bench:tuning -->", "<!-- /bench:tuning -->")
 
 # name → (what it tries, bench.workflows arguments)
@@ -54,13 +54,13 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
 
 
 def run_variant(args: list[str], refunds: int) -> dict[str, Any]:
-    before = set((PROJECT_ROOT / ".data" / "bench").glob("workflows-*.json"))
+    before = set(RESULTS_DIR.glob("workflows-*.json"))
     subprocess.run(
         [sys.executable, "-m", "bench.workflows", "--max-rate-only", "--refunds", str(refunds), *args],
         cwd=PROJECT_ROOT,
         check=True,
     )
-    (written,) = set((PROJECT_ROOT / ".data" / "bench").glob("workflows-*.json")) - before
+    (written,) = set(RESULTS_DIR.glob("workflows-*.json")) - before
     return json.loads(written.read_text())
 
 

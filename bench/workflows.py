@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import os
 import random
 import sys
@@ -35,20 +34,18 @@ from sqlmodel import col, func, select
 from temporalio.client import Client, WorkflowHistory
 
 from bench.measure import Latencies, ProcessSampler, machine_summary
+from bench.results import add_settings_option, keep, key_value
 from bench.skeleton import SkeletonDriver, count, refund_shape
 from bench.traffic import POLL_SECONDS, Errors, Reviewers, StudentsAsking, complaint_load, set_complaint_sla
-from bench.workflows_report import section, write_section
+from bench.workflows_report import section
 from db.migrate import upgrade
 from db.models import Complaint, Notification
 from devstack.temporal_dev_config import dev_config
 from domain.notifications import Channel, NoticeEvent
-from settings import PROJECT_ROOT
 from tests.processes import ServiceProcess, aftercare_env
 from tests.resilience.system import System, running_system
 from tests.resilience.traffic import Journey, enrol, login
 
-BENCHMARKS_DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
-RESULTS_DIR = PROJECT_ROOT / ".data" / "bench"
 MARKERS = ("<!-- bench:workflows -->", "<!-- /bench:workflows -->")
 ORDERS_EACH = 10  # refunds per student
 SLA_MINUTES = (1, 2)  # first response, resolution: timers that fire within the run
@@ -318,19 +315,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--phase-timeout", type=float, default=1800)
     parser.add_argument("--database-url", default="", help="default: SQLite in a fresh directory")
     parser.add_argument("--seed", type=int, default=20261202)
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        type=lambda kv: tuple(kv.split("=", 1)),
-        metavar="SETTING=VALUE",
-        help="a Settings field for every process, e.g. worker_max_cached_workflows=50",
-    )
+    add_settings_option(parser, "worker_max_cached_workflows=50")
     parser.add_argument(
         "--temporal-pragma",
         action="append",
         default=[],
-        type=lambda kv: tuple(kv.split("=", 1)),
+        type=key_value,
         metavar="PRAGMA=VALUE",
         help="a SQLite pragma for the dev server beside temporal-dev.yml's, e.g. synchronous=off",
     )
@@ -346,14 +336,7 @@ def main() -> None:
     if args.half_rate_refunds is None:
         args.half_rate_refunds = max(args.refunds // 2, 1)
     result = asyncio.run(run(args))
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"workflows-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    print(f"bench: results in {out}")
-    if not (args.no_doc or args.max_rate_only):
-        write_section(BENCHMARKS_DOC, MARKERS, section(result))
-        print(f"bench: table written to {BENCHMARKS_DOC}")
+    keep(result, "workflows", None if args.no_doc or args.max_rate_only else (MARKERS, section(result)))
 
 
 if __name__ == "__main__":
