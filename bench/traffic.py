@@ -99,7 +99,7 @@ class Reviewers:
             self.errors.add("approval: no answer", repr(exc))
             self._taken.discard(refund_id)  # asked again from the queue
             return
-        if answer.status_code == 200:
+        if answer.status_code in (200, 202):  # 202: taken, and recorded behind a backlog
             self.approved_at[refund_id] = sent
             return
         self.errors.add(f"approval: {answer.status_code}", answer.text)

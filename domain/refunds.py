@@ -141,6 +141,10 @@ class ManagerConfirmation(BaseModel):
 class DecisionReceipt(BaseModel):
     refund_id: str
     status: RefundStatus
+    # The workflow took the action (durably: it is in its history) but had not recorded it when the
+    # API stopped waiting, behind a backlog. `status` is then the one before; the same request sent
+    # again answers with the settled status.
+    being_recorded: bool = False
 
 
 class GatewayOutcome(StrEnum):

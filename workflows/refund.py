@@ -337,9 +337,16 @@ class RefundWorkflow:
 
     @decide.validator
     def _only_before_a_decision(self, decision: ReviewDecision) -> None:
+        taken = self._decision
+        if taken and self._status in DECIDABLE_STATUSES:
+            raise ApplicationError(
+                f"refund {self._request.refund_id} was decided already ({taken.decision.value} by "
+                f"{taken.reviewer_name}); the decision is being recorded",
+                type="InvalidRefundState",
+            )
         # `requested` counts too: the database may already say awaiting_review while this
         # workflow has yet to see its own write complete (updates are applied first).
-        undecided = self._decision is None and self._request.eligibility is not Eligibility.INELIGIBLE
+        undecided = taken is None and self._request.eligibility is not Eligibility.INELIGIBLE
         if not (undecided and self._status in DECIDABLE_STATUSES):
             raise ApplicationError(
                 f"refund {self._request.refund_id} is {self._status.value}, not awaiting review",

@@ -114,6 +114,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "review.reason_preset": ("常用理由", "Common reason"),
     "review.reason_text": ("补充说明", "In your words"),
     "review.decide": ("提交决定", "Decide"),
+    "review.being_recorded": (
+        "您的决定已受理，正在记录，请稍后刷新本页查看。",
+        "Your decision is taken and being recorded; refresh this page in a moment to see it.",
+    ),
     "review.empty": ("没有待审核的退款", "Nothing waits for review"),
     "nav.admin_templates": ("通知模板", "Notice templates"),
     "nav.admin_sla": ("响应时限", "Response times"),

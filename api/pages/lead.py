@@ -172,6 +172,8 @@ async def confirm_refund(
     async def decide() -> Any:
         _choice("outcome", outcome, {"confirmed", "withdrawn"}, t)
         body = refund_routes.ConfirmationIn(outcome=outcome, note=note)  # type: ignore[arg-type]
-        return await refund_routes.confirm_refund(refund_id, body, session, temporal, settings, user)
+        return await refund_routes.confirm_refund(
+            refund_id, body, session, temporal, settings, user, Response()
+        )
 
     return await _decide(request, user, refund_id, {"outcome": outcome, "note": note}, decide)

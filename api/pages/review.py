@@ -32,7 +32,14 @@ def queue(request: Request, user: ReviewerPage, session: SessionDep) -> Response
 
 
 def _refund_page(
-    request: Request, user: User, session, refund_id: str, errors: FormErrors, form: dict, code=200
+    request: Request,
+    user: User,
+    session,
+    refund_id: str,
+    errors: FormErrors,
+    form: dict,
+    code=200,
+    recording: bool = False,
 ):
     refund = service.readable_refund(session=session, user=user, refund_id=refund_id)
     timeline, _notices = case_history(session=session, user=user, case_type="refund", case_id=refund.id)
@@ -49,12 +56,16 @@ def _refund_page(
         reasons=offered(session),
         errors=errors,
         form=form,
+        recording=recording,
     )
 
 
 @router.get("/review/{refund_id}", response_class=HTMLResponse)
-def refund_page(refund_id: str, request: Request, user: ReviewerPage, session: SessionDep) -> Response:
-    return _refund_page(request, user, session, refund_id, FormErrors(), {})
+def refund_page(
+    refund_id: str, request: Request, user: ReviewerPage, session: SessionDep, recording: bool = False
+) -> Response:
+    """`recording`: the reviewer's decision was taken and is being recorded behind a backlog."""
+    return _refund_page(request, user, session, refund_id, FormErrors(), {}, recording=recording)
 
 
 @router.post("/review/{refund_id}", response_class=HTMLResponse)
@@ -73,7 +84,7 @@ async def decide(
     form = {"decision": decision, "preset": preset, "reason": reason}
     text = "；".join(part.strip() for part in (preset, reason) if part.strip())
     try:
-        await service.decide_refund(
+        receipt = await service.decide_refund(
             session=session,
             temporal=temporal,
             settings=settings,
@@ -86,7 +97,7 @@ async def decide(
                 reviewer_name=user.display_name,
             ),
         )
-        return see_other(f"/review/{refund_id}")
+        return see_other(f"/review/{refund_id}" + ("?recording=true" if receipt.being_recorded else ""))
     except (HTTPException, ValidationError) as exc:
         if isinstance(exc, HTTPException) and exc.status_code == status.HTTP_404_NOT_FOUND:
             raise

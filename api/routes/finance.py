@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlmodel import col, select
 
 from api.deps import PageLimit, PageOffset, SessionDep, SettingsDep, TemporalDep, require_roles
 from api.errors import refusals
+from api.routes.refunds import BEING_RECORDED, receipt_answer
 from api.services import refunds as service
 from db.models import FinanceTask, Refund, User
 from domain.finance import (
@@ -87,7 +88,11 @@ def list_tasks(
     ]
 
 
-@router.post("/tasks/{task_id}/resolution", response_model=DecisionReceipt, responses=refusals(404, 409, 503))
+@router.post(
+    "/tasks/{task_id}/resolution",
+    response_model=DecisionReceipt,
+    responses=refusals(404, 409, 503) | BEING_RECORDED,
+)
 async def resolve_task(
     task_id: str,
     body: PayoutIn,
@@ -95,13 +100,14 @@ async def resolve_task(
     temporal: TemporalDep,
     settings: SettingsDep,
     finance: Annotated[User, Depends(require_roles(Role.FINANCE))],
+    response: Response,
 ) -> DecisionReceipt:
     """paid_offline (with the transfer's reference) completes the refund; retry_gateway asks the
     gateway again with the same refund number, allowed only when the gateway refused the request."""
     resolution = PayoutResolution(
         outcome=body.outcome, reference=body.reference, note=body.note, resolved_by=finance.id
     )
-    return await service.resolve_finance_task(
+    receipt = await service.resolve_finance_task(
         session=session,
         temporal=temporal,
         settings=settings,
@@ -109,3 +115,4 @@ async def resolve_task(
         task_id=task_id,
         resolution=resolution,
     )
+    return receipt_answer(receipt, response)

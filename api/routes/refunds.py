@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt, model_validator
 
 from api.deps import CurrentUser, PageLimit, PageOffset, SessionDep, SettingsDep, TemporalDep, require_roles
@@ -37,6 +37,20 @@ JUDGING_REFUSALS = refusals(403, 404, 503, meanings={404: "the student has no su
 # A refund's workflow update: 404 for one the caller may not see, 403 for one of another reviewer
 # group's, 409 when it is not in the state the update is for, 503 when no worker answers.
 UPDATE_REFUSALS = refusals(403, 404, 409, 503)
+# An action the workflow took but had not recorded when the API stopped waiting (a backlog).
+BEING_RECORDED = {
+    202: {
+        "model": DecisionReceipt,
+        "description": "taken, and being recorded behind a backlog of work: `status` is still the one "
+        "before (`being_recorded` is true); the same request sent again answers with the settled status",
+    }
+}
+
+
+def receipt_answer(receipt: DecisionReceipt, response: Response) -> DecisionReceipt:
+    if receipt.being_recorded:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return receipt
 
 
 class RefundInProgress(BaseModel):
@@ -252,7 +266,9 @@ class ConfirmationIn(BaseModel):
     note: Annotated[PlainText, Field(min_length=1, max_length=1000)]
 
 
-@router.post("/{refund_id}/confirmation", response_model=DecisionReceipt, responses=UPDATE_REFUSALS)
+@router.post(
+    "/{refund_id}/confirmation", response_model=DecisionReceipt, responses=UPDATE_REFUSALS | BEING_RECORDED
+)
 async def confirm_refund(
     refund_id: str,
     body: ConfirmationIn,
@@ -260,12 +276,13 @@ async def confirm_refund(
     temporal: TemporalDep,
     settings: SettingsDep,
     manager: Annotated[User, Depends(require_roles(*REFUND_CONFIRMERS))],
+    response: Response,
 ) -> DecisionReceipt:
     """The account manager phoned the student: confirmed (the refund is paid) or withdrawn."""
     confirmation = ManagerConfirmation(
         outcome=body.outcome, note=body.note, manager_id=manager.id, manager_name=manager.display_name
     )
-    return await service.confirm_refund(
+    receipt = await service.confirm_refund(
         session=session,
         temporal=temporal,
         settings=settings,
@@ -273,9 +290,12 @@ async def confirm_refund(
         refund_id=refund_id,
         confirmation=confirmation,
     )
+    return receipt_answer(receipt, response)
 
 
-@router.post("/{refund_id}/decision", response_model=DecisionReceipt, responses=UPDATE_REFUSALS)
+@router.post(
+    "/{refund_id}/decision", response_model=DecisionReceipt, responses=UPDATE_REFUSALS | BEING_RECORDED
+)
 async def decide_refund(
     refund_id: str,
     body: DecisionIn,
@@ -283,6 +303,7 @@ async def decide_refund(
     temporal: TemporalDep,
     reviewer: Annotated[User, Depends(require_roles(*REFUND_DECIDERS))],
     settings: SettingsDep,
+    response: Response,
 ) -> DecisionReceipt:
     decision = ReviewDecision(
         decision=body.decision,
@@ -290,7 +311,7 @@ async def decide_refund(
         reviewer_id=reviewer.id,
         reviewer_name=reviewer.display_name,
     )
-    return await service.decide_refund(
+    receipt = await service.decide_refund(
         session=session,
         temporal=temporal,
         settings=settings,
@@ -298,3 +319,4 @@ async def decide_refund(
         refund_id=refund_id,
         decision=decision,
     )
+    return receipt_answer(receipt, response)

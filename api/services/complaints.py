@@ -20,7 +20,7 @@ from api.deps import TemporalClientProvider
 from api.errors import field_error
 from api.services.customers import current_record
 from api.services.refunds import judge_request
-from api.services.workflow_calls import execute_update, start_case
+from api.services.workflow_calls import execute_update, staff_update_id, start_case
 from db.models import Complaint, Course, DepartmentMember, IntakeMessage, Order, User
 from db.sla_store import sla_terms
 from db.snapshots import course_snapshot, student_snapshot
@@ -226,12 +226,6 @@ def list_complaints(
 
 # What an Idempotency-Key may be (the API's header, the console's hidden field).
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{8,100}")
-
-
-def staff_update_id(user: User, update: Any, idempotency_key: str) -> str:
-    """The Temporal update id of one person's action: their key, scoped to them and to the action, so
-    nobody's key answers for another's."""
-    return f"staff:{user.id}:{update.__name__}:{idempotency_key}"
 
 
 async def act_on_complaint(

@@ -15,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientProvider
 from api.errors import field_error
-from api.services.workflow_calls import execute_update, start_case, workflow_exists
+from api.services.workflow_calls import execute_update, same_request_update_id, start_case, workflow_exists
 from db import refund_intake
 from db.models import (
     FinanceTask,
@@ -198,7 +198,8 @@ async def _update_refund(
 ) -> DecisionReceipt:
     """Run one of RefundWorkflow's updates for a person: 404 if they may not see the refund, 409 if it
     is not in the state the update is for (checked here first, then by the update's validator before
-    anything reaches history), 503 if no worker answers in time."""
+    anything reaches history), 503 if no worker answers in time. Taken but not yet recorded when the
+    wait ends: a receipt `being_recorded`; the same request sent again is the same update."""
     refund = await run_in_threadpool(
         partial(readable_refund, session=session, user=user, refund_id=refund_id)
     )
@@ -217,6 +218,10 @@ async def _update_refund(
         update=update,
         argument=argument,
         finished=lambda: _not_in(refund, awaited),
+        update_id=same_request_update_id(user, update, argument),
+        accepted=lambda: DecisionReceipt(
+            refund_id=refund.id, status=RefundStatus(refund.status), being_recorded=True
+        ),
     )
 
 

@@ -5,16 +5,24 @@ errors from deep inside Temporal."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import HTTPException, status
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalClientProvider
+from db.models import User
 from settings import Settings
 
 # The ApplicationError types workflows raise for "not in a state for this" (validators, and a
@@ -22,6 +30,19 @@ from settings import Settings
 INVALID_STATE_TYPES = frozenset({"InvalidRefundState", "InvalidComplaintState", "RefundRefused"})
 # ... and those for "an outside service this needs cannot be reached or is not set up".
 UNAVAILABLE_TYPES = frozenset({"VideoRoomUnavailable"})
+
+
+def staff_update_id(user: User, update: Any, idempotency_key: str) -> str:
+    """The Temporal update id of one person's action: their key, scoped to them and to the action, so
+    nobody's key answers for another's."""
+    return f"staff:{user.id}:{update.__name__}:{idempotency_key}"
+
+
+def same_request_update_id(user: User, update: Any, argument: BaseModel) -> str:
+    """The update id of a request by its content: one person sending the same request again (after
+    a 503, or while it is still being recorded) gets the one update Temporal ran for it, and its
+    answer; a different request is a different update, which the workflow's validator judges."""
+    return staff_update_id(user, update, hashlib.sha256(argument.model_dump_json().encode()).hexdigest()[:40])
 
 
 async def workflow_exists(client: Client, workflow_id: str, within_seconds: float) -> bool | None:
@@ -78,15 +99,27 @@ async def execute_update(
     argument: Any,
     finished: Callable[[], HTTPException],
     update_id: str | None = None,
+    accepted: Callable[[], Any] | None = None,
 ) -> Any:
     """Run one of a workflow's updates: 409 when its validator refuses it for the case's state (or
     the workflow has `finished()`), 503 if no worker answers in time. With `update_id`, Temporal
-    runs an update of that id once however often it is sent (a channel's redelivery)."""
+    runs an update of that id once however often it is sent (a channel's redelivery).
+
+    With `accepted`, an update the workflow accepted but did not finish in time (a backlog of work
+    ahead of the step that records it) answers `accepted()` instead of 503: once accepted it is in
+    the workflow's history and will be carried out, so the person's action was taken."""
     client = await temporal.get()
     handle = client.get_workflow_handle_for(run, workflow_id)
+    taken = False
     try:
         async with asyncio.timeout(settings.temporal_call_timeout_seconds):
-            return await handle.execute_update(update, argument, id=update_id)
+            if accepted is None:
+                return await handle.execute_update(update, argument, id=update_id)
+            running = await handle.start_update(
+                update, argument, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            )
+            taken = True
+            return await running.result()
     except WorkflowUpdateFailedError as exc:
         if isinstance(exc.cause, ApplicationError) and exc.cause.type in INVALID_STATE_TYPES:
             raise HTTPException(status.HTTP_409_CONFLICT, exc.cause.message) from exc
@@ -100,6 +133,8 @@ async def execute_update(
             status.HTTP_503_SERVICE_UNAVAILABLE, "workflow service unavailable, try again"
         ) from exc
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        if taken and accepted is not None:
+            return accepted()
         # No worker took it in time (down or overloaded). Almost always nothing was recorded; if it
         # was, trying again answers 409 with the recorded state.
         raise HTTPException(

@@ -398,3 +398,23 @@ def test_the_lead_desk_lists_the_open_complaints_escalated_to_that_lead(
     section = desk[desk.index('data-testid="escalated"') : desk.index('aria-labelledby="approvals"')]
     assert mine.id in section and closed.id not in section and theirs.id not in section
     api.cookies.clear()
+
+
+def test_a_decision_still_being_recorded_is_said_so_and_not_offered_again(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    """Where the decision form sends a reviewer whose decision was taken behind a backlog (202)."""
+    reviewer = make_user(api_sessions, Role.LEAD)  # leads decide refunds of every group
+    refund = make_refund(api_sessions, make_order(api_sessions, make_user(api_sessions, Role.STUDENT)))
+    with api_sessions() as session:
+        session.get(type(refund), refund.id).status = "awaiting_review"
+        session.commit()
+    sign_in(api, reviewer.email)
+    being_recorded = MESSAGES["review.being_recorded"][0]
+    offered = api.get(f"/review/{refund.id}")
+    assert offered.status_code == 200
+    assert 'name="decision"' in offered.text and being_recorded not in offered.text
+    recording = api.get(f"/review/{refund.id}?recording=true")
+    assert recording.status_code == 200
+    assert being_recorded in recording.text and 'name="decision"' not in recording.text
+    api.cookies.clear()

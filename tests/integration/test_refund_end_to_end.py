@@ -108,7 +108,7 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
         json={"decision": "approve", "reason": "符合七天退款政策"},
     )
     assert approved.status_code == 200, approved.text
-    assert approved.json() == {"refund_id": refund_id, "status": "approved"}
+    assert approved.json() == {"refund_id": refund_id, "status": "approved", "being_recorded": False}
 
     # The sandbox gateway calls back; only that verified callback makes it refunded.
     await eventually(lambda: status_is(stack, refund_id, student, "refunded"), "the refund to be refunded")
