@@ -38,18 +38,19 @@ from bench.traffic import (
     POLL_SECONDS,
     Errors,
     StudentsAsking,
+    enrol,
     file_complaint,
+    login,
     read_review_queue,
     set_complaint_sla,
 )
+from bench.traffic import Students as Enrolled
 from bench.workflows import timer_lateness
 from db.migrate import upgrade
 from db.models import Complaint, Refund
+from devstack.system import System, running_system
 from domain.complaints import ComplaintStage
 from domain.refunds import RefundStatus
-from tests.resilience.system import System, running_system
-from tests.resilience.traffic import Students as Enrolled
-from tests.resilience.traffic import enrol, login
 
 MARKERS = ("<!-- bench:scale -->", "<!-- /bench:scale -->")
 ORDERS_EACH = 20  # refunds per student (fewer sign-ins to set up)

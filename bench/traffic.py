@@ -5,19 +5,67 @@ of every answer that was not the one a working system gives."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 import httpx
 
 from bench.measure import Latencies
+from devstack.population import PASSWORD, make_order, make_user
+from devstack.system import System
 from domain.complaints import ComplaintCategory
-from tests.resilience.system import System
-from tests.resilience.traffic import Journey
+from domain.courses import Gateway
+from domain.roles import Role
 
 POLL_SECONDS = 0.5
 UNANSWERED = (502, 503, 504)  # asked again, as a person would
 REVIEW_PAGE = {"status": "awaiting_review", "limit": 50}
+
+
+async def login(system: System, email: str, password: str = "demo") -> dict[str, str]:
+    response = await system.api.post("/api/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@dataclass
+class Journey:
+    """One order of one student, and the refund asked for it."""
+
+    student_id: str
+    student: dict[str, str]  # the student's auth headers
+    order_id: str
+    trade_no: str
+    refund_id: str | None = None
+    approved: bool = False
+
+
+@dataclass
+class Students:
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # student id → auth headers
+    journeys: list[Journey] = field(default_factory=list)
+
+
+async def enrol(system: System, *, students: int, orders_each: int, rng: random.Random) -> Students:
+    """Students of our own, each with paid regular-course orders (about a third through Alipay, whose
+    trades the sandbox must know; WeChat Pay requests carry the total themselves)."""
+    enrolled = Students()
+    for _ in range(students):
+        student = make_user(system.sessions, Role.STUDENT)
+        headers = await login(system, student.email, PASSWORD)
+        enrolled.headers[student.id] = headers
+        for _ in range(orders_each):
+            gateway = Gateway.ALIPAY if rng.random() < 1 / 3 else Gateway.WECHATPAY
+            order = make_order(system.sessions, student, gateway=gateway)
+            if gateway is Gateway.ALIPAY:
+                registered = await system.sandbox.put(
+                    f"/sandbox/trades/{order.gateway_trade_no}", params={"total_fen": order.amount_paid_fen}
+                )
+                registered.raise_for_status()
+            enrolled.journeys.append(Journey(student.id, headers, order.id, order.gateway_trade_no))
+    return enrolled
 
 
 class Errors:

@@ -36,15 +36,24 @@ from temporalio.client import Client, WorkflowHistory
 from bench.measure import Latencies, ProcessSampler, machine_summary
 from bench.results import add_settings_option, keep, key_value
 from bench.skeleton import SkeletonDriver, count, refund_shape
-from bench.traffic import POLL_SECONDS, Errors, Reviewers, StudentsAsking, complaint_load, set_complaint_sla
+from bench.traffic import (
+    POLL_SECONDS,
+    Errors,
+    Journey,
+    Reviewers,
+    StudentsAsking,
+    complaint_load,
+    enrol,
+    login,
+    set_complaint_sla,
+)
 from bench.workflows_report import section
 from db.migrate import upgrade
 from db.models import Complaint, Notification
+from devstack.processes import ServiceProcess, aftercare_env
+from devstack.system import System, running_system
 from devstack.temporal_dev_config import dev_config
 from domain.notifications import Channel, NoticeEvent
-from tests.processes import ServiceProcess, aftercare_env
-from tests.resilience.system import System, running_system
-from tests.resilience.traffic import Journey, enrol, login
 
 MARKERS = ("<!-- bench:workflows -->", "<!-- /bench:workflows -->")
 ORDERS_EACH = 10  # refunds per student

@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from devstack.mailbox import MaildirHandler, StoredMail, read_mailbox
-from tests.netutil import free_port
+from devstack.processes import free_port
 
 
 class RefusingMaildirHandler(MaildirHandler):

@@ -17,6 +17,7 @@ from activities.notify import NotifyActivities, message_id_for
 from db.engine import SessionFactory
 from db.models import AuditEvent, NoticeTemplateVersion, Notification
 from db.template_store import TemplateStore
+from devstack.processes import free_port
 from devstack.sandbox_wechat import DEV_OFFICIAL_APP_ID, DEV_OFFICIAL_APP_SECRET, sandbox_wechat_router
 from devstack.school_systems import STAFF_CHAT_PATH, school_systems_router
 from domain.notice_variables import sample_context
@@ -32,7 +33,6 @@ from tests.factories import make_user
 from tests.http_server import serving
 from tests.integrations.test_notice_renderer import CONTEXT, blocks
 from tests.mail_server import running_mailbox
-from tests.netutil import free_port
 
 SUPPORT = SupportContact(phone="400-000-0000", email="help@school.test", hours="09:00-21:00")
 

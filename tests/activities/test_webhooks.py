@@ -22,11 +22,11 @@ from temporalio.testing import ActivityEnvironment
 from activities.webhooks import WebhookActivities
 from db.engine import SessionFactory
 from db.models import WebhookDelivery, WebhookSubscription
+from devstack.processes import free_port
 from devstack.school_systems import CRM_EVENTS_PATH, DEV_CRM_WEBHOOK_SECRET, school_systems_router
 from domain.webhooks import OutboundEvent, OutboundEventType
 from integrations.signed_post import verify
 from tests.http_server import serving
-from tests.netutil import free_port
 
 
 class Subscriber:

@@ -27,9 +27,9 @@ from api.app import create_app
 from db.engine import SessionFactory, build_engine
 from db.models import AuditEvent, Complaint, IntakeMessage, User
 from devstack.dev_keys import ensure_dev_keys
+from devstack.processes import free_port
 from settings import Settings
 from tests.http_server import serving
-from tests.netutil import free_port
 from tests.workflows.refund_fakes import FakeActivities
 from worker import workflow_runner
 from workflows.complaint import ComplaintWorkflow

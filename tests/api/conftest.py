@@ -11,9 +11,9 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from db.engine import SessionFactory
 from devstack.dev_keys import ensure_dev_keys
+from devstack.processes import free_port
 from settings import Settings
 from tests.api.complaint_stack import ComplaintStack, complaint_stack
-from tests.netutil import free_port
 from tests.temporal_env import start_time_skipping
 
 

@@ -15,12 +15,12 @@ from sqlmodel import select
 
 from db.models import IntakeMessage
 from devstack.mailbox import ComplaintInboxRelay, read_mailbox, start_mailbox
+from devstack.processes import free_port
 from domain.notifications import Channel, NoticeEvent
 from domain.roles import Role
 from integrations.signed_post import signed_headers
 from tests.api.complaint_stack import ComplaintStack, eventually, login, stage_of
 from tests.factories import make_user
-from tests.netutil import free_port
 
 INBOX = "complaints@aftercare.local"  # the setting's default
 

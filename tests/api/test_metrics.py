@@ -27,6 +27,7 @@ from devstack.dev_keys import (
     ensure_dev_keys,
     load_dev_keys,
 )
+from devstack.processes import free_port
 from domain.refunds import RefundStatus
 from domain.roles import Role
 from domain.timeutil import utcnow
@@ -34,7 +35,6 @@ from integrations.payments.alipay import sign_params
 from integrations.payments.wechatpay import encrypt_resource, platform_signed_headers
 from settings import Settings
 from tests.factories import make_order, make_refund, make_user
-from tests.netutil import free_port
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -43,11 +43,11 @@ from api.app import create_app
 from db.engine import SessionFactory
 from db.models import DecisionReason, FinanceTask, Notification, User
 from devstack.dev_keys import ensure_dev_keys
+from devstack.processes import free_port
 from domain.roles import Role
 from settings import Settings
 from tests.api.operations import Operation, api_operations
 from tests.factories import PASSWORD, make_compensation, make_complaint, make_order, make_refund, make_user
-from tests.netutil import free_port
 
 # Inputs per operation and caller, each with a fixed seed of its own. A caller the operation lets
 # through gets the most: that is where input reaches the services and the database. Signed out, or in

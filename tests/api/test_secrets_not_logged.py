@@ -34,6 +34,7 @@ from api.security import hash_password
 from db.engine import SessionFactory, build_engine
 from devstack.dev_keys import WECHATPAY_MCHID, DevKeys, ensure_dev_keys
 from devstack.mailbox import MaildirHandler
+from devstack.processes import free_port
 from devstack.sandbox_wechat import DEV_TEMPLATES, sandbox_wechat_router
 from domain.roles import Role
 from integrations import signed_post, wechat_official
@@ -46,7 +47,6 @@ from tests.api.signed_callbacks import wechatpay_notification
 from tests.factories import make_order, make_refund, make_user
 from tests.http_server import serving
 from tests.integrations.test_wechat_message import _message
-from tests.netutil import free_port
 from worker import smtp_config
 
 SECRETS = {

@@ -30,6 +30,7 @@ from api.services.gateway_callbacks import AnsweredCallbacks
 from db.engine import SessionFactory
 from db.models import AuditEvent, Order, Refund
 from devstack.dev_keys import DevKeys, ensure_dev_keys
+from devstack.processes import free_port
 from domain.courses import Gateway
 from domain.roles import Role
 from integrations import signed_post, wechat_official
@@ -44,7 +45,6 @@ from tests.api.signed_callbacks import (
     wechatpay_notification,
 )
 from tests.factories import make_order, make_refund, make_user
-from tests.netutil import free_port
 
 WECHATPAY = "/api/payments/wechatpay/notify"
 ALIPAY = "/api/payments/alipay/notify"

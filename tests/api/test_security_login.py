@@ -19,11 +19,11 @@ from api import security
 from api.security import verify_password
 from db.engine import SessionFactory
 from db.models import User
+from devstack.processes import free_port
 from domain.roles import Role
 from settings import Settings
 from tests.api.helpers import auth
 from tests.factories import PASSWORD, make_user
-from tests.netutil import free_port
 
 OURS = {"Origin": "http://testserver"}
 

@@ -15,12 +15,12 @@ from playwright.async_api import Browser
 from temporalio.testing import WorkflowEnvironment
 
 from db.migrate import upgrade
+from devstack.processes import free_port
 from devstack.temporal_ui_screenshots import Target, take_screenshots
 from domain.complaints import SlaTerms
 from tests.browser.conftest import SCREENSHOTS
 from tests.integration.conftest import Stack
 from tests.integration.journey import login
-from tests.netutil import free_port
 from tests.temporal_env import start_local_dev_server
 
 pytestmark = pytest.mark.integration

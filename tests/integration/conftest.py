@@ -23,11 +23,11 @@ from api.app import create_app
 from db.engine import SessionFactory, build_engine
 from devstack import sandbox_gateway
 from devstack.dev_keys import ensure_dev_keys
+from devstack.processes import free_port
 from devstack.seed import seed
 from settings import Settings
 from tests.http_server import serving
 from tests.mail_server import MailboxUnderTest, running_mailbox
-from tests.netutil import free_port
 from tests.temporal_env import start_local_dev_server
 from worker import build_worker
 

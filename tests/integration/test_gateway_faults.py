@@ -18,11 +18,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.migrate import upgrade
 from db.models import AuditEvent
+from devstack.processes import WorkerProcess
 from domain.audit_trail import GATEWAY_EXCHANGE
 from integrations.payments.wechatpay import WechatPayConfig
 from tests.integration.conftest import Stack, running_stack
 from tests.integration.journey import eventually, login, refund_status, request_and_approve, status_is
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.worker_process import worker_for_stack
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +41,7 @@ async def stack(
 
 @pytest.fixture(scope="module")
 def worker(stack: Stack, temporal_env: WorkflowEnvironment) -> Iterator[WorkerProcess]:
-    process = WorkerProcess.for_stack(stack, temporal_env)
+    process = worker_for_stack(stack, temporal_env)
     process.start()
     yield process
     process.stop()

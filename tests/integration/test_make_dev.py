@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.processes import free_port
 from settings import PROJECT_ROOT
-from tests.netutil import free_port
 
 pytestmark = pytest.mark.integration
 

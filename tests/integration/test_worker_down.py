@@ -17,12 +17,12 @@ from api.app import create_app
 from db.engine import SessionFactory, build_engine
 from db.models import Refund, User
 from devstack.dev_keys import ensure_dev_keys
+from devstack.processes import free_port
 from domain.roles import Role
 from domain.timeutil import utcnow
 from settings import Settings
 from tests.factories import PASSWORD, make_order, make_refund, make_user
 from tests.http_server import serving
-from tests.netutil import free_port
 from tests.temporal_env import start_local_dev_server
 
 pytestmark = pytest.mark.integration

@@ -15,11 +15,11 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from db.migrate import upgrade
+from devstack.processes import free_port
 from settings import PROJECT_ROOT
 from tests.integration.conftest import Stack, running_stack
 from tests.integration.journey import eventually, request_and_approve, status_is
-from tests.integration.worker_process import WorkerProcess
-from tests.netutil import free_port
+from tests.integration.worker_process import worker_for_stack
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ async def stack(
 @pytest.fixture(scope="module")
 def metrics_url(stack: Stack, temporal_env: WorkflowEnvironment) -> Iterator[str]:
     address = f"127.0.0.1:{free_port()}"
-    worker = WorkerProcess.for_stack(stack, temporal_env, metrics_address=address)
+    worker = worker_for_stack(stack, temporal_env, metrics_address=address)
     worker.start()
     yield f"http://{address}/metrics"
     worker.stop()

@@ -10,8 +10,8 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 
 from devstack import dev_keys, sandbox_gateway
+from devstack.processes import free_port
 from tests.http_server import serving
-from tests.netutil import free_port
 
 
 @dataclass

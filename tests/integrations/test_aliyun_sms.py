@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from devstack.processes import free_port
 from integrations.aliyun_sms import AliyunSms, AliyunSmsConfig
 from integrations.delivery import PermanentDeliveryError
 from integrations.sms import DevSmsOutbox, SmsMessage, build_sms_sender, template_params
@@ -21,7 +22,6 @@ from tests.integrations.aliyun_sms_peer import (
     RECORDED_THROTTLED,
     AliyunSmsPeer,
 )
-from tests.netutil import free_port
 
 TEMPLATES = {"refund_approved": "SMS_465380001", "refund_received": "SMS_465380002"}
 

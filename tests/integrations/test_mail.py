@@ -12,9 +12,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from devstack.mailbox import MaildirHandler, read_mailbox
+from devstack.processes import free_port
 from integrations.mail import PermanentMailError, SmtpConfig, SmtpMailer
 from tests.mail_server import running_mailbox
-from tests.netutil import free_port
 from tests.tls_certs import TlsFiles, make_certificates
 
 

@@ -6,10 +6,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from devstack.processes import free_port
 from devstack.school_systems import STAFF_CHAT_PATH, school_systems_router
 from integrations.staff_chat import StaffChat
 from tests.http_server import serving
-from tests.netutil import free_port
 
 
 async def test_a_message_reaches_the_room_with_its_title() -> None:

@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
+from devstack.processes import free_port
 from devstack.sandbox_wechat import DEV_APP_ID, DEV_APP_SECRET, DEV_TEMPLATES, sandbox_wechat_router
 from integrations.delivery import PermanentDeliveryError
 from integrations.wechat_message import (
@@ -21,7 +22,6 @@ from integrations.wechat_message import (
 from settings import Settings
 from tests.http_server import serving
 from tests.integrations.test_notice_renderer import CONTEXT
-from tests.netutil import free_port
 
 TEMPLATES = {event: WeChatTemplate(**spec) for event, spec in DEV_TEMPLATES.items()}
 

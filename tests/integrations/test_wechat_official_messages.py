@@ -12,6 +12,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
 
+from devstack.processes import free_port
 from devstack.sandbox_wechat import (
     DEV_APP_ID,
     DEV_OFFICIAL_APP_ID,
@@ -30,7 +31,6 @@ from integrations.wechat_official_messages import (
 )
 from settings import Settings
 from tests.http_server import serving
-from tests.netutil import free_port
 
 
 @pytest_asyncio.fixture(scope="module")

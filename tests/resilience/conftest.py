@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from db.migrate import upgrade
-from tests.resilience.system import System, running_system
+from devstack.system import System, running_system
 
 # Where the random moments come from: set RESILIENCE_SEED to run a failed schedule again.
 SEED = int(os.environ.get("RESILIENCE_SEED", "20261124"))

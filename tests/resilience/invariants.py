@@ -14,8 +14,8 @@ from activities.notify import message_id_for
 from db.audit_log import verify_all
 from db.models import AuditEvent, Notification, Refund
 from devstack.mailbox import read_mailbox
+from devstack.system import System
 from domain.notifications import Channel, NoticeEvent, NotificationStatus, notification_id_for
-from tests.resilience.system import System
 
 # What a student is told of a refund from request to money back, and of a complaint from filing to survey.
 REFUND_NOTICES = (NoticeEvent.REFUND_RECEIVED, NoticeEvent.REFUND_APPROVED, NoticeEvent.REFUND_SUCCEEDED)

@@ -12,8 +12,10 @@ import pytest
 from sqlmodel import select
 from temporalio.common import RetryPolicy
 
+from bench.traffic import enrol, login
 from db.models import Notification
 from devstack.mailbox import read_mailbox
+from devstack.system import System
 from domain.notifications import Channel, NotificationStatus
 from tests.resilience.invariants import (
     COMPLAINT_NOTICES,
@@ -25,8 +27,7 @@ from tests.resilience.invariants import (
     emails_delivered,
     inbox_expected,
 )
-from tests.resilience.system import System
-from tests.resilience.traffic import ComplaintTraffic, RefundTraffic, enrol, login
+from tests.resilience.traffic import ComplaintTraffic, RefundTraffic
 from workflows.messenger import NOTICE_RETRY
 
 pytestmark = [pytest.mark.integration, pytest.mark.resilience]

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from bench.traffic import enrol, login
+from devstack.system import System
 from tests.resilience.invariants import (
     all_workflows_closed,
     audit_chains_intact,
@@ -20,8 +22,7 @@ from tests.resilience.invariants import (
     money_moved_once,
     refunded_through_the_api,
 )
-from tests.resilience.system import System
-from tests.resilience.traffic import ComplaintTraffic, RefundTraffic, enrol, login
+from tests.resilience.traffic import ComplaintTraffic, RefundTraffic
 
 pytestmark = [pytest.mark.integration, pytest.mark.resilience]
 

@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from tests.processes import ServiceProcess
+from bench.traffic import enrol, login
+from devstack.processes import ServiceProcess
+from devstack.system import System
 from tests.resilience.invariants import (
     REFUND_NOTICES,
     all_workflows_closed,
@@ -21,8 +23,7 @@ from tests.resilience.invariants import (
     money_moved_once,
     refunded_through_the_api,
 )
-from tests.resilience.system import System
-from tests.resilience.traffic import RefundTraffic, enrol, login
+from tests.resilience.traffic import RefundTraffic
 
 pytestmark = [pytest.mark.integration, pytest.mark.resilience]
 

@@ -5,32 +5,22 @@ console would: a 503 (or no answer at all) is asked again, a 409 is read against
 from __future__ import annotations
 
 import asyncio
-import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 from sqlmodel import col, select
 
+from bench.traffic import UNANSWERED, Journey
 from db.models import Complaint, Refund
-from domain.courses import Gateway
-from domain.roles import Role
-from tests.factories import PASSWORD, make_order, make_user
-from tests.resilience.system import System
+from devstack.system import System
 
 # How far along a refund is, for progress (0: not asked yet).
 STAGES = {"requested": 1, "awaiting_review": 2, "approved": 3, "refunding": 4, "refunded": 5}
 DONE_WITH_REVIEW = frozenset({"approved", "refunding", "refunded"})
-UNANSWERED = (502, 503, 504)
 RETRY_PAUSE_SECONDS = 1.0
 POLL_SECONDS = 1.0
-
-
-async def login(system: System, email: str, password: str = "demo") -> dict[str, str]:
-    response = await system.api.post("/api/auth/token", data={"username": email, "password": password})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 async def answered(
@@ -49,44 +39,6 @@ async def answered(
             last = repr(exc)
         await asyncio.sleep(RETRY_PAUSE_SECONDS)
     raise AssertionError(f"{what}: no answer within {within_seconds:.0f}s (last: {last})")
-
-
-@dataclass
-class Journey:
-    """One order of one student, and the refund asked for it."""
-
-    student_id: str
-    student: dict[str, str]  # the student's auth headers
-    order_id: str
-    trade_no: str
-    refund_id: str | None = None
-    approved: bool = False
-
-
-@dataclass
-class Students:
-    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # student id → auth headers
-    journeys: list[Journey] = field(default_factory=list)
-
-
-async def enrol(system: System, *, students: int, orders_each: int, rng: random.Random) -> Students:
-    """Students of our own, each with paid regular-course orders (about a third through Alipay, whose
-    trades the sandbox must know; WeChat Pay requests carry the total themselves)."""
-    enrolled = Students()
-    for _ in range(students):
-        student = make_user(system.sessions, Role.STUDENT)
-        headers = await login(system, student.email, PASSWORD)
-        enrolled.headers[student.id] = headers
-        for _ in range(orders_each):
-            gateway = Gateway.ALIPAY if rng.random() < 1 / 3 else Gateway.WECHATPAY
-            order = make_order(system.sessions, student, gateway=gateway)
-            if gateway is Gateway.ALIPAY:
-                registered = await system.sandbox.put(
-                    f"/sandbox/trades/{order.gateway_trade_no}", params={"total_fen": order.amount_paid_fen}
-                )
-                registered.raise_for_status()
-            enrolled.journeys.append(Journey(student.id, headers, order.id, order.gateway_trade_no))
-    return enrolled
 
 
 def refund_statuses(system: System, refund_ids: list[str]) -> dict[str, str]:
@@ -182,8 +134,9 @@ class RefundTraffic:
             await asyncio.sleep(POLL_SECONDS)
 
     async def _approve(self, journey: Journey) -> None:
-        """One approval call; unless it answers 200, the state read a moment later says whether to
-        ask again (409: decided already, or not yet awaiting review; 503 or no answer: try again)."""
+        """One approval call; unless it answers 200 (or 202: taken, still being recorded), the state
+        read a moment later says whether to ask again (409: decided already, or not yet awaiting
+        review; 503 or no answer: try again)."""
         try:
             try:
                 async with self.calls:
@@ -194,7 +147,7 @@ class RefundTraffic:
                     )
             except httpx.TransportError:
                 response = None
-            if response is not None and response.status_code == 200:
+            if response is not None and response.status_code in (200, 202):
                 journey.approved = True
                 return
             if response is not None and response.status_code not in (409, *UNANSWERED):

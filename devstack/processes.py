@@ -1,5 +1,6 @@
-"""Pieces of the system as their own processes, for tests that kill, stop and restart them for real:
-the worker, the API, the dev mailbox, the sandbox gateway, the Temporal dev server."""
+"""Pieces of the system as their own processes, for tests that kill, stop and restart them for real
+and for the benches: the worker, the API, the dev mailbox, the sandbox gateway, the Temporal dev
+server."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,6 +47,12 @@ def aftercare_env(settings: Settings, *, temporal_address: str, temporal_namespa
         "TEMPORAL_NAMESPACE": temporal_namespace,
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -131,3 +139,21 @@ class ServiceProcess:
         if not self.log.exists():
             return "(no output)"
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+class WorkerProcess(ServiceProcess):
+    """`worker.py` as its own process, configured like the system it serves: killed for real, or
+    scraped for the SDK metrics a real worker process serves."""
+
+    def __init__(
+        self, settings: Settings, *, temporal_address: str, temporal_namespace: str, metrics_address: str = ""
+    ) -> None:
+        """metrics_address: where it serves SDK metrics; "" (off) unless a test scrapes them, so
+        no test takes the default port a developer's `make dev` is using."""
+        env = aftercare_env(
+            settings, temporal_address=temporal_address, temporal_namespace=temporal_namespace
+        )
+        env["AFTERCARE_WORKER_METRICS_ADDRESS"] = metrics_address
+        super().__init__(
+            "worker", [sys.executable, "worker.py"], env=env, log=settings.data_dir / "worker.log"
+        )

@@ -1,8 +1,8 @@
 """The whole system as separate processes on loopback, as `make dev` runs it, for tests that kill,
-stop and restart its pieces: a file-backed Temporal dev server (temporal-dev.yml's namespace, search
-attributes and pragmas), the sandbox gateway, the dev mailbox (aiosmtpd), the API (uvicorn) and the
-worker (`worker.py`). Every port is a free one taken at the start and kept across restarts, so a
-piece that comes back is found where it was."""
+stop and restart its pieces, and for the benches: a file-backed Temporal dev server
+(temporal-dev.yml's namespace, search attributes and pragmas), the sandbox gateway, the dev mailbox
+(aiosmtpd), the API (uvicorn) and the worker (`worker.py`). Every port is a free one taken at the
+start and kept across restarts, so a piece that comes back is found where it was."""
 
 from __future__ import annotations
 
@@ -26,12 +26,10 @@ from temporalio.service import RPCError
 from db.engine import SessionFactory, build_engine
 from db.migrate import upgrade
 from devstack.dev_keys import ensure_dev_keys
+from devstack.processes import ServiceProcess, WorkerProcess, aftercare_env, free_port
 from devstack.seed import seed
 from devstack.temporal_dev_config import TemporalDevConfig, dev_config, venv_binary
 from settings import Settings
-from tests.integration.worker_process import WorkerProcess
-from tests.netutil import free_port
-from tests.processes import ServiceProcess, aftercare_env
 
 STARTUP_SECONDS = 90  # on a busy 2-core machine a Python process takes seconds just to import
 
