@@ -1,6 +1,7 @@
-"""The benchmarks' load, through the HTTP API as people make it: students asking for refunds and
-filing complaints, reviewers working the review queue, an admin setting complaint SLAs, and a tally
-of every answer that was not the one a working system gives."""
+"""The benchmarks' load (and the resilience tests' students), through the HTTP API as people make
+it: students enrolled with paid orders and signed in, asking for refunds and filing complaints,
+reviewers working the review queue, an admin setting complaint SLAs, and a tally of every answer that
+was not the one a working system gives."""
 
 from __future__ import annotations
 
