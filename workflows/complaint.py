@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 from workflows.compensation import CompensationDesk
 from workflows.messenger import RECORD_RETRY, RECORD_TIMEOUT, CaseMessenger
-from workflows.priorities import SOMEONE_WAITING
 from workflows.refund import RefundWorkflow
 
 with workflow.unsafe.imports_passed_through():
@@ -166,15 +165,13 @@ class ComplaintWorkflow:
         return self.state()
 
     async def _take_in(self, request: ComplaintRequest) -> None:
-        """received → triaged → assigned; the student is told, the clocks start. The student waits
-        for that word, so these steps go ahead of other work when the worker is behind."""
+        """received → triaged → assigned; the student is told, the clocks start."""
         await self._record(
             "complaint.received",
             ComplaintStage.RECEIVED,
             actor=request.logged_by,
             note=request.text,
             detail={"channel": request.channel.value},
-            priority=SOMEONE_WAITING,
         )
         triage = classify(request.text, request.channel)
         terms = self._terms = request.sla[triage.category]
@@ -193,15 +190,10 @@ class ComplaintWorkflow:
             department=terms.department,
             first_response_due_at=self._first_response_due,
             resolution_due_at=self._resolution_due,
-            priority=SOMEONE_WAITING,
         )
-        agent_id = await self._assign(terms.department, SOMEONE_WAITING)
+        agent_id = await self._assign(terms.department)
         await self._record(
-            "complaint.assigned",
-            ComplaintStage.ASSIGNED,
-            actor="system",
-            assigned_to=agent_id,
-            priority=SOMEONE_WAITING,
+            "complaint.assigned", ComplaintStage.ASSIGNED, actor="system", assigned_to=agent_id
         )
         workflow.upsert_search_attributes(
             [
@@ -864,7 +856,7 @@ class ComplaintWorkflow:
         self._publish(OutboundEventType.COMPLAINT_REOPENED)
         self._watch_resolution()
 
-    async def _assign(self, department: Department, priority: Priority = Priority.default) -> str | None:
+    async def _assign(self, department: Department) -> str | None:
         """Give the complaint to the department's least-loaded member; their id (None: the queue)."""
         assignment = self._assignment = await workflow.execute_activity_method(
             ComplaintActivities.assign_complaint,
@@ -872,7 +864,6 @@ class ComplaintWorkflow:
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
             summary=f"Pick someone in {department.value}",
-            priority=priority,
         )
         return assignment.agent.user_id if assignment.agent else None
 
@@ -898,14 +889,7 @@ class ComplaintWorkflow:
         return ComplaintReceipt(complaint_id=self._request.complaint_id, stage=self._stage)
 
     async def _record(
-        self,
-        event: str,
-        stage: ComplaintStage | None,
-        *,
-        actor: str,
-        note: str = "",
-        priority: Priority = Priority.default,
-        **fields: Any,
+        self, event: str, stage: ComplaintStage | None, *, actor: str, note: str = "", **fields: Any
     ) -> None:
         """Write the step, then move to `stage` (so whoever sees the stage finds the database
         agreeing). None: the stage stays whatever it is once this step's turn to be written comes."""
@@ -928,7 +912,6 @@ class ComplaintWorkflow:
                 start_to_close_timeout=RECORD_TIMEOUT,
                 retry_policy=RECORD_RETRY,
                 summary=f"Record {event}",
-                priority=priority,
             )
             self._stage = stage
             self._timeline.append(

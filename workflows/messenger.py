@@ -15,10 +15,8 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
-
-from workflows.priorities import NOBODY_WAITING, SOMEONE_WAITING
 
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
@@ -46,21 +44,11 @@ NOTICE_DEADLINE = timedelta(days=2)
 NOTICE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), backoff_coefficient=2, maximum_interval=timedelta(minutes=5)
 )
-# The student's "we have it" notices, on every channel: the first thing a case owes them.
-ACKNOWLEDGEMENTS = frozenset({NoticeEvent.REFUND_RECEIVED, NoticeEvent.COMPLAINT_RECEIVED})
 WEBHOOK_TIMEOUT = timedelta(seconds=30)
 # A subscriber that is down is tried again for two days, backing off to once an hour.
 WEBHOOK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10), backoff_coefficient=2, maximum_interval=timedelta(hours=1)
 )
-
-
-def priority_of(notice: NotifyInput) -> Priority:
-    if notice.event in ACKNOWLEDGEMENTS:
-        return SOMEONE_WAITING
-    if notice.channel is Channel.STAFF_CHAT:
-        return NOBODY_WAITING
-    return Priority.default
 
 
 class CaseMessenger:
@@ -173,7 +161,6 @@ class CaseMessenger:
                 schedule_to_close_timeout=NOTICE_DEADLINE,
                 retry_policy=NOTICE_RETRY,
                 summary=f"{notice.event.value} by {notice.channel.value}",
-                priority=priority_of(notice),
             )
         except ActivityError as error:
             # Permanent failures are stored on the notification row by the activity itself.
@@ -222,7 +209,6 @@ class CaseMessenger:
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
             summary=f"Fan out {event.type.value} to webhook subscribers",
-            priority=NOBODY_WAITING,
         )
         await asyncio.gather(*(self._deliver_webhook(delivery_id) for delivery_id in delivery_ids))
 
@@ -235,7 +221,6 @@ class CaseMessenger:
                 schedule_to_close_timeout=NOTICE_DEADLINE,
                 retry_policy=WEBHOOK_RETRY,
                 summary=f"Deliver webhook {delivery_id}",
-                priority=NOBODY_WAITING,
             )
         except ActivityError as error:
             # The delivery row records the subscriber's last answer.

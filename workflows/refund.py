@@ -15,11 +15,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.messenger import NOTICE_DEADLINE, NOTICE_RETRY, RECORD_RETRY, RECORD_TIMEOUT, CaseMessenger
-from workflows.priorities import SOMEONE_WAITING
 
 with workflow.unsafe.imports_passed_through():
     from activities.commerce import CommerceActivities
@@ -129,7 +128,6 @@ class RefundWorkflow:
             actor=request.student.id,
             note=request.reason,
             detail={"eligibility": request.eligibility.value, "policy_version": request.policy.version},
-            priority=SOMEONE_WAITING,  # the student's acknowledgement follows it
         )
         self._publish(OutboundEventType.REFUND_REQUESTED)
         if request.eligibility is Eligibility.INELIGIBLE:
@@ -203,7 +201,6 @@ class RefundWorkflow:
             note=decision.reason,
             decision_reason=decision.reason,
             decided_by=decision.reviewer_id,
-            priority=SOMEONE_WAITING,  # the reviewer's `decide` answers once it is recorded
         )
         self._hold("", None)
         if approved:
@@ -323,7 +320,6 @@ class RefundWorkflow:
             RefundStatus.APPROVED if confirmed else RefundStatus.WITHDRAWN,
             actor=confirmation.manager_id,
             note=confirmation.note,
-            priority=SOMEONE_WAITING,  # the manager's `confirm` answers once it is recorded
         )
         self._confirmation_recorded = True
         if not confirmed:
@@ -676,7 +672,6 @@ class RefundWorkflow:
         actor: str,
         note: str = "",
         at: datetime | None = None,
-        priority: Priority = Priority.default,
         **fields: Any,
     ) -> None:
         """Write the step to the projection and audit trail, then move to `status`. In that order, so
@@ -698,7 +693,6 @@ class RefundWorkflow:
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
             summary=f"Record {event}",
-            priority=priority,
         )
         self._status = status
         self._timeline.append(TimelineEntry(at=moment, event=event, status=status, actor=actor, note=note))

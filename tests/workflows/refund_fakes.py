@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
-from temporalio.converter import PayloadConverter
 from temporalio.exceptions import ApplicationError
 
 from domain.compensation import (
@@ -317,18 +316,6 @@ async def wait_for_status(handle: WorkflowHandle, status: RefundStatus) -> None:
 
 def decision(kind: Decision, reason: str = "符合退款政策") -> ReviewDecision:
     return ReviewDecision(decision=kind, reason=reason, reviewer_id="U-REV", reviewer_name="王审核")
-
-
-async def activity_priorities(handle: WorkflowHandle) -> dict[str, int]:
-    """Each activity the workflow scheduled so far, by its summary → its priority key (0: unset,
-    the default), as its history holds them (workflows/priorities.py)."""
-    return {
-        PayloadConverter.default.from_payload(event.user_metadata.summary, str): (
-            event.activity_task_scheduled_event_attributes.priority.priority_key
-        )
-        for event in (await handle.fetch_history()).events
-        if event.HasField("activity_task_scheduled_event_attributes")
-    }
 
 
 async def timers_started(handle: WorkflowHandle) -> list[timedelta]:

@@ -40,7 +40,7 @@ from domain.notifications import Channel, NoticeEvent
 from domain.refunds import StudentSnapshot
 from domain.timeutil import SHANGHAI
 from tests.temporal_env import raw_description, start_time_skipping
-from tests.workflows.refund_fakes import TASK_QUEUE, FakeActivities, activity_priorities, notices_of
+from tests.workflows.refund_fakes import TASK_QUEUE, FakeActivities, notices_of
 from workflows.complaint import ComplaintWorkflow
 
 
@@ -490,24 +490,4 @@ async def test_a_call_logged_for_a_wechat_customer_is_acknowledged_on_wechat_unl
     await notices_of(fakes, "complaint_first_response", 1)
     assert channels_of(fakes, NoticeEvent.COMPLAINT_FIRST_RESPONSE) == [Channel.INBOX]
     assert channels_of(fakes, NoticeEvent.COMPLAINT_RECEIVED) == [Channel.INBOX]
-    await stop(handle)
-
-
-async def test_the_steps_to_the_students_acknowledgement_go_first(
-    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
-) -> None:
-    """Temporal's task-queue priority (workflows/priorities.py), from the activities in history."""
-    handle = await start(env, complaint())
-    await notices_of(fakes, "complaint_received", 3)
-    priority_of = await activity_priorities(handle)
-    assert {name for name, key in priority_of.items() if key == 1} == {
-        "Record complaint.received",
-        "Record complaint.triaged",
-        "Pick someone in tech_support",
-        "Record complaint.assigned",
-        "complaint_received by inbox",
-        "complaint_received by email",
-        "complaint_received by sms",
-    }
-    assert {key for name, key in priority_of.items() if name.startswith("Fan out ")} == {4}
     await stop(handle)

@@ -27,7 +27,6 @@ from domain.webhooks import OutboundEventType
 from tests.workflows.refund_fakes import (
     TASK_QUEUE,
     FakeActivities,
-    activity_priorities,
     decision,
     notice_events,
     notices_of,
@@ -447,25 +446,3 @@ async def test_a_policy_rejection_cannot_be_overruled_by_a_late_decision(
     with pytest.raises(WorkflowUpdateFailedError):
         await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
     assert (await handle.result()).status is RefundStatus.REJECTED
-
-
-async def test_what_a_person_waits_on_goes_first_and_what_nobody_waits_on_last(
-    env: WorkflowEnvironment, worker: Worker, fakes: FakeActivities
-) -> None:
-    """Temporal's task-queue priority (workflows/priorities.py; 0 here: unset, the default 3), read
-    from the activities in history by their summaries: the steps to the student's acknowledgement and
-    the reviewer's decision being recorded go first, webhook fan-outs last, the rest in between."""
-    handle = await start(env.client, refund_request())
-    await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
-    await handle.result()
-    priority_of = await activity_priorities(handle)
-    first = {name for name, key in priority_of.items() if key == 1}
-    last = {name for name, key in priority_of.items() if key == 4}
-    assert first == {
-        "Record refund.requested",
-        "refund_received by inbox",
-        "refund_received by email",
-        "Record review.approved",
-    }
-    assert last and all(name.startswith("Fan out ") for name in last)
-    assert priority_of["Record review.awaiting"] == 0 and priority_of["refund_approved by inbox"] == 0
