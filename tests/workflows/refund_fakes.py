@@ -331,6 +331,17 @@ def notice_events(fakes: FakeActivities) -> list[tuple[str, str]]:
     return sorted((n.event.value, n.channel.value) for n in fakes.notices)
 
 
+async def published_events(fakes: FakeActivities, event_type: str) -> list[str]:
+    """The outbound event types published so far, once one of `event_type` is among them (events are
+    fanned out beside the main path, so they may come after what the test waited for)."""
+    for _ in range(200):
+        published = [e.type.value for e in fakes.published]
+        if event_type in published:
+            return published
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{event_type} was never published; saw {[e.type.value for e in fakes.published]}")
+
+
 async def notices_of(fakes: FakeActivities, event: str, count: int) -> list[NotifyInput]:
     """The notices of one event, once `count` of them went out (they are sent beside the main path)."""
     for _ in range(200):
