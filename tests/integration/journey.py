@@ -78,6 +78,18 @@ async def status_is(stack: Stack, refund_id: str, headers: dict[str, str], statu
     return (await refund_status(stack, refund_id, headers))["status"] == status
 
 
+async def ask_until_awaiting_review(stack: Stack, order_id: str) -> tuple[str, dict[str, str]]:
+    """The demo student asks for the order's refund; once it awaits review, its id and their headers."""
+    student = await login(stack.api, "student@demo")
+    requested = await stack.api.post(
+        "/api/refunds", headers=student, json={"order_id": order_id, "reason": "时间冲突"}
+    )
+    assert requested.status_code == 202, requested.text
+    refund_id = requested.json()["refund_id"]
+    await eventually(lambda: status_is(stack, refund_id, student, "awaiting_review"), "awaiting review", 60)
+    return refund_id, student
+
+
 async def request_and_approve(
     stack: Stack, order_id: str, amount_fen: int = 199_900, *, gateway: str = "wechatpay"
 ) -> tuple[str, dict[str, str]]:
@@ -88,13 +100,7 @@ async def request_and_approve(
         registered = await stack.gateway.put(f"/sandbox/trades/{trade_no}", params={"total_fen": amount_fen})
         registered.raise_for_status()
     await push_order(stack, order_id, amount_fen, gateway=gateway, trade_no=trade_no)
-    student = await login(stack.api, "student@demo")
-    requested = await stack.api.post(
-        "/api/refunds", headers=student, json={"order_id": order_id, "reason": "时间冲突"}
-    )
-    assert requested.status_code == 202, requested.text
-    refund_id = requested.json()["refund_id"]
-    await eventually(lambda: status_is(stack, refund_id, student, "awaiting_review"), "awaiting review", 60)
+    refund_id, student = await ask_until_awaiting_review(stack, order_id)
     reviewer = await login(stack.api, "reviewer@demo")
     approved = await stack.api.post(
         f"/api/refunds/{refund_id}/decision", headers=reviewer, json={"decision": "approve", "reason": "同意"}

@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 from db.models import AuditEvent
 from domain.refunds import RefundEvent
 from tests.integration.conftest import Stack, running_stack
-from tests.integration.journey import eventually, login, push_order, status_is
+from tests.integration.journey import ask_until_awaiting_review, eventually, login, push_order, status_is
 from worker import WORKFLOWS, build_activities, worker_tuning
 
 pytestmark = pytest.mark.integration
@@ -84,13 +84,7 @@ async def test_a_decision_taken_behind_a_backlog_is_acknowledged_and_recorded_on
     stack = held.stack
     order_id = f"ORD-HELD-{secrets.token_hex(3)}"
     await push_order(stack, order_id, 99_900)
-    student = await login(stack.api, "student@demo")
-    asked = await stack.api.post(
-        "/api/refunds", headers=student, json={"order_id": order_id, "reason": "时间冲突"}
-    )
-    assert asked.status_code == 202, asked.text
-    refund_id = asked.json()["refund_id"]
-    await eventually(lambda: status_is(stack, refund_id, student, "awaiting_review"), "awaiting review", 60)
+    refund_id, student = await ask_until_awaiting_review(stack, order_id)
     reviewer = await login(stack.api, "reviewer@demo")
     url = f"/api/refunds/{refund_id}/decision"
     approval = {"decision": "approve", "reason": "符合退款政策"}
