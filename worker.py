@@ -173,3 +173,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    temporal.exit_skipping_teardown(0)

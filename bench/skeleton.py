@@ -267,4 +267,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    # Imported here, not at the top: the sandbox re-imports this module for every workflow run,
+    # and the skeleton is to carry none of the project's modules.
+    from integrations.temporal import exit_skipping_teardown
+
     asyncio.run(main())
+    exit_skipping_teardown(0)

@@ -5,6 +5,10 @@ worker connects through a runtime that serves the SDK's metrics; the API keeps t
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+from typing import NoReturn
 from urllib.parse import quote
 
 from temporalio.client import Client
@@ -31,6 +35,20 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
     return await Client.connect(
         **connect_config(settings), data_converter=pydantic_data_converter, runtime=runtime
     )
+
+
+def exit_skipping_teardown(code: int) -> NoReturn:
+    """End a process that has used a Temporal client, without the interpreter's teardown.
+
+    The SDK's Rust runtime keeps threads that can still call into Python while CPython
+    finalizes; the process then aborts ("PyGILState_Release: thread state ... must be current
+    when releasing", SIGABRT, temporalio/sdk-python#300), so a replay that printed "ok" would
+    exit -6. Seen in CI about once in 60 runs of `python -m replay`. What the process printed or
+    logged is flushed first; it has no other teardown to do."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def metrics_runtime(bind_address: str) -> Runtime | None:
