@@ -35,6 +35,7 @@ from devstack import dev_keys
 from devstack.sandbox_wechat import sandbox_wechat_router
 from devstack.school_systems import school_systems_router
 from domain.timeutil import SHANGHAI, utcnow
+from integrations.http_client import outbound_client
 from integrations.payments import alipay, wechatpay
 from settings import DEV_COMMERCE_HOOK_SECRET
 
@@ -205,7 +206,8 @@ def create_app(
         record["last_notification"] = {"headers": headers, "body": body.decode()}
         for retry_delay in (*NOTIFY_RETRY_DELAYS_SECONDS, None):
             try:
-                async with httpx.AsyncClient(timeout=10) as client:
+                # The shared TLS context: building one per notification was half this process's CPU.
+                async with outbound_client(timeout=10) as client:
                     response = await client.post(record["notify_url"], content=body, headers=headers)
                 acknowledged = response.is_success and (
                     record["gateway"] == "wechatpay" or response.text == "success"
