@@ -118,6 +118,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "您的决定已受理，正在记录，请稍后刷新本页查看。",
         "Your decision is taken and being recorded; refresh this page in a moment to see it.",
     ),
+    "lead.being_recorded": (
+        "您的回访结果已受理，正在记录，请稍后刷新本页查看。",
+        "Your call's outcome is taken and being recorded; refresh this page in a moment to see it.",
+    ),
     "review.empty": ("没有待审核的退款", "Nothing waits for review"),
     "nav.admin_templates": ("通知模板", "Notice templates"),
     "nav.admin_sla": ("响应时限", "Response times"),

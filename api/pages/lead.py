@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
@@ -29,7 +30,7 @@ from api.services.sla_dashboard import sla_dashboard
 from db.models import Compensation, Complaint, User
 from domain.compensation import CompensationStatus
 from domain.complaints import OPEN_STAGES
-from domain.refunds import RefundStatus
+from domain.refunds import DecisionReceipt, RefundStatus
 from domain.timeutil import utcnow
 
 router = APIRouter(include_in_schema=False)
@@ -46,8 +47,10 @@ def _desk(
     errors: FormErrors | None = None,
     form: dict[str, str] | None = None,
     code: int = status.HTTP_200_OK,
+    recording: str = "",
 ) -> Response:
-    """The desk; after a refusal, `failed` names the item (offer or refund) whose form it was."""
+    """The desk; after a refusal, `failed` names the item (offer or refund) whose form it was;
+    `recording` a refund whose call was taken behind a backlog (202) and is still being recorded."""
     offers = compensation_service.list_offers(
         session, user=user, status_filter=CompensationStatus.AWAITING_APPROVAL, limit=200, offset=0
     )
@@ -76,6 +79,7 @@ def _desk(
         failed=failed,
         errors=errors or FormErrors(),
         form=form or {},
+        recording=recording,
     )
 
 
@@ -94,18 +98,20 @@ def _escalated_to(session: Session, lead: User) -> list[Complaint]:
 
 
 @router.get("/lead", response_class=HTMLResponse)
-def desk(request: Request, user: LeadPage, session: SessionDep) -> Response:
-    return _desk(request, user, session)
+def desk(request: Request, user: LeadPage, session: SessionDep, recording: str = "") -> Response:
+    return _desk(request, user, session, recording=recording)
 
 
 async def _decide(
     request: Request, user: User, item: str, form: dict[str, str], decide: Callable[[], Any]
 ) -> Response:
-    """Run the decision; back to the desk (PRG), or, refused, the desk again with the error beside
-    that item's field."""
+    """Run the decision; back to the desk (PRG), saying so when the call is still being recorded, or,
+    refused, the desk again with the error beside that item's field."""
     t = translator(locale_for(request, user.locale))
     try:
-        await decide()
+        outcome = await decide()
+        if isinstance(outcome, DecisionReceipt) and outcome.being_recorded:
+            return see_other(f"/lead?{urlencode({'recording': item})}")
         return see_other("/lead")
     except (HTTPException, ValidationError, WorkflowUpdateFailedError) as exc:
         errors, code = refusal_of(exc, t)

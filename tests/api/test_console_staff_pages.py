@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.pages.i18n import MESSAGES
+from api.routes import refunds as refund_routes
 from api.services.sla_dashboard import DeadlineKind
 from db.engine import SessionFactory
 from db.models import DepartmentMember, User
@@ -26,6 +27,7 @@ from domain.complaints import (
     ResolutionCode,
     Severity,
 )
+from domain.refunds import DecisionReceipt, RefundStatus
 from domain.roles import Role
 from domain.timeutil import utcnow
 from tests.api.test_console_pages import OURS, sign_in
@@ -381,6 +383,39 @@ def test_the_leads_refusals_are_shown_beside_the_item_they_concern(
     )
     called = post(f"/lead/refunds/{call.id}/confirmation", outcome="withdrawn", note="学员决定继续学习")
     assert called.status_code == 503 and "学员决定继续学习</textarea>" in called.text
+    api.cookies.clear()
+
+
+def test_a_call_still_being_recorded_is_said_so_on_the_desk_and_not_offered_again(
+    api: TestClient, api_sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lead's call taken behind a backlog (the API's 202): the desk says so in place of its form."""
+    lead = make_user(api_sessions, Role.LEAD)
+    student = make_user(api_sessions, Role.STUDENT)
+    call = make_refund(api_sessions, make_order(api_sessions, student), status="awaiting_confirmation")
+    other = make_refund(api_sessions, make_order(api_sessions, student), status="awaiting_confirmation")
+
+    async def taken_behind_a_backlog(refund_id: str, *_args: object) -> DecisionReceipt:
+        return DecisionReceipt(
+            refund_id=refund_id, status=RefundStatus.AWAITING_CONFIRMATION, being_recorded=True
+        )
+
+    monkeypatch.setattr(refund_routes, "confirm_refund", taken_behind_a_backlog)
+    sign_in(api, lead.email)
+    taken = api.post(
+        f"/lead/refunds/{call.id}/confirmation",
+        data={"outcome": "confirmed", "note": "学员确认退款"},
+        headers=OURS,
+        follow_redirects=False,
+    )
+    assert taken.status_code == 303 and taken.headers["location"] == f"/lead?recording={call.id}"
+    being_recorded = MESSAGES["lead.being_recorded"][0]
+    desk = api.get(taken.headers["location"]).text
+    call_card = desk.split(f'data-refund="{call.id}"')[1].split("</article>")[0]
+    assert being_recorded in call_card and "<form" not in call_card
+    other_card = desk.split(f'data-refund="{other.id}"')[1].split("</article>")[0]
+    assert being_recorded not in other_card and "<form" in other_card
+    assert being_recorded not in api.get("/lead").text
     api.cookies.clear()
 
 
