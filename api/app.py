@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from api.access_log import mask_capability_links
 from api.deps import TemporalClientProvider
 from api.errors import nul_refusal, simultaneous_change, unreadable_body
 from api.pages.app import add_console
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
+    mask_capability_links()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
