@@ -12,7 +12,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.review import ReviewActivities
 from api.errors import simultaneous_change
 from db.engine import SessionFactory
-from db.models import AuditEvent, ReviewerGroup
+from db.models import AuditEvent, ReviewerGroup, ReviewerGroupMember
 from domain.courses import CourseType
 from domain.refunds import AssignmentRequest
 from domain.roles import Role
@@ -184,6 +184,30 @@ def test_two_admins_creating_one_group_at_once_the_second_gets_409_and_changes_n
     groups = {g["id"]: g["name"] for g in api.get("/api/routing", headers=admin).json()["groups"]}
     assert groups["race-new"] == "先到的名字"  # the first admin's, untouched
     assert _config_events(api_sessions, "race-new") == []  # the refused change left no trace
+
+
+def test_two_admins_removing_one_member_at_once_the_second_gets_404_and_records_nothing(
+    api: TestClient, api_sessions: SessionFactory, monkeypatch
+) -> None:
+    admin = auth(api, make_user(api_sessions, Role.ADMIN))
+    reviewer = make_user(api_sessions, Role.REVIEWER)
+    assert (
+        api.put("/api/routing/groups/race-members", json={"name": "退款审核组"}, headers=admin).status_code
+        == 200
+    )
+    member = f"/api/routing/groups/race-members/members/{reviewer.id}"
+    assert api.put(member, headers=admin).status_code == 204
+    _rival_commits_first(
+        monkeypatch,
+        api_sessions,
+        lambda rival: rival.delete(rival.get(ReviewerGroupMember, ("race-members", reviewer.id))),
+    )
+    answer = api.delete(member, headers=admin)
+    assert answer.status_code == 404, answer.text
+    assert f"{reviewer.id} is not in race-members" in answer.json()["detail"]
+    monkeypatch.undo()
+    # The group was saved and the member added; the removal the rival made is not this request's.
+    assert _config_events(api_sessions, "race-members") == ["routing.group_saved", "routing.member_added"]
 
 
 @pytest.mark.parametrize(
