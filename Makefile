@@ -50,6 +50,12 @@ seed: install
 screenshots: install
 	$(BIN)/python -m devstack.temporal_ui_screenshots
 
+## make browser-screenshots: the console pictures README.md links, saved by the browser tests into
+## docs/screenshots (a plain `make test` saves them to a temporary directory)
+.PHONY: browser-screenshots
+browser-screenshots: install
+	AFTERCARE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/browser
+
 ## make bench: the workflow benchmark (bench/workflows.py). The system as `make dev` runs it, each piece a
 ## process: refunds asked through the API, approved from the review queue and paid by the sandbox
 ## gateway, against a skeleton workflow of the refund's shape (Temporal's own floor here), then at half
