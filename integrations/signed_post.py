@@ -63,7 +63,8 @@ def verify(
 ) -> bool:
     """True when the signature matches and the timestamp is recent (receivers use this)."""
     return is_recent(timestamp, now=now, tolerance_seconds=tolerance_seconds) and hmac.compare_digest(
-        signature(secret, timestamp, body), given_signature
+        signature(secret, timestamp, body).encode(),
+        given_signature.encode(),  # bytes: any header text
     )
 
 

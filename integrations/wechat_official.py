@@ -48,7 +48,8 @@ def verify(
 ) -> bool:
     """True when WeChat signed this call with our token, recently."""
     return is_recent(timestamp, now=now, tolerance_seconds=tolerance_seconds) and hmac.compare_digest(
-        signature(token, timestamp, nonce), given_signature.lower()
+        signature(token, timestamp, nonce).encode(),
+        given_signature.lower().encode(),  # bytes: any query text
     )
 
 

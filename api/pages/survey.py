@@ -25,7 +25,9 @@ router = APIRouter(include_in_schema=False)
 
 def _complaint(session, settings: Settings, complaint_id: str, token: str) -> Complaint:
     complaint = session.get(Complaint, complaint_id)
-    if complaint is None or not hmac.compare_digest(token, survey_token(settings, complaint_id)):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500).
+    expected = survey_token(settings, complaint_id).encode()
+    if complaint is None or not hmac.compare_digest(token.encode(), expected):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such survey")
     return complaint
 

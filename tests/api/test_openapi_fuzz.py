@@ -10,8 +10,8 @@ Bounded and reproducible: a few inputs per operation and caller, each caller's f
 own that is the same on every run, locally and in CI, and no example database (no failure of an
 earlier run is replayed: a run's inputs are its seeds' alone). Some inputs name cases and rows that
 exist (_known_ids), so an operation is fuzzed past its 404 too. The console's pages are not in the schema
-(include_in_schema=False) and are not fuzzed here; test_security_injection.py probes their
-parameters."""
+(include_in_schema=False) and are not fuzzed here: test_console_forms_fuzz.py fuzzes their forms and
+test_security_injection.py probes their parameters."""
 
 from __future__ import annotations
 

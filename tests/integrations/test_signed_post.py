@@ -19,6 +19,7 @@ def test_a_signed_body_verifies_and_anything_changed_does_not() -> None:
     assert not verify("secret", str(NOW + 1), given, BODY, now=NOW)  # the timestamp is signed too
     assert not verify("secret", timestamp, given, BODY, now=NOW + 301)  # too old: a replay
     assert not verify("secret", "yesterday", given, BODY, now=NOW)
+    assert not verify("secret", timestamp, "sha256=é" + given[8:], BODY, now=NOW)  # refused, not a TypeError
 
 
 def test_the_signature_is_hmac_sha256_over_timestamp_newline_body() -> None:

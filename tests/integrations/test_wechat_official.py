@@ -23,6 +23,8 @@ def test_the_signature_is_sha1_of_token_timestamp_and_nonce_sorted() -> None:
     assert not verify("devwechattoken", expected, "1795000000", "nonce43", now=NOW)
     assert not verify("devwechattoken", expected, "1795000000", "nonce42", now=NOW + 301)  # replayed later
     assert not verify("devwechattoken", expected, "soon", "nonce42", now=NOW)
+    forged = "签名" + expected[2:]  # refused, not a TypeError
+    assert not verify("devwechattoken", forged, "1795000000", "nonce42", now=NOW)
 
 
 PUSHED = (
