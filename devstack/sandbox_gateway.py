@@ -63,6 +63,10 @@ class FaultPlan(BaseModel):
 
 
 class SandboxLedger:
+    """What the gateway holds, kept across its restarts in a journal: one JSON line per change, the
+    last line about a refund being its record. (Rewriting the whole ledger at every change cost time in
+    proportion to the ledger at each step of each refund: quadratic over a long bench.)"""
+
     def __init__(self, state_file: Path | None) -> None:
         self.state_file = state_file
         self.refunds: dict[str, dict[str, Any]] = {}
@@ -71,11 +75,42 @@ class SandboxLedger:
         # carry the total themselves).
         self.trade_totals: dict[str, int] = {}
         if state_file and state_file.exists():
-            saved = json.loads(state_file.read_text())
-            # Records from before the sandbox spoke real protocols have no gateway: they are dropped.
-            self.refunds = {no: r for no, r in saved.get("refunds", {}).items() if "gateway" in r}
-            self.requests_seen = saved.get("requests_seen", {})
-            self.trade_totals = saved.get("trade_totals", {})
+            saved = state_file.read_text(encoding="utf-8")
+            for line in saved.splitlines():
+                if line.strip():
+                    self._apply(json.loads(line))
+            if saved and not saved.endswith("\n"):  # written whole, before the journal
+                self._journal_line("")
+
+    def _apply(self, change: dict[str, Any]) -> None:
+        # A whole ledger ("refunds") is how the file was written before it was a journal.
+        records = [change["refund"]] if "refund" in change else list(change.get("refunds", {}).values())
+        # Records from before the sandbox spoke real protocols have no gateway: they are dropped.
+        self.refunds.update({r["out_refund_no"]: r for r in records if "gateway" in r})
+        self.requests_seen.update(change.get("requests_seen", {}))
+        self.trade_totals.update(change.get("trade_totals", {}))
+
+    def _journal(self, change: dict[str, Any]) -> None:
+        self._journal_line(json.dumps(change, ensure_ascii=False))
+
+    def _journal_line(self, line: str) -> None:
+        if self.state_file:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            with self.state_file.open("a", encoding="utf-8") as journal:
+                journal.write(line + "\n")
+
+    def keep(self, record: dict[str, Any]) -> None:
+        """Store a refund's record as it now is (new, or changed in place)."""
+        self.refunds[record["out_refund_no"]] = record
+        self._journal({"refund": record})
+
+    def count_request(self, out_refund_no: str) -> None:
+        self.requests_seen[out_refund_no] = self.requests_seen.get(out_refund_no, 0) + 1
+        self._journal({"requests_seen": {out_refund_no: self.requests_seen[out_refund_no]}})
+
+    def set_trade_total(self, trade: str, total_fen: int) -> None:
+        self.trade_totals[trade] = total_fen
+        self._journal({"trade_totals": {trade: total_fen}})
 
     def refunded_of(self, trade: str) -> int:
         return sum(
@@ -83,18 +118,6 @@ class SandboxLedger:
             for r in self.refunds.values()
             if r["trade"] == trade and r["status"] != "CLOSED"
         )
-
-    def save(self) -> None:
-        if self.state_file:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.state_file.with_suffix(".tmp")
-            state = {
-                "refunds": self.refunds,
-                "requests_seen": self.requests_seen,
-                "trade_totals": self.trade_totals,
-            }
-            tmp.write_text(json.dumps(state))
-            tmp.replace(self.state_file)
 
 
 def _beijing(moment: datetime) -> str:
@@ -133,7 +156,7 @@ def create_app(
         if record["status"] == "PROCESSING":
             record["status"] = record.pop("ends_as", "SUCCESS")
             record["success_time"] = _beijing(utcnow()) if record["status"] == "SUCCESS" else None
-            ledger.save()
+            ledger.keep(record)
 
     def wechat_notification(record: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         resource = {
@@ -214,7 +237,7 @@ def create_app(
                 )
                 if acknowledged:
                     record["notifications_acknowledged"] = record.get("notifications_acknowledged", 0) + 1
-                    ledger.save()
+                    ledger.keep(record)
                     return
                 log.warning("notification for %s answered %s", record["out_refund_no"], response.status_code)
             except httpx.HTTPError as exc:
@@ -241,12 +264,11 @@ def create_app(
         **extra: Any,
     ) -> tuple[dict[str, Any], FaultPlan]:
         """The ledger's record for this refund number, creating it (and moving money) only once."""
-        ledger.requests_seen[out_refund_no] = ledger.requests_seen.get(out_refund_no, 0) + 1
+        ledger.count_request(out_refund_no)
         fault = fault_for_this_request()
         if fault.mode == "slow":
             await asyncio.sleep(fault.delay_seconds)
         if fault.mode == "fail":
-            ledger.save()
             raise HTTPException(
                 fault.status_code, {"code": "SYSTEM_ERROR", "message": "系统繁忙，请稍后重试"}
             )
@@ -256,7 +278,6 @@ def create_app(
                 raise HTTPException(
                     400, {"code": "INVALID_REQUEST", "message": "退款单号已被使用，参数不一致"}
                 )
-            ledger.save()
             return existing, fault
         if not 0 < refund_fen <= total_fen - ledger.refunded_of(trade):
             raise HTTPException(400, {"code": "INVALID_REQUEST", "message": "退款金额超过订单可退金额"})
@@ -276,8 +297,7 @@ def create_app(
             record["ends_as"] = fault.mode.upper()
         if fault.mode == "never":
             record["never_notify"] = True
-        ledger.refunds[out_refund_no] = record
-        ledger.save()
+        ledger.keep(record)
         if fault.mode == "out_of_order":
             await notify(out_refund_no, 0)
         else:
@@ -504,8 +524,7 @@ def create_app(
     @app.put("/sandbox/trades/{trade}")
     async def register_trade(trade: str, total_fen: int) -> dict[str, Any]:
         """An Alipay payment happened: what Alipay would know about the trade from then on."""
-        ledger.trade_totals[trade] = total_fen
-        ledger.save()
+        ledger.set_trade_total(trade, total_fen)
         return {"trade": trade, "total_fen": total_fen}
 
     # --- the school's own systems (commerce hook, CRM webhook subscriber, staff chat room) ----------
