@@ -74,6 +74,8 @@ class SandboxLedger:
         # What each Alipay trade was paid, as Alipay knows from the payment (WeChat Pay requests
         # carry the total themselves).
         self.trade_totals: dict[str, int] = {}
+        if state_file:
+            state_file.parent.mkdir(parents=True, exist_ok=True)
         if state_file and state_file.exists():
             saved = state_file.read_text(encoding="utf-8")
             for line in saved.splitlines():
@@ -95,7 +97,6 @@ class SandboxLedger:
 
     def _journal_line(self, line: str) -> None:
         if self.state_file:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
             with self.state_file.open("a", encoding="utf-8") as journal:
                 journal.write(line + "\n")
 

@@ -18,6 +18,7 @@ import time
 import httpx
 
 from domain.redaction import redacted_url
+from domain.secret_compare import same_secret
 from integrations.delivery import PermanentDeliveryError
 from integrations.http_client import outbound_client
 from integrations.log_hygiene import guard_library_logs
@@ -62,9 +63,8 @@ def verify(
     tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
 ) -> bool:
     """True when the signature matches and the timestamp is recent (receivers use this)."""
-    return is_recent(timestamp, now=now, tolerance_seconds=tolerance_seconds) and hmac.compare_digest(
-        signature(secret, timestamp, body).encode(),
-        given_signature.encode(),  # bytes: any header text
+    return is_recent(timestamp, now=now, tolerance_seconds=tolerance_seconds) and same_secret(
+        given_signature, signature(secret, timestamp, body)
     )
 
 

@@ -18,11 +18,11 @@ timestamp is therefore held to a few minutes. Safe mode (AES) is not spoken here
 from __future__ import annotations
 
 import hashlib
-import hmac
 import time
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
+from domain.secret_compare import same_secret
 from integrations.signed_post import is_recent
 
 MAX_BODY_BYTES = 64 * 1024  # a text message is at most 2048 bytes of content
@@ -47,9 +47,8 @@ def verify(
     tolerance_seconds: int = TIMESTAMP_TOLERANCE_SECONDS,
 ) -> bool:
     """True when WeChat signed this call with our token, recently."""
-    return is_recent(timestamp, now=now, tolerance_seconds=tolerance_seconds) and hmac.compare_digest(
-        signature(token, timestamp, nonce).encode(),
-        given_signature.lower().encode(),  # bytes: any query text
+    return is_recent(timestamp, now=now, tolerance_seconds=tolerance_seconds) and same_secret(
+        given_signature.lower(), signature(token, timestamp, nonce)
     )
 
 

@@ -3,7 +3,6 @@ the link carries an HMAC of the complaint id — a WeChat-only customer has no p
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
@@ -17,6 +16,7 @@ from api.services.complaints import survey_token
 from api.services.workflow_calls import execute_update
 from db.models import Complaint
 from domain.complaints import ComplaintStage, SurveyAnswer
+from domain.secret_compare import same_secret
 from settings import Settings
 from workflows.complaint import ComplaintWorkflow
 
@@ -25,9 +25,7 @@ router = APIRouter(include_in_schema=False)
 
 def _complaint(session, settings: Settings, complaint_id: str, token: str) -> Complaint:
     complaint = session.get(Complaint, complaint_id)
-    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500).
-    expected = survey_token(settings, complaint_id).encode()
-    if complaint is None or not hmac.compare_digest(token.encode(), expected):
+    if complaint is None or not same_secret(token, survey_token(settings, complaint_id)):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such survey")
     return complaint
 

@@ -5,12 +5,11 @@ the counts of refunds are the school's business."""
 
 from __future__ import annotations
 
-import secrets
-
 from fastapi import APIRouter, Request, Response, status
 from prometheus_client.exposition import choose_encoder
 from starlette.concurrency import run_in_threadpool
 
+from domain.secret_compare import same_secret
 from settings import Settings
 
 router = APIRouter(tags=["metrics"])
@@ -36,4 +35,4 @@ def _authorized(request: Request, settings: Settings) -> bool:
     if not expected:
         return True
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and secrets.compare_digest(given.strip().encode(), expected.encode())
+    return scheme.lower() == "bearer" and same_secret(given.strip(), expected)

@@ -139,12 +139,9 @@ def add_member(group_id: str, user_id: str, session: SessionDep, admin: AdminUse
 )
 def remove_member(group_id: str, user_id: str, session: SessionDep, admin: AdminUser) -> Response:
     """Refunds already assigned to them stay theirs; new ones go to the rest of the group."""
-    not_a_member = HTTPException(status.HTTP_404_NOT_FOUND, f"{user_id} is not in {group_id}")
-    if session.get(ReviewerGroupMember, (group_id, user_id)) is None:
-        raise not_a_member
     audit_config_change(session, admin, "routing.member_removed", group_id, {"user_id": user_id})
-    # The row count decides, not the check above: two admins removing the same member at once
-    # both pass it, and the one whose DELETE finds the row gone records nothing.
+    # The DELETE's row count decides, not a look beforehand: of two admins removing the same member
+    # at once, the one whose DELETE finds the row gone records nothing.
     removed = session.execute(
         delete(ReviewerGroupMember).where(
             col(ReviewerGroupMember.group_id) == group_id, col(ReviewerGroupMember.user_id) == user_id
@@ -152,7 +149,7 @@ def remove_member(group_id: str, user_id: str, session: SessionDep, admin: Admin
     )
     if removed.rowcount != 1:
         session.rollback()
-        raise not_a_member
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{user_id} is not in {group_id}")
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
