@@ -76,6 +76,16 @@ STAFF_CHAT_EVENTS = frozenset(
     }
 )
 STAFF_EVENTS = STAFF_INBOX_EVENTS | STAFF_CHAT_EVENTS
+# Staff told that a deadline is near or has passed: sent ahead of other work (workflows/messenger.py).
+DEADLINE_NOTICES = frozenset(
+    {
+        NoticeEvent.REVIEW_REMINDER,
+        NoticeEvent.REVIEW_ESCALATED,
+        NoticeEvent.TEAM_REVIEW_OVERDUE,
+        NoticeEvent.SLA_WARNING,
+        NoticeEvent.SLA_BREACHED,
+    }
+)
 COMPLAINT_EVENTS = frozenset(
     {
         NoticeEvent.COMPLAINT_RECEIVED,

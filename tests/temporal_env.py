@@ -76,3 +76,15 @@ async def search_attribute(handle: WorkflowHandle, key: SearchAttributeKey) -> A
     if value is not None and key.indexed_value_type is SearchAttributeIndexedValueType.DATETIME:
         return datetime.fromisoformat(value)
     return value
+
+
+async def activity_priorities(handle: WorkflowHandle) -> dict[str, set[int]]:
+    """Each scheduled activity's summary and the task queue priority keys it was scheduled with (0:
+    none set, the queue's default)."""
+    priorities: dict[str, set[int]] = {}
+    async for event in handle.fetch_history_events():
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            summary = json.loads(event.user_metadata.summary.data)
+            key = event.activity_task_scheduled_event_attributes.priority.priority_key
+            priorities.setdefault(summary, set()).add(key)
+    return priorities

@@ -21,7 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 from workflows.compensation import CompensationDesk
-from workflows.messenger import RECORD_RETRY, RECORD_TIMEOUT, CaseMessenger
+from workflows.messenger import RECORD_RETRY, RECORD_TIMEOUT, CaseMessenger, record_priority
 from workflows.refund import RefundWorkflow
 
 with workflow.unsafe.imports_passed_through():
@@ -912,6 +912,7 @@ class ComplaintWorkflow:
                 start_to_close_timeout=RECORD_TIMEOUT,
                 retry_policy=RECORD_RETRY,
                 summary=f"Record {event}",
+                priority=record_priority(event),
             )
             self._stage = stage
             self._timeline.append(

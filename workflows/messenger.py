@@ -15,13 +15,14 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.webhooks import WebhookActivities
     from domain.notifications import (
+        DEADLINE_NOTICES,
         FALLBACK_CHANNEL,
         TEAM,
         Channel,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         notification_id_for,
     )
     from domain.refunds import StudentSnapshot
+    from domain.sla_events import SLA_EVENTS
     from domain.webhooks import OutboundEvent, OutboundEventType
 
 RECORD_TIMEOUT = timedelta(seconds=30)
@@ -44,11 +46,26 @@ NOTICE_DEADLINE = timedelta(days=2)
 NOTICE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), backoff_coefficient=2, maximum_interval=timedelta(minutes=5)
 )
+# Deadline work — an SLA warning or breach recorded, the staff told of it — goes ahead of everything
+# else waiting on the task queue (Temporal's task queue priority: 1 first; unset means 3). Without it,
+# under a flood of new cases, a breach's record queued behind their intake and was written up to 71 s
+# after it was due (docs/benchmarks.md). Replay does not compare priorities, so histories recorded
+# without them replay unchanged (tests/test_replay.py).
+DEADLINE_PRIORITY = Priority(priority_key=1)
 WEBHOOK_TIMEOUT = timedelta(seconds=30)
 # A subscriber that is down is tried again for two days, backing off to once an hour.
 WEBHOOK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=10), backoff_coefficient=2, maximum_interval=timedelta(hours=1)
 )
+
+
+def record_priority(event: str) -> Priority:
+    """The task queue priority of the activity that records `event` (an audit event's name)."""
+    return DEADLINE_PRIORITY if event in SLA_EVENTS else Priority.default
+
+
+def notice_priority(event: NoticeEvent) -> Priority:
+    return DEADLINE_PRIORITY if event in DEADLINE_NOTICES else Priority.default
 
 
 class CaseMessenger:
@@ -161,6 +178,7 @@ class CaseMessenger:
                 schedule_to_close_timeout=NOTICE_DEADLINE,
                 retry_policy=NOTICE_RETRY,
                 summary=f"{notice.event.value} by {notice.channel.value}",
+                priority=notice_priority(notice.event),
             )
         except ActivityError as error:
             # Permanent failures are stored on the notification row by the activity itself.

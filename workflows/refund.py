@@ -18,7 +18,14 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.messenger import NOTICE_DEADLINE, NOTICE_RETRY, RECORD_RETRY, RECORD_TIMEOUT, CaseMessenger
+from workflows.messenger import (
+    NOTICE_DEADLINE,
+    NOTICE_RETRY,
+    RECORD_RETRY,
+    RECORD_TIMEOUT,
+    CaseMessenger,
+    record_priority,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.commerce import CommerceActivities
@@ -693,6 +700,7 @@ class RefundWorkflow:
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
             summary=f"Record {event}",
+            priority=record_priority(event),
         )
         self._status = status
         self._timeline.append(TimelineEntry(at=moment, event=event, status=status, actor=actor, note=note))

@@ -39,7 +39,7 @@ from domain.complaints import (
 from domain.notifications import Channel, NoticeEvent
 from domain.refunds import StudentSnapshot
 from domain.timeutil import SHANGHAI
-from tests.temporal_env import raw_description, start_time_skipping
+from tests.temporal_env import activity_priorities, raw_description, start_time_skipping
 from tests.workflows.refund_fakes import TASK_QUEUE, FakeActivities, notices_of
 from workflows.complaint import ComplaintWorkflow
 
@@ -218,6 +218,19 @@ async def test_an_unanswered_complaint_is_warned_at_80_percent_and_escalated_at_
     assert state.sla_breached and state.severity is raised
     attributes = (await handle.describe()).typed_search_attributes
     assert attributes.get(search_attributes.SLA_BREACHED) is True
+    # The warning, the breach and the staff's notices of them go ahead of other queued work.
+    priorities = await activity_priorities(handle)
+    deadline_work = {
+        "Record sla.first_response.warning",
+        "sla_warning by inbox",
+        "Record sla.first_response.breached",
+        "sla_breached by inbox",
+        "sla_breached by staff_chat",
+    }
+    assert {summary: priorities[summary] for summary in deadline_work} == {key: {1} for key in deadline_work}
+    assert {summary: keys for summary, keys in priorities.items() if summary not in deadline_work} == (
+        {key: {0} for key in priorities.keys() - deadline_work}
+    )
     await stop(handle)
 
 

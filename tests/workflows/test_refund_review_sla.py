@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 
 from domain import search_attributes
 from domain.refunds import Decision, RefundStatus
+from tests.temporal_env import activity_priorities
 from tests.workflows.refund_fakes import FakeActivities, decision, refund_request, start
 from workflows.refund import RefundWorkflow
 
@@ -61,6 +62,17 @@ async def test_an_undecided_review_is_reminded_then_escalated_to_a_lead(
     attributes = (await handle.describe()).typed_search_attributes
     assert attributes.get(search_attributes.SLA_BREACHED) is True
     assert attributes.get(search_attributes.ASSIGNED_TO) == "U-LEAD"
+    # The reminder and the escalation go ahead of other queued work; the student's notice does not.
+    priorities = await activity_priorities(handle)
+    deadline_work = {
+        "Record review.reminder",
+        "review_reminder by inbox",
+        "Record review.escalated",
+        "review_escalated by inbox",
+        "team_review_overdue by staff_chat",
+    }
+    assert {summary: priorities[summary] for summary in deadline_work} == {key: {1} for key in deadline_work}
+    assert priorities["refund_review_late by email"] == priorities["Record refund.requested"] == {0}
 
     receipt = await handle.execute_update(
         RefundWorkflow.decide, decision(Decision.REJECT, "主管审核：不符合条件")
