@@ -68,7 +68,8 @@ bench: install
 
 ## make bench-scale: the rush standing still (bench/scale.py): BENCH_SCALE_REFUNDS refunds awaiting review and
 ## as many complaints with running SLA timers, opened through the API on one dev server; worker RSS as they
-## grow, the review queue's latency and the timers' lateness with all of them open; writes docs/benchmarks.md.
+## grow, the review queue's latency, the timers' and the breaches' lateness with all of them open; writes
+## docs/benchmarks.md.
 ## The issue's size, 20,000 each, takes about three hours on 2 cores (10,000 each: 85 minutes); BENCH_SCALE_ARGS="--help".
 BENCH_SCALE_REFUNDS ?= 20000
 BENCH_SCALE_ARGS ?=

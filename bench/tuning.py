@@ -46,6 +46,16 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         "`database_pool_size=1`, `database_max_overflow=0`: activities queue for it",
         ["--set", "database_pool_size=1", "--set", "database_max_overflow=0"],
     ),
+    "four task-queue partitions": (
+        "the dev server's default of four partitions per task queue (temporal-dev.yml keeps one, so "
+        "that deadline work's priority holds across the whole backlog)",
+        [
+            "--temporal-config",
+            "matching.numTaskqueueReadPartitions=4",
+            "--temporal-config",
+            "matching.numTaskqueueWritePartitions=4",
+        ],
+    ),
     "dev server synchronous=off": (
         "the dev server's SQLite without fsync (temporal-dev.yml keeps `synchronous=normal`)",
         ["--temporal-pragma", "synchronous=off"],

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlmodel import col, func, select
 from temporalio.client import Client, WorkflowHistory
 
@@ -220,6 +221,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.temporal_pragma:
         pragmas = {**temporal_config.sqlite_pragmas, **dict(args.temporal_pragma)}
         temporal_config = dataclasses.replace(temporal_config, sqlite_pragmas=pragmas)
+    if args.temporal_config:
+        dynamic = {**temporal_config.dynamic_config, **dict(args.temporal_config)}
+        temporal_config = dataclasses.replace(temporal_config, dynamic_config=dynamic)
     async with running_system(data_dir, database_url, temporal_config, **overrides) as system:
         rng = random.Random(args.seed)
         half_rate_refunds = args.half_rate_refunds
@@ -244,6 +248,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         setup = {
             **overrides,
             **{f"temporal_sqlite_{k}": v for k, v in args.temporal_pragma},
+            **{f"temporal {k}": v for k, v in args.temporal_config},
             "refunds": args.refunds,
             "students_at_once": args.students_at_once,
             "reviewers": args.reviewers,
@@ -311,6 +316,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
 
 
+def dynamic_config_value(text: str) -> tuple[str, Any]:
+    """KEY=VALUE with the value as YAML reads it (4 a number, true a bool), as in temporal-dev.yml."""
+    key, value = key_value(text)
+    return key, yaml.safe_load(value)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -333,6 +344,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=key_value,
         metavar="PRAGMA=VALUE",
         help="a SQLite pragma for the dev server beside temporal-dev.yml's, e.g. synchronous=off",
+    )
+    parser.add_argument(
+        "--temporal-config",
+        action="append",
+        default=[],
+        type=dynamic_config_value,
+        metavar="KEY=VALUE",
+        help="the dev server's dynamic config over temporal-dev.yml's, e.g. "
+        "matching.numTaskqueueReadPartitions=4",
     )
     parser.add_argument(
         "--max-rate-only", action="store_true", help="a tuning run: refunds at max rate, JSON only"

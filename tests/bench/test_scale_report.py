@@ -27,6 +27,7 @@ def result(
     queue_p99: float,
     late_max: float,
     errors: dict[str, int],
+    breach_late_max: float = 1.5,
     awaiting: int = 4000,
 ) -> dict[str, Any]:
     return {
@@ -56,6 +57,7 @@ def result(
         },
         "hold": {"seconds": 180.0, "review_queue": latency(queue_p99)},
         "timer_lateness": {"complaints_sampled": 400, **latency(late_max / 1.5)},
+        "breach_lateness": latency(breach_late_max / 1.5),
         "errors": errors,
     }  # fmt: skip
 
@@ -66,6 +68,7 @@ def test_goals_met_are_said_to_be_met() -> None:
     assert "| worker RSS bounded (second half of the load grows < 10%) | +12 MiB on 250 MiB | met |" in text
     assert "p50 15 / p95 30 / p99 60 ms (40 pages) | met |" in text
     assert "max 900 ms | met |" in text
+    assert "40 breaches of 400 complaints: p50 250 / p99 1,000 / max 1,500 ms | met |" in text
     assert "| every workflow open and waiting | 4,000 refunds, 4,000 complaints of 8,000 | met |" in text
     assert "| errors | 0 | met |" in text
 
@@ -78,11 +81,13 @@ def test_goals_missed_are_said_to_be_missed() -> None:
             late_max=7.5,
             errors={"review queue: 503": 2},
             awaiting=3990,
+            breach_late_max=71.0,
         )
     )
     assert "| +200 MiB on 300 MiB | **not met** |" in text
     assert "p99 250 ms (40 pages) | **not met** |" in text
     assert "max 7,500 ms | **not met** |" in text
+    assert "max 71,000 ms | **not met** |" in text
     assert "3,990 refunds, 4,000 complaints of 8,000 | **not met** |" in text
     assert "| errors | 2; review queue: 503 ×2 | **not met** |" in text
 
@@ -99,3 +104,11 @@ def test_growth_is_measured_from_the_middle_reading_and_needs_two() -> None:
         150.0,
         20.0,
     )
+
+
+def test_breaches_never_recorded_miss_that_goal_and_a_run_from_before_says_not_measured() -> None:
+    measured = result(worker_mib=[200, 250], queue_p99=0.06, late_max=0.9, errors={})
+    measured["breach_lateness"] = {"count": 0}
+    assert "| 0 breaches of 400 complaints: p50 – / p99 – / max – ms | **not met** |" in section(measured)
+    del measured["breach_lateness"]
+    assert "| 0 breaches of 400 complaints: p50 – / p99 – / max – ms | not measured |" in section(measured)
