@@ -118,6 +118,7 @@ def worker_tuning(settings: Settings) -> dict:
         # No more activities at once than threads to run the synchronous ones.
         "max_concurrent_activities": settings.worker_activity_slots,
         "max_cached_workflows": settings.worker_max_cached_workflows,
+        "max_concurrent_workflow_tasks": settings.worker_workflow_task_slots,
         "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_workflow_pollers),
         "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(settings.worker_activity_pollers),
         "workflow_runner": workflow_runner(settings.worker_sandbox_passthrough),

@@ -26,6 +26,7 @@ import os
 import random
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -250,7 +251,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 held_seconds = time.monotonic() - held_from
         sampled = complaint_ids[:: max(len(complaint_ids) // args.timer_sample, 1)][: args.timer_sample]
         timers = await timer_lateness(system.temporal, sampled)
-        breaches = await breach_lateness(system, sampled)
+        histories = await read_sampled_histories(system, sampled)
         settings = system.settings
         return {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -275,7 +276,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "open": counts,
             "hold": {"seconds": held_seconds, "review_queue": queue.summary()},
             "timer_lateness": {"complaints_sampled": len(sampled), **timers.summary()},
-            "breach_lateness": breaches.summary(),
+            "breach_lateness": histories.breach_lateness.summary(),
+            "workflow_task_timeouts": histories.workflow_task_timeouts,
             "rss_mib": processes.rss_summary(),
             "cpu_seconds": processes.cpu,
             "errors": dict(errors.counts),
@@ -283,16 +285,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }  # fmt: skip
 
 
-async def breach_lateness(system: System, complaint_ids: list[str]) -> Latencies:
-    """How long after the first response fell due each complaint's breach was in the database: its
-    record activity's completion in the history against the due time the complaints table holds.
-    The timer can fire on time while this lags, if the record waits behind other queued work."""
+@dataclass
+class SampledHistories:
+    breach_lateness: Latencies
+    # Workflow tasks the worker held past their start-to-close timeout, which the server then gave out
+    # again: a worker taking tasks faster than its one core (the GIL) runs them.
+    workflow_task_timeouts: int = 0
+
+
+async def read_sampled_histories(system: System, complaint_ids: list[str]) -> SampledHistories:
+    """How long after the first response fell due each complaint's breach was in the database — its
+    record activity's completion in the history against the due time the complaints table holds — and
+    how many workflow tasks timed out. The timer can fire on time while the breach lags, if the task
+    it wakes or the record waits behind other work."""
     with system.sessions() as session:
         rows = session.exec(
             select(Complaint.id, Complaint.first_response_due_at).where(col(Complaint.id).in_(complaint_ids))
         ).all()
     due = {complaint_id: at.replace(tzinfo=at.tzinfo or UTC) for complaint_id, at in rows if at}
-    late = Latencies()
+    read = SampledHistories(Latencies())
     for complaint_id in complaint_ids:
         history = await system.temporal.get_workflow_handle(f"complaint-{complaint_id}").fetch_history()
         breach_records: set[int] = set()
@@ -305,8 +316,10 @@ async def breach_lateness(system: System, complaint_ids: list[str]) -> Latencies
                 and event.activity_task_completed_event_attributes.scheduled_event_id in breach_records
             ):
                 recorded = event.event_time.ToDatetime(UTC)
-                late.add((recorded - due[complaint_id]).total_seconds())
-    return late
+                read.breach_lateness.add((recorded - due[complaint_id]).total_seconds())
+            elif event.HasField("workflow_task_timed_out_event_attributes"):
+                read.workflow_task_timeouts += 1
+    return read
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

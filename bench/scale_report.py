@@ -123,4 +123,11 @@ def section(result: dict[str, Any]) -> str:
             _verdict(errors == 0),
         ),
     ]  # fmt: skip
+    if "workflow_task_timeouts" in result:
+        lines += [
+            "",
+            f"Workflow tasks timed out in the {timers['complaints_sampled']:,} sampled histories: "
+            f"{result['workflow_task_timeouts']:,} (held by the worker past their 10 s timeout, then "
+            "given out again).",
+        ]
     return "\n".join(lines)

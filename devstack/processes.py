@@ -40,6 +40,7 @@ def aftercare_env(settings: Settings, *, temporal_address: str, temporal_namespa
         "AFTERCARE_DATABASE_MAX_OVERFLOW": str(settings.database_max_overflow),
         "AFTERCARE_WORKER_ACTIVITY_SLOTS": str(settings.worker_activity_slots),
         "AFTERCARE_WORKER_MAX_CACHED_WORKFLOWS": str(settings.worker_max_cached_workflows),
+        "AFTERCARE_WORKER_WORKFLOW_TASK_SLOTS": str(settings.worker_workflow_task_slots),
         "AFTERCARE_WORKER_WORKFLOW_POLLERS": str(settings.worker_workflow_pollers),
         "AFTERCARE_WORKER_ACTIVITY_POLLERS": str(settings.worker_activity_pollers),
         "AFTERCARE_WORKER_SANDBOX_PASSTHROUGH": str(settings.worker_sandbox_passthrough).lower(),

@@ -58,6 +58,7 @@ def result(
         "hold": {"seconds": 180.0, "review_queue": latency(queue_p99)},
         "timer_lateness": {"complaints_sampled": 400, **latency(late_max / 1.5)},
         "breach_lateness": latency(breach_late_max / 1.5),
+        "workflow_task_timeouts": 3,
         "errors": errors,
     }  # fmt: skip
 
@@ -69,6 +70,7 @@ def test_goals_met_are_said_to_be_met() -> None:
     assert "p50 15 / p95 30 / p99 60 ms (40 pages) | met |" in text
     assert "max 900 ms | met |" in text
     assert "40 breaches of 400 complaints: p50 250 / p99 1,000 / max 1,500 ms | met |" in text
+    assert "Workflow tasks timed out in the 400 sampled histories: 3 (held by the worker" in text
     assert "| every workflow open and waiting | 4,000 refunds, 4,000 complaints of 8,000 | met |" in text
     assert "| errors | 0 | met |" in text
 
