@@ -63,10 +63,11 @@ class Settings(BaseSettings):
     # Workflow runs kept in memory between their tasks (the sticky cache): a run evicted from it is
     # replayed from its history at its next task. Bounds the worker's memory however many are open.
     worker_max_cached_workflows: int = Field(default=1000, ge=0, le=100_000)
-    # Workflow tasks the worker takes from the server at once (the SDK's default, 100). Their code runs
-    # on one core (Python's GIL): taken faster than it runs, a task can wait in the worker past its 10 s
-    # timeout, and the server hands it out again (docs/benchmarks.md, "Scale").
-    worker_workflow_task_slots: int = Field(default=100, ge=2, le=1000)
+    # Workflow tasks the worker takes from the server at once. Their code runs on one core (Python's
+    # GIL): with the SDK's default of 100, under a saturating load a task waited in the worker past its
+    # 10 s timeout and was redone, and SLA breaches were written up to 38 s late; with 8 they wait in the
+    # server instead, in priority order (docs/benchmarks.md, "Scale").
+    worker_workflow_task_slots: int = Field(default=8, ge=2, le=1000)
     worker_workflow_pollers: int = Field(default=5, ge=1, le=100)
     worker_activity_pollers: int = Field(default=5, ge=1, le=100)
     # Our pure modules (domain, activity classes, pydantic) shared with the workflow sandbox rather

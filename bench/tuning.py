@@ -34,10 +34,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         "`worker_activity_slots=48` with a pool to match (`database_pool_size=48`)",
         ["--set", "worker_activity_slots=48", "--set", "database_pool_size=48"],
     ),
-    "8 workflow task slots": (
-        "`worker_workflow_task_slots=8` instead of the SDK's 100: the worker takes no more workflow "
-        "tasks than it can run before their 10 s timeout",
-        ["--set", "worker_workflow_task_slots=8"],
+    "100 workflow task slots": (
+        "`worker_workflow_task_slots=100`, the SDK's default, instead of 8: the worker takes more "
+        "workflow tasks at once than its one core can run before their 10 s timeout under load",
+        ["--set", "worker_workflow_task_slots=100"],
     ),
     "2 pollers each": (
         "`worker_workflow_pollers=2`, `worker_activity_pollers=2`",
