@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlmodel import col, func, select
+from temporalio.client import WorkflowHistory
 
 from bench.measure import Latencies, ProcessSampler, machine_summary, rss_mib
 from bench.results import add_settings_option, keep
@@ -47,7 +48,7 @@ from bench.traffic import (
     set_complaint_sla,
 )
 from bench.traffic import Students as Enrolled
-from bench.workflows import timer_lateness
+from bench.workflows import complaint_histories, timer_lateness
 from db.migrate import upgrade
 from db.models import Complaint, Refund
 from devstack.system import System, running_system
@@ -92,7 +93,13 @@ class Growth:
                     "review_queue": self.queue.summary(),
                 }
             )
-            print(f"bench: {self.opened:,} opened, {self.rows[-1]['rss_mib']} MiB", flush=True)
+            row = self.rows[-1]
+            # Everything a reading holds, so that a run stopped before its end still tells its story.
+            print(
+                f"bench: {self.opened:,} opened at {row['seconds']:.0f}s, RSS {row['rss_mib']} MiB,"
+                f" review queue {row['review_queue']}",
+                flush=True,
+            )
             self.queue = Latencies()
 
 
@@ -250,8 +257,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 queue = await hold(system, args, held_until, errors)
                 held_seconds = time.monotonic() - held_from
         sampled = complaint_ids[:: max(len(complaint_ids) // args.timer_sample, 1)][: args.timer_sample]
-        timers = await timer_lateness(system.temporal, sampled)
-        histories = await read_sampled_histories(system, sampled)
+        sampled_histories = await complaint_histories(system.temporal, sampled)
+        timers = timer_lateness(sampled_histories)
+        histories = read_sampled_histories(system, sampled, sampled_histories)
         settings = system.settings
         return {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -293,7 +301,9 @@ class SampledHistories:
     workflow_task_timeouts: int = 0
 
 
-async def read_sampled_histories(system: System, complaint_ids: list[str]) -> SampledHistories:
+def read_sampled_histories(
+    system: System, complaint_ids: list[str], histories: list[WorkflowHistory]
+) -> SampledHistories:
     """How long after the first response fell due each complaint's breach was in the database — its
     record activity's completion in the history against the due time the complaints table holds — and
     how many workflow tasks timed out. The timer can fire on time while the breach lags, if the task
@@ -304,8 +314,7 @@ async def read_sampled_histories(system: System, complaint_ids: list[str]) -> Sa
         ).all()
     due = {complaint_id: at.replace(tzinfo=at.tzinfo or UTC) for complaint_id, at in rows if at}
     read = SampledHistories(Latencies())
-    for complaint_id in complaint_ids:
-        history = await system.temporal.get_workflow_handle(f"complaint-{complaint_id}").fetch_history()
+    for complaint_id, history in zip(complaint_ids, histories, strict=True):
         breach_records: set[int] = set()
         for event in history.events:
             if event.HasField("activity_task_scheduled_event_attributes"):
