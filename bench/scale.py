@@ -36,7 +36,7 @@ from temporalio.client import WorkflowHistory
 
 from bench.measure import Latencies, ProcessSampler, machine_summary, rss_mib
 from bench.results import add_settings_option, keep
-from bench.scale_report import section
+from bench.scale_report import GOAL_BREACH_LATENESS_SECONDS, section
 from bench.traffic import (
     POLL_SECONDS,
     Errors,
@@ -50,7 +50,7 @@ from bench.traffic import (
 from bench.traffic import Students as Enrolled
 from bench.workflows import complaint_histories, timer_lateness
 from db.migrate import upgrade
-from db.models import Complaint, Refund
+from db.models import AuditEvent, Complaint, Refund
 from devstack.system import System, running_system
 from domain.complaints import ComplaintStage
 from domain.refunds import RefundStatus
@@ -62,8 +62,9 @@ ORDERS_EACH = 20  # refunds per student (fewer sign-ins to set up)
 RESOLUTION_MINUTES = 7 * 24 * 60  # still running when the bench ends
 READY_TIMEOUT_SECONDS = 1800
 BACKLOG_POLL_SECONDS = 0.5
+FIRST_RESPONSE_BREACHED = complaint_sla_event(FIRST_RESPONSE, BREACHED)
 # The activity that writes a first-response breach to the database, by its summary in the history.
-BREACH_RECORD = f"Record {complaint_sla_event(FIRST_RESPONSE, BREACHED)}"
+BREACH_RECORD = f"Record {FIRST_RESPONSE_BREACHED}"
 
 
 class Growth:
@@ -260,6 +261,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sampled_histories = await complaint_histories(system.temporal, sampled)
         timers = timer_lateness(sampled_histories)
         histories = read_sampled_histories(system, sampled, sampled_histories)
+        decided = breaches_decided(system)
         settings = system.settings
         return {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -285,12 +287,34 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "hold": {"seconds": held_seconds, "review_queue": queue.summary()},
             "timer_lateness": {"complaints_sampled": len(sampled), **timers.summary()},
             "breach_lateness": histories.breach_lateness.summary(),
+            "breach_decided_lateness": {
+                **decided.summary(),
+                "over_goal": sum(late > GOAL_BREACH_LATENESS_SECONDS for late in decided.values),
+            },
             "workflow_task_timeouts": histories.workflow_task_timeouts,
             "rss_mib": processes.rss_summary(),
             "cpu_seconds": processes.cpu,
             "errors": dict(errors.counts),
             "error_examples": errors.examples,
         }  # fmt: skip
+
+
+def breaches_decided(system: System) -> Latencies:
+    """How long after the first response fell due every complaint's breach was decided: the time its
+    audit event carries, which the workflow stamps when the timer has woken it and the task has run —
+    before the record activity writes it (`read_sampled_histories` times that, for a sample)."""
+    with system.sessions() as session:
+        rows = session.exec(
+            select(AuditEvent.at, Complaint.first_response_due_at)
+            .join(Complaint, col(Complaint.id) == col(AuditEvent.case_id))
+            .where(AuditEvent.case_type == "complaint", AuditEvent.event == FIRST_RESPONSE_BREACHED)
+        ).all()
+    return Latencies((_utc(at) - _utc(due)).total_seconds() for at, due in rows if due is not None)
+
+
+def _utc(at: datetime) -> datetime:
+    """SQLite gives back naive datetimes; they were written in UTC."""
+    return at.replace(tzinfo=at.tzinfo or UTC)
 
 
 @dataclass
@@ -312,7 +336,7 @@ def read_sampled_histories(
         rows = session.exec(
             select(Complaint.id, Complaint.first_response_due_at).where(col(Complaint.id).in_(complaint_ids))
         ).all()
-    due = {complaint_id: at.replace(tzinfo=at.tzinfo or UTC) for complaint_id, at in rows if at}
+    due = {complaint_id: _utc(at) for complaint_id, at in rows if at}
     read = SampledHistories(Latencies())
     for complaint_id, history in zip(complaint_ids, histories, strict=True):
         breach_records: set[int] = set()

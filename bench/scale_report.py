@@ -123,6 +123,16 @@ def section(result: dict[str, Any]) -> str:
             _verdict(errors == 0),
         ),
     ]  # fmt: skip
+    if decided := result.get("breach_decided_lateness"):
+        share = decided["over_goal"] / decided["count"] if decided["count"] else 0.0
+        lines += [
+            "",
+            f"Over all {settings['complaints']:,} complaints, from the audit trail (when each workflow "
+            f"decided its breach, before the record was written): {decided['count']:,} breaches, p50 "
+            f"{_ms(decided, 'p50')} / p95 {_ms(decided, 'p95')} / p99 {_ms(decided, 'p99')} / max "
+            f"{_ms(decided, 'max')} ms after due; more than {GOAL_BREACH_LATENESS_SECONDS:.0f} s late: "
+            f"{decided['over_goal']:,} ({share:.1%}).",
+        ]
     if "workflow_task_timeouts" in result:
         lines += [
             "",
