@@ -400,7 +400,8 @@ class IntakeMessage(SQLModel, table=True):
 
     __tablename__ = "intake_messages"
 
-    id: str = Field(primary_key=True, max_length=200)  # <channel>:<Message-ID | MsgId | chat id>
+    # <channel>:<Message-ID | MsgId | chat id>, or web_form:<student id>:<the form's key>
+    id: str = Field(primary_key=True, max_length=200)
     channel: str = Field(max_length=20)
     student_id: str = Field(max_length=64)
     complaint_id: str = Field(foreign_key="complaints.id", index=True, max_length=32)

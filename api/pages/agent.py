@@ -5,7 +5,6 @@ for every action. Each action calls its API route's own function, so every rule 
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -20,7 +19,15 @@ from temporalio.client import WorkflowUpdateFailedError
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error
 from api.pages import render_page
-from api.pages.forms import FormErrors, fen_of_yuan, refusal_of, see_other
+from api.pages.forms import (
+    ACTION_KEY_FIELD,
+    FormErrors,
+    fen_of_yuan,
+    new_action_key,
+    refusal_of,
+    see_other,
+    sent_action_key,
+)
 from api.pages.i18n import locale_for, translator
 from api.pages.session import AgentPage
 from api.routes import complaints as routes
@@ -132,7 +139,7 @@ def _complaint_page(
         failed=failed,
         errors=errors or FormErrors(),
         form=form or {},
-        action_key=secrets.token_urlsafe(16),  # each showing of the page, its own actions
+        action_key=new_action_key(),  # each showing of the page, its own actions
     )
 
 
@@ -167,9 +174,6 @@ def amount_in_fen(text: str, t: Callable[..., str], *, required: bool = False) -
     return fen
 
 
-# The hidden field of each action form that carries its Idempotency-Key.
-ACTION_KEY_FIELD = "idempotency_key"
-
 # A complaint route's function: (complaint_id, body, actions, agent) → its receipt.
 Route = Callable[[str, Any, routes.ComplaintActions, User], Awaitable[Any]]
 
@@ -202,10 +206,7 @@ class AgentActions:
     ) -> Response:
         """Build the route's body from the form (`body()` may refuse it) and call the route; then
         back to the complaint (PRG), or, refused, the page again with the form as it was sent."""
-        # The page's key for this action: the form shown again after a 503 keeps it, so sending it
-        # again takes the action once even if the first try was taken after all.
-        key = str((await self.request.form()).get(ACTION_KEY_FIELD, ""))
-        key = key if complaint_service.IDEMPOTENCY_KEY.fullmatch(key) else ""
+        key = await sent_action_key(self.request)
         try:
             actions = routes.ComplaintActions(self.session, self.temporal, self.settings, key or None)
             await route(complaint_id, body(), actions, self.user)

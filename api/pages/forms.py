@@ -3,15 +3,21 @@ anything else above the form."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from fastapi import HTTPException, status
+from fastapi import HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 
+from api.services.complaints import IDEMPOTENCY_KEY
+
+# The hidden field of an action form that carries its Idempotency-Key: a 503 may come after the
+# action was taken, and the form shown again keeps its key, so sending it again takes it once.
+ACTION_KEY_FIELD = "idempotency_key"
 # Far beyond any order or coupon: larger amounts are typing mistakes, refused before any arithmetic.
 MAX_TYPED_YUAN = Decimal(100_000_000)
 
@@ -80,3 +86,14 @@ def refusal_of(exc: HTTPException | ValidationError | WorkflowUpdateFailedError,
 def see_other(path: str) -> RedirectResponse:
     """After a form was taken: go (GET) to the page that shows its result."""
     return RedirectResponse(path, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def new_action_key() -> str:
+    """A key for the actions of one showing of a page."""
+    return secrets.token_urlsafe(16)
+
+
+async def sent_action_key(request: Request) -> str:
+    """The key the action's form was sent with; "" when it sent none, or something that is not one."""
+    key = str((await request.form()).get(ACTION_KEY_FIELD, ""))
+    return key if IDEMPOTENCY_KEY.fullmatch(key) else ""

@@ -18,7 +18,14 @@ from temporalio.client import WorkflowUpdateFailedError
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error
 from api.pages import render_page
-from api.pages.forms import FormErrors, refusal_of, see_other
+from api.pages.forms import (
+    ACTION_KEY_FIELD,
+    FormErrors,
+    new_action_key,
+    refusal_of,
+    see_other,
+    sent_action_key,
+)
 from api.pages.i18n import locale_for, translator
 from api.pages.session import LeadPage
 from api.routes import complaints as complaint_routes
@@ -79,6 +86,7 @@ def _desk(
         failed=failed,
         errors=errors or FormErrors(),
         form=form or {},
+        action_key=new_action_key(),  # each showing of the desk, its own decisions
         recording=recording,
     )
 
@@ -155,10 +163,14 @@ async def decide_compensation(
             problem = exc.errors()[0]
             field = str(problem["loc"][-1]) if problem["loc"] else "note"
             raise field_error(field, problem["msg"].removeprefix("Value error, ")) from None
-        actions = complaint_routes.ComplaintActions(session, temporal, settings)
+        # One key serves every offer on a showing of the desk: the offer's id makes it this one's.
+        scoped = f"{compensation_id}.{key}" if key else None
+        actions = complaint_routes.ComplaintActions(session, temporal, settings, scoped)
         return await complaint_routes.decide_compensation(complaint_id, compensation_id, body, actions, user)
 
-    return await _decide(request, user, compensation_id, {"decision": decision, "note": note}, decide)
+    key = await sent_action_key(request)
+    form = {"decision": decision, "note": note, ACTION_KEY_FIELD: key}
+    return await _decide(request, user, compensation_id, form, decide)
 
 
 @router.post("/lead/refunds/{refund_id}/confirmation", response_class=HTMLResponse)

@@ -9,17 +9,30 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
+from temporalio.client import WorkflowUpdateFailedError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages import render_page
-from api.pages.forms import FormErrors, errors_of, fen_of_yuan, see_other
+from api.pages.forms import (
+    ACTION_KEY_FIELD,
+    FormErrors,
+    errors_of,
+    fen_of_yuan,
+    new_action_key,
+    refusal_of,
+    see_other,
+    sent_action_key,
+)
+from api.pages.i18n import locale_for, translator
 from api.pages.session import StudentPage
 from api.routes.case_views import case_history
 from api.routes.me import inbox, mark_read, my_orders
 from api.routes.refunds import QuoteIn, quote_refund
 from api.services import complaints as complaint_service
 from api.services import refunds as refund_service
+from api.services.intake import complaint_of_delivery, intake_id
 from db.sla_store import sla_terms
 from domain.complaints import (
     INTERNAL_EVENTS,
@@ -157,6 +170,7 @@ def _complaint_form(request, user, session, *, errors: FormErrors, form: dict, c
         orders=my_orders(user, session),
         errors=errors,
         form=form,
+        action_key=form.get(ACTION_KEY_FIELD) or new_action_key(),
     )
 
 
@@ -175,11 +189,17 @@ async def file_complaint(
     text: FormText = "",
     order_id: FormText = "",
 ) -> Response:
-    form = {"text": text, "order_id": order_id}
-    errors = FormErrors()
+    """File the complaint; the form's key makes it one complaint however often the form is sent (a
+    double click, or again after no answer): the same form sent again goes to the one it filed."""
+    key = await sent_action_key(request)
+    form = {"text": text, "order_id": order_id, ACTION_KEY_FIELD: key}
+    delivery = intake_id(IntakeChannel.WEB_FORM, f"{user.id}:{key}") if key else None
+    errors, code = FormErrors(), status.HTTP_422_UNPROCESSABLE_CONTENT
     if len(text.strip()) < 5:
         errors.fields["text"] = "请至少写 5 个字，说清楚遇到的问题 / at least 5 characters, please"
     if not errors:
+        if delivery and (earlier := await run_in_threadpool(complaint_of_delivery, session, delivery)):
+            return see_other(f"/my/complaints/{earlier}")
         try:
             complaint, _request = await complaint_service.file_complaint(
                 session=session,
@@ -190,14 +210,19 @@ async def file_complaint(
                 channel=IntakeChannel.WEB_FORM,
                 text=text.strip(),
                 order_id=order_id or None,
+                intake_id=delivery,
             )
             return see_other(f"/my/complaints/{complaint.id}")
+        except IntegrityError:  # the same form, sent twice at once: the other request filed it
+            await run_in_threadpool(session.rollback)
+            earlier = await run_in_threadpool(complaint_of_delivery, session, delivery) if delivery else None
+            if earlier is None:
+                raise
+            return see_other(f"/my/complaints/{earlier}")
         except HTTPException as exc:
-            errors = errors_of(exc)
+            errors, code = refusal_of(exc, translator(locale_for(request, user.locale)))
     return await run_in_threadpool(
-        lambda: _complaint_form(
-            request, user, session, errors=errors, form=form, code=422 if errors.fields else 409
-        )
+        lambda: _complaint_form(request, user, session, errors=errors, form=form, code=code)
     )
 
 
@@ -210,8 +235,10 @@ def complaints_page(request: Request, user: StudentPage, session: SessionDep) ->
 
 
 def _complaint_page(
-    request, user, session, complaint_id: str, errors: FormErrors, code: int = 200
+    request, user, session, complaint_id: str, errors: FormErrors, code: int = 200, form: dict | None = None
 ) -> Response:
+    """The complaint's page; after a refusal, `form` is what was sent, its action key with it."""
+    form = form or {}
     complaint = complaint_service.readable_complaint(session=session, user=user, complaint_id=complaint_id)
     timeline, notices = case_history(
         session=session,
@@ -229,6 +256,8 @@ def _complaint_page(
         timeline=timeline,
         notices=notices,
         errors=errors,
+        form=form,
+        action_key=form.get(ACTION_KEY_FIELD) or new_action_key(),
         open_stages={stage.value for stage in OPEN_STAGES},
     )
 
@@ -257,6 +286,7 @@ async def add_to_complaint(
         complaint_id,
         ComplaintWorkflow.customer_message,
         lambda: CustomerMessage(text=text),
+        {"text": text},
     )
 
 
@@ -280,11 +310,16 @@ async def answer_survey(
         complaint_id,
         ComplaintWorkflow.answer_survey,
         lambda: SurveyAnswer(satisfied=satisfied == "yes", comment=comment),
+        {"satisfied": satisfied, "comment": comment},
     )
 
 
-async def _act(request, user, session, temporal, settings, complaint_id, update, argument) -> Response:
-    """Run one of the complaint's updates for the student; a refusal is shown on the page."""
+async def _act(
+    request, user, session, temporal, settings, complaint_id, update, argument, form: dict[str, str]
+) -> Response:
+    """Run one of the complaint's updates for the student; a refusal is shown on the page, with what
+    was sent and its action key (sent again after a 503, the action is taken once)."""
+    key = await sent_action_key(request)
     try:
         await complaint_service.act_on_complaint(
             session=session,
@@ -294,14 +329,21 @@ async def _act(request, user, session, temporal, settings, complaint_id, update,
             complaint_id=complaint_id,
             update=update,
             argument=argument(),
+            idempotency_key=key or None,
         )
         return see_other(f"/my/complaints/{complaint_id}")
-    except (HTTPException, ValidationError) as exc:
+    except (HTTPException, ValidationError, WorkflowUpdateFailedError) as exc:
         if isinstance(exc, HTTPException) and exc.status_code == status.HTTP_404_NOT_FOUND:
             raise
-        errors = errors_of(exc)
-    with request.app.state.sessions() as fresh:  # the action closed the request's session
-        return _complaint_page(request, user, fresh, complaint_id, errors, 422 if errors.fields else 409)
+        errors, code = refusal_of(exc, translator(locale_for(request, user.locale)))
+
+    def shown_again() -> Response:
+        with request.app.state.sessions() as fresh:  # the action closed the request's session
+            return _complaint_page(
+                request, user, fresh, complaint_id, errors, code, {**form, ACTION_KEY_FIELD: key}
+            )
+
+    return await run_in_threadpool(shown_again)
 
 
 @router.get("/my/inbox", response_class=HTMLResponse)

@@ -71,6 +71,12 @@ def _promised_for(session: Session, complaint: Complaint) -> int:
     return promised_first_response_minutes(complaint.text, channel, sla_terms(session))
 
 
+def complaint_of_delivery(session: Session, key: str) -> str | None:
+    """The complaint a delivery (or a form sent before with the same key) opened or went to."""
+    delivery = session.get(IntakeMessage, key)
+    return delivery.complaint_id if delivery else None
+
+
 def _taken_before(session: Session, key: str) -> Taken | None:
     delivery = session.get(IntakeMessage, key)
     if delivery is None:

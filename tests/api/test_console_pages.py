@@ -3,11 +3,17 @@ from another site refused, `next` kept on this site, pages by role, the language
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import re
 
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from api.services.intake import intake_id
 from db.engine import SessionFactory
+from db.models import Complaint, IntakeMessage
+from domain.complaints import IntakeChannel
 from domain.roles import Role
-from tests.factories import PASSWORD, make_order, make_user
+from tests.factories import PASSWORD, make_complaint, make_order, make_user
 
 OURS = {"origin": "http://testserver"}
 
@@ -20,6 +26,11 @@ def sign_in(api: TestClient, email: str, next_path: str = "/") -> None:
         follow_redirects=False,
     )
     assert signed.status_code == 303, signed.text
+
+
+def action_keys(page: str) -> list[str]:
+    """The Idempotency-Keys of a page's action forms, in order."""
+    return re.findall(r'name="idempotency_key" value="([^"]*)"', page)
 
 
 def test_pages_send_visitors_to_sign_in_and_back_only_to_this_site(
@@ -180,4 +191,62 @@ def test_the_admin_sets_a_compensation_quota_in_yuan(api: TestClient, api_sessio
         "progress_resets": "3",
     }  # other tests count on the default
     assert api.post("/admin/quotas/agent", data=restored, headers=OURS).status_code == 200
+    api.cookies.clear()
+
+
+def test_a_students_message_sent_again_after_a_503_carries_its_key_and_its_text(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    """Temporal did not confirm the message (it may have taken it all the same): the page says so
+    (503, not a conflict), keeps what the student wrote and the key it was sent with, so sending it
+    again adds it once."""
+    student = make_user(api_sessions, Role.STUDENT)
+    complaint = make_complaint(api_sessions, student)
+    sign_in(api, student.email)
+    page = f"/my/complaints/{complaint.id}"
+    shown, shown_again = (api.get(page).text for _ in range(2))
+    key = action_keys(shown)[0]
+    assert action_keys(shown) == [key] and key not in action_keys(shown_again)
+    sent = {"text": "老师，补课的时间定了吗？", "idempotency_key": key}
+    unavailable = api.post(f"{page}/messages", data=sent, headers=OURS)
+    assert unavailable.status_code == 503
+    assert 'class="error" role="alert">workflow service unavailable' in unavailable.text
+    assert action_keys(unavailable.text) == [key] and "补课的时间定了吗？</textarea>" in unavailable.text
+    mangled = api.post(f"{page}/messages", data={**sent, "idempotency_key": "x"}, headers=OURS)
+    assert mangled.status_code == 503 and key not in action_keys(mangled.text)
+    empty = api.post(f"{page}/messages", data={**sent, "text": ""}, headers=OURS)
+    assert empty.status_code == 422 and action_keys(empty.text) == [key]
+    api.cookies.clear()
+
+
+def test_the_complaint_form_sent_again_goes_to_the_complaint_its_key_filed(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    """Temporal unreachable: nothing was filed, the form says so (503) with the text and key kept. A
+    key that filed a complaint before (a double click) goes to that complaint, Temporal not asked."""
+    student = make_user(api_sessions, Role.STUDENT)
+    sign_in(api, student.email)
+    key = action_keys(api.get("/my/complaints/new").text)[0]
+    sent = {"text": "课程视频一直加载不出来", "order_id": "", "idempotency_key": key}
+    unavailable = api.post("/my/complaints/new", data=sent, headers=OURS)
+    assert unavailable.status_code == 503
+    assert 'class="error" role="alert">workflow service unavailable' in unavailable.text
+    assert action_keys(unavailable.text) == [key] and "课程视频一直加载不出来</textarea>" in unavailable.text
+    with api_sessions() as session:
+        assert session.exec(select(Complaint).where(Complaint.student_id == student.id)).first() is None
+    filed = make_complaint(api_sessions, student)
+    with api_sessions() as session:
+        delivery = intake_id(IntakeChannel.WEB_FORM, f"{student.id}:{key}")
+        session.add(
+            IntakeMessage(
+                id=delivery,
+                channel="web_form",
+                student_id=student.id,
+                complaint_id=filed.id,
+                outcome="complaint",
+            )
+        )
+        session.commit()
+    again = api.post("/my/complaints/new", data=sent, headers=OURS, follow_redirects=False)
+    assert (again.status_code, again.headers["location"]) == (303, f"/my/complaints/{filed.id}")
     api.cookies.clear()

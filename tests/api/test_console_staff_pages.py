@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.pages.i18n import MESSAGES
+from api.routes import complaints as complaint_routes
 from api.routes import refunds as refund_routes
 from api.services.sla_dashboard import DeadlineKind
 from db.engine import SessionFactory
@@ -30,7 +31,7 @@ from domain.complaints import (
 from domain.refunds import DecisionReceipt, RefundStatus
 from domain.roles import Role
 from domain.timeutil import utcnow
-from tests.api.test_console_pages import OURS, sign_in
+from tests.api.test_console_pages import OURS, action_keys, sign_in
 from tests.factories import make_compensation, make_complaint, make_order, make_refund, make_user
 
 
@@ -272,10 +273,6 @@ def test_an_action_temporal_cannot_take_is_said_above_the_form_not_a_server_erro
     assert missing.status_code == 404
 
 
-def action_keys(page: str) -> list[str]:
-    return re.findall(r'name="idempotency_key" value="([^"]*)"', page)
-
-
 def test_an_action_sent_again_after_a_503_carries_the_same_idempotency_key(
     api: TestClient, api_sessions: SessionFactory, agent: User
 ) -> None:
@@ -383,6 +380,61 @@ def test_the_leads_refusals_are_shown_beside_the_item_they_concern(
     )
     called = post(f"/lead/refunds/{call.id}/confirmation", outcome="withdrawn", note="学员决定继续学习")
     assert called.status_code == 503 and "学员决定继续学习</textarea>" in called.text
+    api.cookies.clear()
+
+
+def test_a_leads_decision_sent_again_after_a_503_carries_the_same_idempotency_key(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    """The desk's offers share a key per showing (the offer's id scopes it to each); the offer whose
+    decision Temporal did not confirm is shown again with the key it was sent with."""
+    lead = make_user(api_sessions, Role.LEAD)
+    complaint = make_complaint(api_sessions, make_user(api_sessions, Role.STUDENT))
+    offerer = make_user(api_sessions, Role.AGENT)
+    offer, other = (make_compensation(api_sessions, complaint, offerer) for _ in range(2))
+    sign_in(api, lead.email)
+
+    def card(page: str, compensation_id: str) -> str:
+        return page.split(f'data-compensation="{compensation_id}"')[1].split("</article>")[0]
+
+    shown = api.get("/lead").text
+    key = action_keys(card(shown, offer.id))[0]
+    assert action_keys(card(shown, other.id)) == [key] and key not in action_keys(api.get("/lead").text)
+    sent = {"decision": "approve", "note": "同意", "idempotency_key": key}
+    unavailable = api.post(f"/lead/compensations/{offer.id}", data=sent, headers=OURS)
+    assert unavailable.status_code == 503
+    assert action_keys(card(unavailable.text, offer.id)) == [key]
+    assert action_keys(card(unavailable.text, other.id)) != [key]  # a new showing for the others
+    api.cookies.clear()
+
+
+def test_one_desk_key_names_a_different_update_for_each_offer(
+    api: TestClient, api_sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two offers decided from one showing of the desk are two decisions, not one sent twice."""
+    lead = make_user(api_sessions, Role.LEAD)
+    complaint = make_complaint(api_sessions, make_user(api_sessions, Role.STUDENT))
+    offerer = make_user(api_sessions, Role.AGENT)
+    offers = [make_compensation(api_sessions, complaint, offerer) for _ in range(2)]
+    keys_taken: list[str | None] = []
+
+    async def taken(_complaint_id: str, _offer_id: str, _body: object, actions, _lead: User) -> None:
+        keys_taken.append(actions.idempotency_key)
+
+    monkeypatch.setattr(complaint_routes, "decide_compensation", taken)
+    sign_in(api, lead.email)
+    key = action_keys(api.get("/lead").text)[0]
+    for offer in offers:
+        sent = {"decision": "approve", "note": "", "idempotency_key": key}
+        assert (
+            api.post(
+                f"/lead/compensations/{offer.id}", data=sent, headers=OURS, follow_redirects=False
+            ).status_code
+            == 303
+        )
+    assert keys_taken == [f"{offer.id}.{key}" for offer in offers]
+    api.post(f"/lead/compensations/{offers[0].id}", data={"decision": "approve"}, headers=OURS)
+    assert keys_taken[-1] is None  # no key sent, none made up
     api.cookies.clear()
 
 
