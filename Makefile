@@ -70,7 +70,7 @@ bench: install
 ## as many complaints with running SLA timers, opened through the API on one dev server; worker RSS as they
 ## grow, the review queue's latency, the timers' and the breaches' lateness with all of them open; writes
 ## docs/benchmarks.md.
-## The issue's size, 20,000 each, takes about three hours on 2 cores (10,000 each: 85 minutes); BENCH_SCALE_ARGS="--help".
+## The issue's size, 20,000 each, takes about 2¼ hours on 2 cores (3,000 each: 20 minutes); BENCH_SCALE_ARGS="--help".
 BENCH_SCALE_REFUNDS ?= 20000
 BENCH_SCALE_ARGS ?=
 bench-scale: install
