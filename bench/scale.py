@@ -55,6 +55,7 @@ from devstack.system import System, running_system
 from domain.complaints import ComplaintStage
 from domain.refunds import RefundStatus
 from domain.sla_events import BREACHED, FIRST_RESPONSE, complaint_sla_event
+from domain.timeutil import as_utc
 from integrations import temporal
 
 MARKERS = ("<!-- bench:scale -->", "<!-- /bench:scale -->")
@@ -309,12 +310,7 @@ def breaches_decided(system: System) -> Latencies:
             .join(Complaint, col(Complaint.id) == col(AuditEvent.case_id))
             .where(AuditEvent.case_type == "complaint", AuditEvent.event == FIRST_RESPONSE_BREACHED)
         ).all()
-    return Latencies((_utc(at) - _utc(due)).total_seconds() for at, due in rows if due is not None)
-
-
-def _utc(at: datetime) -> datetime:
-    """SQLite gives back naive datetimes; they were written in UTC."""
-    return at.replace(tzinfo=at.tzinfo or UTC)
+    return Latencies((as_utc(at) - as_utc(due)).total_seconds() for at, due in rows if due is not None)
 
 
 @dataclass
@@ -336,7 +332,7 @@ def read_sampled_histories(
         rows = session.exec(
             select(Complaint.id, Complaint.first_response_due_at).where(col(Complaint.id).in_(complaint_ids))
         ).all()
-    due = {complaint_id: _utc(at) for complaint_id, at in rows if at}
+    due = {complaint_id: as_utc(at) for complaint_id, at in rows if at}
     read = SampledHistories(Latencies())
     for complaint_id, history in zip(complaint_ids, histories, strict=True):
         breach_records: set[int] = set()

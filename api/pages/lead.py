@@ -153,6 +153,7 @@ async def decide_compensation(
     if offer is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no compensation {compensation_id}")
     complaint_id = offer.complaint_id
+    key = await sent_action_key(request)
 
     async def decide() -> Any:
         _choice("decision", decision, DECISIONS, t)
@@ -168,7 +169,6 @@ async def decide_compensation(
         actions = complaint_routes.ComplaintActions(session, temporal, settings, scoped)
         return await complaint_routes.decide_compensation(complaint_id, compensation_id, body, actions, user)
 
-    key = await sent_action_key(request)
     form = {"decision": decision, "note": note, ACTION_KEY_FIELD: key}
     return await _decide(request, user, compensation_id, form, decide)
 
