@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # at a peak (max_overflow). The worker's activity threads each hold one while they run.
     database_pool_size: int = Field(default=5, ge=1, le=200)
     database_max_overflow: int = Field(default=10, ge=0, le=200)
+    # SQLite only: the journal and sync modes, when not db/engine.py's SQLITE_PRAGMAS (WAL, NORMAL).
+    # There to be measured (make bench-tuning); a deployment keeps the defaults.
+    database_sqlite_journal_mode: Literal["WAL", "DELETE"] | None = None
+    database_sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] | None = None
 
     # --- Temporal ------------------------------------------------------------------------------
     # Address, namespace, TLS and API key come from temporalio.envconfig (TEMPORAL_ADDRESS,
@@ -246,9 +250,17 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def database_pool(self) -> dict[str, int]:
-        """build_engine's pool options."""
-        return {"pool_size": self.database_pool_size, "max_overflow": self.database_max_overflow}
+    def database_engine_options(self) -> dict[str, Any]:
+        """build_engine's options: the pool's size and any SQLite pragmas set here."""
+        pragmas = {
+            "journal_mode": self.database_sqlite_journal_mode,
+            "synchronous": self.database_sqlite_synchronous,
+        }
+        return {
+            "pool_size": self.database_pool_size,
+            "max_overflow": self.database_max_overflow,
+            "sqlite_pragmas": {name: value for name, value in pragmas.items() if value is not None},
+        }
 
     @property
     def sms_quiet_hours_window(self) -> QuietHours | None:

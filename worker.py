@@ -158,7 +158,7 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     settings = get_settings()
     runtime = metrics_runtime(settings)
-    sessions = SessionFactory(build_engine(settings.database_url, **settings.database_pool))
+    sessions = SessionFactory(build_engine(settings.database_url, **settings.database_engine_options))
     client = await temporal.connect(settings, runtime=runtime)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

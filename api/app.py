@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = build_engine(settings.database_url, **settings.database_pool)
+        engine = build_engine(settings.database_url, **settings.database_engine_options)
         app.state.sessions = SessionFactory(engine)
         app.state.renderer = school_renderer(settings, TemplateStore(app.state.sessions))
         yield

@@ -51,6 +51,17 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         "`database_pool_size=1`, `database_max_overflow=0`: activities queue for it",
         ["--set", "database_pool_size=1", "--set", "database_max_overflow=0"],
     ),
+    "app database synchronous=full": (
+        "our SQLite database syncing its WAL at every commit (`database_sqlite_synchronous=FULL`; "
+        "db/engine.py keeps `NORMAL`)",
+        ["--set", "database_sqlite_synchronous=FULL"],
+    ),
+    "app database rollback journal": (
+        "our SQLite database on SQLite's own defaults, a rollback journal synced at every commit "
+        "(`database_sqlite_journal_mode=DELETE`, `database_sqlite_synchronous=FULL`): readers and the "
+        "writer take turns",
+        ["--set", "database_sqlite_journal_mode=DELETE", "--set", "database_sqlite_synchronous=FULL"],
+    ),
     "four task-queue partitions": (
         "the dev server's default of four partitions per task queue (temporal-dev.yml keeps one, so "
         "that deadline work's priority holds across the whole backlog)",

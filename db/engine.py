@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
+# SQLite's journal and sync modes for our database. WAL lets the API's readers run beside the one
+# writer; NORMAL syncs the WAL at checkpoints, not at every commit (an OS crash may lose the last
+# commits, never the file). What each was measured to do: docs/benchmarks.md, "Tuning".
+SQLITE_PRAGMAS: Mapping[str, str] = {"journal_mode": "WAL", "synchronous": "NORMAL"}
 
-def build_engine(database_url: str, **kwargs: Any) -> Engine:
+
+def build_engine(database_url: str, sqlite_pragmas: Mapping[str, str] | None = None, **kwargs: Any) -> Engine:
+    """`sqlite_pragmas` replace SQLITE_PRAGMAS' values by name (SQLite only); kwargs go to
+    create_engine (the pool's size)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -21,16 +29,16 @@ def build_engine(database_url: str, **kwargs: Any) -> Engine:
         engine = create_engine(
             database_url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        pragmas = {**SQLITE_PRAGMAS, **(sqlite_pragmas or {}), "foreign_keys": "ON"}
+        event.listen(engine, "connect", partial(_set_sqlite_pragmas, pragmas))
         return engine
     return create_engine(database_url, pool_pre_ping=True, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _set_sqlite_pragmas(pragmas: Mapping[str, str], dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
+    for name, value in pragmas.items():
+        cursor.execute(f"PRAGMA {name}={value}")  # names and values are ours or Settings' Literals
     cursor.close()
 
 

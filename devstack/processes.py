@@ -22,6 +22,10 @@ STOP_TIMEOUT_SECONDS = 15.0
 def aftercare_env(settings: Settings, *, temporal_address: str, temporal_namespace: str) -> dict[str, str]:
     """The environment a process of ours needs to join the system `settings` describes (and nothing
     of the developer's own AFTERCARE_* / TEMPORAL_* setup)."""
+    unless_default = {
+        "AFTERCARE_DATABASE_SQLITE_JOURNAL_MODE": settings.database_sqlite_journal_mode,
+        "AFTERCARE_DATABASE_SQLITE_SYNCHRONOUS": settings.database_sqlite_synchronous,
+    }
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AFTERCARE_", "TEMPORAL_"))},
         "AFTERCARE_DATABASE_URL": settings.database_url,
@@ -44,6 +48,7 @@ def aftercare_env(settings: Settings, *, temporal_address: str, temporal_namespa
         "AFTERCARE_WORKER_WORKFLOW_POLLERS": str(settings.worker_workflow_pollers),
         "AFTERCARE_WORKER_ACTIVITY_POLLERS": str(settings.worker_activity_pollers),
         "AFTERCARE_WORKER_SANDBOX_PASSTHROUGH": str(settings.worker_sandbox_passthrough).lower(),
+        **{name: value for name, value in unless_default.items() if value is not None},
         "TEMPORAL_ADDRESS": temporal_address,
         "TEMPORAL_NAMESPACE": temporal_namespace,
         "PYTHONUNBUFFERED": "1",

@@ -117,7 +117,7 @@ async def running_system(
         **setting_overrides,
     )
     upgrade(database_url)
-    engine = build_engine(database_url)
+    engine = build_engine(database_url, **settings.database_engine_options)
     with Session(engine) as session:
         seed(session, settings.sandbox_base_url)
     ensure_dev_keys(data_dir)  # before any process reads them
