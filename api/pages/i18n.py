@@ -79,6 +79,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "refund.amount_yuan": ("部分退款金额（元，可不填）", "Part of it only (yuan, optional)"),
     "refund.submit": ("提交退款申请", "Ask for the refund"),
     "refund.title": ("退款 {refund_id}", "Refund {refund_id}"),
+    "refund.asked_again": (
+        "这笔订单的退款已在处理中，无需再次申请。进展会在这里和站内信中告诉你。",
+        "This order's refund is already in progress, so there is no need to ask again. You will see "
+        "how it goes here and in your inbox.",
+    ),
     "refund.requested_at": ("申请时间", "Requested"),
     "refund.decision_reason": ("审核意见", "Reviewer's reason"),
     "refunds.title": ("我的退款", "My refunds"),

@@ -108,6 +108,7 @@ async def ask_for_refund(
             errors.fields["reason_code"] = "请从列表中选择 / choose one from the list"
     if not reason.strip():
         errors.fields["reason"] = "请填写退款原因 / say why"
+    code = status.HTTP_422_UNPROCESSABLE_CONTENT
     if not errors:
         try:
             accepted = await refund_service.request_refund(
@@ -125,11 +126,14 @@ async def ask_for_refund(
         except HTTPException as exc:
             if exc.status_code == status.HTTP_404_NOT_FOUND:
                 raise
-            errors = errors_of(exc)
+            if in_progress := _refund_in_progress(exc):
+                # Asked twice (a double click, or again after no answer): the order's one refund.
+                return see_other(f"/my/refunds/{in_progress}?asked_again=1")
+            errors, code = refusal_of(exc, translator(locale_for(request, user.locale)))
     quote, _ = await run_in_threadpool(_quote_or_errors, session, user, order_id, None)
     return render_page(
         "student_refund_new.html.j2",
-        status.HTTP_422_UNPROCESSABLE_CONTENT if errors.fields else status.HTTP_409_CONFLICT,
+        code,
         request=request,
         user=user,
         quote=quote,
@@ -137,6 +141,13 @@ async def ask_for_refund(
         form=form,
         reason_codes=list(RefundReasonCode),
     )
+
+
+def _refund_in_progress(exc: HTTPException) -> str | None:
+    """The refund already in progress on the order, when that is why a request was refused."""
+    if exc.status_code == status.HTTP_409_CONFLICT and isinstance(exc.detail, dict):
+        return exc.detail.get("refund_id")
+    return None
 
 
 @router.get("/my/refunds", response_class=HTMLResponse)
@@ -156,6 +167,7 @@ def refund_page(refund_id: str, request: Request, user: StudentPage, session: Se
         refund=refund,
         timeline=timeline,
         notices=notices,
+        asked_again=request.query_params.get("asked_again") == "1",
     )
 
 

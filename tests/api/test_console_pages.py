@@ -13,7 +13,7 @@ from db.engine import SessionFactory
 from db.models import Complaint, IntakeMessage
 from domain.complaints import IntakeChannel
 from domain.roles import Role
-from tests.factories import PASSWORD, make_complaint, make_order, make_user
+from tests.factories import PASSWORD, make_complaint, make_order, make_refund, make_user
 
 OURS = {"origin": "http://testserver"}
 
@@ -103,6 +103,32 @@ def test_the_refund_form_offers_the_reasons_in_the_readers_language_and_refuses_
     made_up = api.post(url, data={"reason": "工作调动", "reason_code": "boredom"}, headers=OURS)
     assert made_up.status_code == 422 and 'id="reason_code-error"' in made_up.text
     assert api.get("/my/refunds").text.count("/my/refunds/RF") == 0
+    api.cookies.clear()
+
+
+def test_a_refund_asked_for_again_goes_to_the_orders_refund_in_progress(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    """Temporal unreachable: the refund is not taken and the form says so (503, not a conflict), the
+    reason kept. Asked for an order whose refund is in progress (a double click, or again after no
+    answer), the student is taken to that refund and told it is already under way; none is added."""
+    student = make_user(api_sessions, Role.STUDENT)
+    order = make_order(api_sessions, student)
+    sign_in(api, student.email)
+    url = f"/my/orders/{order.id}/refund"
+    sent = {"reason": "工作调动，没时间上课"}
+    unavailable = api.post(url, data=sent, headers=OURS)
+    assert unavailable.status_code == 503
+    assert 'class="error" role="alert">' in unavailable.text
+    assert "工作调动，没时间上课</textarea>" in unavailable.text
+    assert api.get("/my/refunds").text.count("/my/refunds/RF") == 0
+    in_progress = make_refund(api_sessions, order, status="awaiting_review")
+    again = api.post(url, data=sent, headers=OURS, follow_redirects=False)
+    shown_at = f"/my/refunds/{in_progress.id}?asked_again=1"
+    assert (again.status_code, again.headers["location"]) == (303, shown_at)
+    assert "这笔订单的退款已在处理中" in api.get(shown_at).text
+    assert "这笔订单的退款已在处理中" not in api.get(f"/my/refunds/{in_progress.id}").text
+    assert api.get("/my/refunds").text.count("/my/refunds/RF") == 1
     api.cookies.clear()
 
 
