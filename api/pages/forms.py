@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from fastapi import HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from temporalio.client import WorkflowUpdateFailedError
 
 from api.services.complaints import IDEMPOTENCY_KEY
@@ -58,7 +59,7 @@ def errors_of(exc: HTTPException | ValidationError) -> FormErrors:
         problems = exc.errors()
         whole = [e["msg"].removeprefix("Value error, ") for e in problems if not e["loc"]]
         return FormErrors(
-            fields={str(e["loc"][-1]): e["msg"] for e in problems if e["loc"]},
+            fields={str(e["loc"][-1]): _field_message(e) for e in problems if e["loc"]},
             message="; ".join(whole) or None,
         )
     detail = exc.detail
@@ -67,6 +68,18 @@ def errors_of(exc: HTTPException | ValidationError) -> FormErrors:
     if isinstance(detail, dict):
         return FormErrors(message=str(detail.get("message", detail)))
     return FormErrors(message=str(detail))
+
+
+def _field_message(error: ErrorDetails) -> str:
+    """A field's refusal as a person reads it. Pydantic counts a checked text's length in "items"
+    (our PlainText is a str with a validator), so lengths of text are said here, in both languages."""
+    ctx = error.get("ctx", {})
+    is_text = error["type"].startswith("string_") or ctx.get("field_type") == "Value"
+    if is_text and error["type"] in ("too_long", "string_too_long"):
+        return f"最多 {ctx['max_length']} 个字 / at most {ctx['max_length']} characters"
+    if is_text and error["type"] in ("too_short", "string_too_short"):
+        return f"至少 {ctx['min_length']} 个字 / at least {ctx['min_length']} characters"
+    return error["msg"].removeprefix("Value error, ")
 
 
 def refusal_of(exc: HTTPException | ValidationError | WorkflowUpdateFailedError, t: Callable[..., str]):

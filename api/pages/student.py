@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowUpdateFailedError
 
@@ -28,11 +27,12 @@ from api.pages.forms import (
 from api.pages.i18n import locale_for, translator
 from api.pages.session import StudentPage
 from api.routes.case_views import case_history
+from api.routes.complaints import ComplaintIn
 from api.routes.me import inbox, mark_read, my_orders
-from api.routes.refunds import QuoteIn, quote_refund
+from api.routes.refunds import QuoteIn, RefundIn, quote_refund
 from api.services import complaints as complaint_service
 from api.services import refunds as refund_service
-from api.services.intake import complaint_of_delivery, intake_id
+from api.services.intake import take_message
 from db.sla_store import sla_terms
 from domain.complaints import (
     INTERNAL_EVENTS,
@@ -110,16 +110,23 @@ async def ask_for_refund(
         errors.fields["reason"] = "请填写退款原因 / say why"
     code = status.HTTP_422_UNPROCESSABLE_CONTENT
     if not errors:
+        try:  # the API's own checks (length, control characters), as POST /api/refunds makes them
+            asked = RefundIn(
+                order_id=order_id, reason=reason.strip(), reason_code=picked_code, amount_fen=amount_fen
+            )
+        except ValidationError as exc:
+            errors = errors_of(exc)
+    if not errors:
         try:
             accepted = await refund_service.request_refund(
                 session=session,
                 temporal=temporal,
                 settings=settings,
                 student=user,
-                order_id=order_id,
-                reason=reason.strip(),
-                reason_code=picked_code,
-                requested_fen=amount_fen,
+                order_id=asked.order_id,
+                reason=asked.reason,
+                reason_code=asked.reason_code,
+                requested_fen=asked.amount_fen,
                 gateways=request.app.state.gateways,
             )
             return see_other(f"/my/refunds/{accepted.refund_id}")
@@ -202,35 +209,32 @@ async def file_complaint(
     order_id: FormText = "",
 ) -> Response:
     """File the complaint; the form's key makes it one complaint however often the form is sent (a
-    double click, or again after no answer): the same form sent again goes to the one it filed."""
-    key = await sent_action_key(request)
+    double click, or again after no answer): it is the web form's delivery id, so the same form sent
+    again goes to the complaint it filed, as a channel's redelivery does."""
+    key = await sent_action_key(request) or new_action_key()
     form = {"text": text, "order_id": order_id, ACTION_KEY_FIELD: key}
-    delivery = intake_id(IntakeChannel.WEB_FORM, f"{user.id}:{key}") if key else None
     errors, code = FormErrors(), status.HTTP_422_UNPROCESSABLE_CONTENT
     if len(text.strip()) < 5:
         errors.fields["text"] = "请至少写 5 个字，说清楚遇到的问题 / at least 5 characters, please"
     if not errors:
-        if delivery and (earlier := await run_in_threadpool(complaint_of_delivery, session, delivery)):
-            return see_other(f"/my/complaints/{earlier}")
+        try:  # the API's own checks (length, control characters), as POST /api/complaints makes them
+            asked = ComplaintIn(text=text.strip(), order_id=order_id or None)
+        except ValidationError as exc:
+            errors = errors_of(exc)
+    if not errors:
         try:
-            complaint, _request = await complaint_service.file_complaint(
+            taken = await take_message(
                 session=session,
                 temporal=temporal,
                 settings=settings,
-                filer=user,
-                student_id=user.id,
                 channel=IntakeChannel.WEB_FORM,
-                text=text.strip(),
-                order_id=order_id or None,
-                intake_id=delivery,
+                delivery_id=f"{user.id}:{key}",
+                customer=user,
+                filer=user,
+                text=asked.text,
+                order_id=asked.order_id,
             )
-            return see_other(f"/my/complaints/{complaint.id}")
-        except IntegrityError:  # the same form, sent twice at once: the other request filed it
-            await run_in_threadpool(session.rollback)
-            earlier = await run_in_threadpool(complaint_of_delivery, session, delivery) if delivery else None
-            if earlier is None:
-                raise
-            return see_other(f"/my/complaints/{earlier}")
+            return see_other(f"/my/complaints/{taken.complaint_id}")
         except HTTPException as exc:
             errors, code = refusal_of(exc, translator(locale_for(request, user.locale)))
     return await run_in_threadpool(

@@ -71,12 +71,6 @@ def _promised_for(session: Session, complaint: Complaint) -> int:
     return promised_first_response_minutes(complaint.text, channel, sla_terms(session))
 
 
-def complaint_of_delivery(session: Session, key: str) -> str | None:
-    """The complaint a delivery (or a form sent before with the same key) opened or went to."""
-    delivery = session.get(IntakeMessage, key)
-    return delivery.complaint_id if delivery else None
-
-
 def _taken_before(session: Session, key: str) -> Taken | None:
     delivery = session.get(IntakeMessage, key)
     if delivery is None:
@@ -146,9 +140,11 @@ async def take_message(
     filer: User,
     text: str,
     follow_up_of: Complaint | None = None,
+    order_id: str | None = None,
 ) -> Taken:
     """Add `text` to `follow_up_of` (an open complaint of the customer), or open a complaint with
-    it; a delivery seen before changes nothing and answers what the first one became."""
+    it (about `order_id`, when the customer named one); a delivery seen before changes nothing and
+    answers what the first one became."""
     key = intake_id(channel, delivery_id)
     text = text[:COMPLAINT_TEXT_LIMIT]
     earlier = await run_in_threadpool(_taken_before, session, key)
@@ -167,7 +163,7 @@ async def take_message(
             student_id=customer.id,
             channel=channel,
             text=text,
-            order_id=None,
+            order_id=order_id,
             intake_id=key,
         )
     except IntegrityError:  # the same delivery, taken by a concurrent request a moment ago

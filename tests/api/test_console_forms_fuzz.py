@@ -23,7 +23,16 @@ from sqlmodel import select
 import api.pages
 from api.pages.session import SESSION_COOKIE
 from db.engine import SessionFactory
-from db.models import Compensation, Complaint, DecisionReason, ImprovementAction, Notification, Order, Refund
+from db.models import (
+    Compensation,
+    Complaint,
+    DecisionReason,
+    ImprovementAction,
+    Notification,
+    Order,
+    Refund,
+    User,
+)
 from domain.roles import Role
 from tests.api.test_console_pages import OURS
 from tests.api.test_security_injection import (
@@ -43,6 +52,10 @@ PLAUSIBLE = [
     "{{ 7*7 }}", "{% for x in range(99999999) %}x{% endfor %}", "<script>alert(1)</script>",
     "\u202e\u0000\ud7ff", "a" * 20_000, "学员反映直播卡顿，要求退款",
 ]  # fmt: skip
+# Sent in each field alone (the others left out, so that the form gets as far as it can with it):
+# longer than any column, and with a NUL, which PostgreSQL cannot store. Unless the form refuses
+# them first, either is a database error. Random values reach the same only by chance.
+EDGE_VALUES = ["卡" * 20_000, "学员\x00反映"]
 EXAMPLES_LET_THROUGH = 8
 EXAMPLES_TURNED_AWAY = 1
 CALLERS = [None, *Role]  # None: signed out
@@ -84,9 +97,16 @@ def known(
     api_sessions: SessionFactory,
     world: World,  # noqa: F811
 ) -> dict[str, list[str]]:
-    """Path parameter → values naming rows that exist: the signed-in student's cases among them, so
-    the student's forms are fuzzed past their 404 too. Users named are throwaway ones: an admin's
-    form switching off a signed-in caller would turn the rest of the run away."""
+    """Path parameter → values naming rows that exist, the first of each one the signed-in student
+    may act on (an order of theirs with no refund yet, their complaint), so that the student's forms
+    are fuzzed past their 404 and the edge values reach as far as a form lets them. Users named are
+    throwaway ones: an admin's form switching off a signed-in caller would turn the rest of the run
+    away."""
+    with api_sessions() as session:
+        signed_in_student = session.get(User, world.student_id)
+    assert signed_in_student is not None
+    own_order = make_order(api_sessions, signed_in_student)
+    own_complaint = make_complaint(api_sessions, signed_in_student)
     student = make_user(api_sessions, Role.STUDENT)
     make_refund(api_sessions, make_order(api_sessions, student), status="awaiting_confirmation")
     make_compensation(
@@ -98,9 +118,9 @@ def known(
             return [str(value) for value in session.exec(select(column).limit(6)).all()] or ["1"]
 
     return {
-        "order_id": ids(Order.id),
+        "order_id": [own_order.id, *ids(Order.id)],
         "refund_id": ids(Refund.id),
-        "complaint_id": ids(Complaint.id),
+        "complaint_id": [own_complaint.id, *ids(Complaint.id)],
         "compensation_id": ids(Compensation.id),
         "reason_id": ids(DecisionReason.id),
         "message_id": ids(Notification.id),
@@ -126,10 +146,16 @@ def _value(rng: random.Random) -> str:
     )
 
 
-def _path(form: Form, known: dict[str, list[str]], rng: random.Random) -> str:
+def _path(form: Form, known: dict[str, list[str]], rng: random.Random | None) -> str:
+    """The form's path with rows that exist (70%) or payloads; without `rng`, the first of each."""
     path = form.path
     for param in form.path_params:
-        value = rng.choice(known.get(param, ["x"])) if rng.random() < 0.7 else rng.choice(PAYLOADS)
+        if rng is None:
+            value = known.get(param, ["x"])[0]
+        elif rng.random() < 0.7:
+            value = rng.choice(known.get(param, ["x"]))
+        else:
+            value = rng.choice(PAYLOADS)
         path = path.replace(f"{{{param}}}", quote(value, safe=""))
     return path
 
@@ -151,10 +177,14 @@ def test_every_console_form_refuses_or_answers_never_a_server_error(
         api.cookies.clear()
         if caller is not None:
             api.cookies.set(SESSION_COOKIE, world.tokens[caller])
-        examples, sent = EXAMPLES_LET_THROUGH, 0
+        edges = [{field: value} for field in form.fields for value in EDGE_VALUES]
+        examples, sent = len(edges) + EXAMPLES_LET_THROUGH, 0
         while sent < examples:
-            data = {field: _value(rng) for field in form.fields if rng.random() < 0.85}
-            path = _path(form, known, rng)
+            if sent < len(edges):
+                data, path = edges[sent], _path(form, known, None)
+            else:
+                data = {field: _value(rng) for field in form.fields if rng.random() < 0.85}
+                path = _path(form, known, rng)
             answer = api.post(path, data=data, headers=OURS, follow_redirects=False)
             sent += 1
             what = (caller, path, {k: v[:80] for k, v in data.items()}, answer.status_code, answer.text[:300])

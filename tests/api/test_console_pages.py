@@ -132,6 +132,27 @@ def test_a_refund_asked_for_again_goes_to_the_orders_refund_in_progress(
     api.cookies.clear()
 
 
+def test_the_students_forms_refuse_what_the_api_refuses_beside_the_field(
+    api: TestClient, api_sessions: SessionFactory
+) -> None:
+    """Text too long for its column, or with a control character, is refused beside its field (422)
+    as POST /api/complaints and /api/refunds refuse it, and nothing is written. The forms used to
+    pass it on, and PostgreSQL answered with a database error (a 500)."""
+    student = make_user(api_sessions, Role.STUDENT)
+    order = make_order(api_sessions, student)
+    sign_in(api, student.email)
+    for text, why in [("卡" * 4001, "at most 4000 characters"), ("视频打不开\x00了", "control character")]:
+        filed = api.post("/my/complaints/new", data={"text": text, "order_id": ""}, headers=OURS)
+        assert filed.status_code == 422 and 'id="text-error"' in filed.text and why in filed.text
+    for reason, why in [("卡" * 2001, "at most 2000 characters"), ("工作\x00调动", "control character")]:
+        asked = api.post(f"/my/orders/{order.id}/refund", data={"reason": reason}, headers=OURS)
+        assert asked.status_code == 422 and 'id="reason-error"' in asked.text and why in asked.text
+    with api_sessions() as session:
+        assert session.exec(select(Complaint).where(Complaint.student_id == student.id)).first() is None
+    assert api.get("/my/refunds").text.count("/my/refunds/RF") == 0
+    api.cookies.clear()
+
+
 def test_the_admin_edits_sla_and_policies_through_the_apis_checks(
     api: TestClient, api_sessions: SessionFactory
 ) -> None:

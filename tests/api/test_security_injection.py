@@ -108,6 +108,7 @@ class World:
 
     tokens: dict[Role, str]
     victim_ids: list[str]  # the other student's cases: never in a student's answer
+    student_id: str  # whom tokens[Role.STUDENT] signs in
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ def world(api: TestClient, api_sessions: SessionFactory) -> World:
         user = me if role is Role.STUDENT else make_user(api_sessions, role)
         answer = api.post("/api/auth/token", data={"username": user.email, "password": PASSWORD})
         tokens[role] = answer.json()["access_token"]
-    return World(tokens, [theirs.id, theirs.order_id, their_complaint.id, victim.id])
+    return World(tokens, [theirs.id, theirs.order_id, their_complaint.id, victim.id], me.id)
 
 
 def _row_counts(sessions: SessionFactory) -> dict[str, int]:
