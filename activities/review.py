@@ -6,7 +6,7 @@ from sqlmodel import Session, col, func, select
 from temporalio import activity
 
 from db.engine import SessionFactory
-from db.models import Refund, ReviewerGroupMember, RoutingRuleRow, User
+from db.models import Refund, ReviewerGroup, ReviewerGroupMember, RoutingRuleRow, User
 from domain.courses import CourseType
 from domain.notifications import Recipient
 from domain.refunds import Assignment, AssignmentRequest, RefundStatus
@@ -49,8 +49,10 @@ class ReviewActivities:
             lead = session.exec(
                 select(User).where(User.role == Role.LEAD.value, col(User.is_active)).order_by(User.id)
             ).first()
+            group = session.get(ReviewerGroup, group_id) if group_id else None
             return Assignment(
                 group_id=group_id,
+                group_name=group.name if group else None,
                 reviewer=recipient_of(reviewer) if reviewer else None,
                 lead=recipient_of(lead) if lead else None,
             )

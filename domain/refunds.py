@@ -214,6 +214,12 @@ class Assignment(BaseModel):
     group_id: str | None
     reviewer: Recipient | None
     lead: Recipient | None
+    # The group's name, as staff know it (the Temporal UI says it); None in histories from before.
+    group_name: str | None = None
+
+    @property
+    def group_label(self) -> str:
+        return self.group_name or self.group_id or "—"
 
 
 class EnrollmentRevocation(BaseModel):

@@ -193,7 +193,7 @@ class RefundWorkflow:
         workflow.upsert_search_attributes([search_attributes.SLA_BREACHED.value_set(False)])
         self._show(
             temporal_views.refund_awaiting_review(
-                group=assignment.group_id or "—", reviewer=reviewer.name if reviewer else None, due=due
+                group=assignment.group_label, reviewer=reviewer.name if reviewer else None, due=due
             )
         )
         await self._review_sla(assignment, due)
@@ -249,7 +249,7 @@ class RefundWorkflow:
                 workflow.upsert_search_attributes([search_attributes.SLA_BREACHED.value_set(True)])
                 self._show(
                     temporal_views.refund_review_overdue(
-                        group=assignment.group_id or "—", lead=lead.name if lead else None, due=due
+                        group=assignment.group_label, lead=lead.name if lead else None, due=due
                     )
                 )
                 if lead:

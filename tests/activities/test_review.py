@@ -23,7 +23,8 @@ def ask(sessions: SessionFactory, student: User, course_type: CourseType, amount
 def test_the_shipped_rules_route_by_vip_course_type_and_amount(sessions: SessionFactory) -> None:
     student = make_user(sessions, Role.STUDENT)
     assert ask(sessions, student, CourseType.TRIAL, 9_900).group_id == "trial-courses"
-    assert ask(sessions, student, CourseType.REGULAR, 199_900).group_id == "regular-courses"
+    regular = ask(sessions, student, CourseType.REGULAR, 199_900)
+    assert (regular.group_id, regular.group_label) == ("regular-courses", "系统正价课")  # as staff know it
     assert ask(sessions, student, CourseType.REGULAR, 600_000).group_id == "premium-courses"  # high value
     assert ask(sessions, student, CourseType.PREMIUM, 100).group_id == "premium-courses"
     with sessions() as session:

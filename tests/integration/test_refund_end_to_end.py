@@ -84,7 +84,7 @@ async def test_a_refund_travels_from_request_to_refunded(stack: Stack) -> None:
     assert (progress["status"], progress["assigned_to"]) == ("awaiting_review", "U2001")
     assert (
         progress["details"].startswith("Awaiting review by ")
-        and "(group regular-courses), due" in progress["details"]
+        and "(group 系统正价课), due" in progress["details"]
     )
     assert [step["event"] for step in live.json()["timeline"]] == ["refund.requested", "review.awaiting"]
     assert (await stack.api.get(f"/api/refunds/{refund_id}/live", headers=student)).status_code == 403

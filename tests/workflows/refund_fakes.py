@@ -66,6 +66,7 @@ class FakeActivities:
         self.record_seconds = 0.0  # how long each write takes, to widen the race windows
         self.assignment = Assignment(
             group_id="regular-courses",
+            group_name="系统正价课",
             reviewer=Recipient(user_id="U-REV", name="王审核", email="reviewer@example.test"),
             lead=Recipient(user_id="U-LEAD", name="刘主管", email="lead@example.test"),
         )

@@ -68,7 +68,7 @@ async def test_a_refund_says_who_reviews_it_and_by_when_then_what_it_waits_for(
         "U-REV",
         awaiting.review_due_at,
     )
-    assert status.details.startswith("Awaiting review by 王审核 (group regular-courses), due ")
+    assert status.details.startswith("Awaiting review by 王审核 (group 系统正价课), due ")
     assert status.details == await current_details(handle)
     assert [entry.event for entry in await handle.query(RefundWorkflow.timeline)] == [
         "refund.requested",
@@ -109,7 +109,7 @@ async def test_an_overdue_review_and_a_stuck_payout_read_as_such(
     status = await refund_status(handle)
     assert (status.sla_breached, status.assigned_to) == (True, "U-LEAD")
     assert status.details.startswith("**Review overdue** since ")
-    assert "escalated to lead 刘主管 of group regular-courses" in status.details
+    assert "escalated to lead 刘主管 of group 系统正价课" in status.details
 
     await handle.execute_update(RefundWorkflow.decide, decision(Decision.APPROVE))
     await wait_for_status(handle, RefundStatus.REFUND_FAILED)
