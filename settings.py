@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     # at a peak (max_overflow). The worker's activity threads each hold one while they run.
     database_pool_size: int = Field(default=5, ge=1, le=200)
     database_max_overflow: int = Field(default=10, ge=0, le=200)
-    # SQLite only: the journal and sync modes, when not db/engine.py's SQLITE_PRAGMAS (WAL, NORMAL).
+    # SQLite only: the journal and sync modes, when not db/engine.py's SQLITE_PRAGMAS (WAL, FULL).
     # There to be measured (make bench-tuning); a deployment keeps the defaults.
     database_sqlite_journal_mode: Literal["WAL", "DELETE"] | None = None
     database_sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] | None = None

@@ -79,7 +79,7 @@ def load(database: BenchDatabase, dataset: Dataset) -> dict[str, float]:
 
 
 def _load_sqlite(url: str, dataset: Dataset) -> dict[str, float]:
-    engine = build_engine(url)  # our pragmas: WAL, synchronous=NORMAL, foreign keys on
+    engine = build_engine(url)  # our pragmas (db/engine.py SQLITE_PRAGMAS), foreign keys on
     seconds: dict[str, float] = {}
     try:
         connection = engine.raw_connection()

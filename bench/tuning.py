@@ -1,9 +1,9 @@
 """`make bench-tuning`: each worker, database and dev-server setting the workflow bench can vary, run
 alone against the defaults — the same refunds at max rate (`python -m bench.workflows
 --max-rate-only`), one fresh system per run — and its measured effect written to docs/benchmarks.md
-(between its `bench:tuning` markers). About 3 minutes a run at the default 150 refunds on 2 cores.
+(between its `bench:tuning` markers). About 2 minutes a run at the default 300 refunds on 2 cores.
 
-    python -m bench.tuning [--refunds 150] [--only NAME ...]
+    python -m bench.tuning [--refunds 300] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         "`database_pool_size=1`, `database_max_overflow=0`: activities queue for it",
         ["--set", "database_pool_size=1", "--set", "database_max_overflow=0"],
     ),
-    "app database synchronous=full": (
-        "our SQLite database syncing its WAL at every commit (`database_sqlite_synchronous=FULL`; "
-        "db/engine.py keeps `NORMAL`)",
-        ["--set", "database_sqlite_synchronous=FULL"],
+    "app database synchronous=normal": (
+        "our SQLite database syncing its WAL at checkpoints only (`database_sqlite_synchronous=NORMAL`, "
+        "the default before 2026-12-05; db/engine.py keeps `FULL`, durable at every commit)",
+        ["--set", "database_sqlite_synchronous=NORMAL"],
     ),
     "app database rollback journal": (
         "our SQLite database on SQLite's own defaults, a rollback journal synced at every commit "
@@ -75,6 +75,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "dev server synchronous=off": (
         "the dev server's SQLite without fsync (temporal-dev.yml keeps `synchronous=normal`)",
         ["--temporal-pragma", "synchronous=off"],
+    ),
+    "defaults, again": (
+        "the settings as shipped, once more at the end: how far two runs of the same settings differ",
+        [],
     ),
 }
 
@@ -128,7 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--refunds", type=int, default=150)
+    parser.add_argument("--refunds", type=int, default=300)
     parser.add_argument("--only", nargs="*", choices=list(VARIANTS), help="these variants (default: all)")
     options = parser.parse_args()
     results = {}

@@ -21,10 +21,10 @@ def _pragmas(engine) -> dict[str, object]:
         }
 
 
-def test_defaults_are_wal_normal_with_foreign_keys(tmp_path: Path) -> None:
+def test_defaults_are_wal_synced_at_every_commit_with_foreign_keys(tmp_path: Path) -> None:
     engine = build_engine(f"sqlite:///{tmp_path / 'app.db'}")
     # synchronous: 0 OFF, 1 NORMAL, 2 FULL
-    assert _pragmas(engine) == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1}
+    assert _pragmas(engine) == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}
     engine.dispose()
 
 
@@ -32,10 +32,10 @@ def test_settings_replace_journal_and_sync_modes_but_never_foreign_keys(tmp_path
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'app.db'}",
         database_sqlite_journal_mode="DELETE",
-        database_sqlite_synchronous="FULL",
+        database_sqlite_synchronous="NORMAL",
     )
     engine = build_engine(settings.database_url, **settings.database_engine_options)
-    assert _pragmas(engine) == {"journal_mode": "delete", "synchronous": 2, "foreign_keys": 1}
+    assert _pragmas(engine) == {"journal_mode": "delete", "synchronous": 1, "foreign_keys": 1}
     engine.dispose()
 
 
@@ -50,9 +50,9 @@ def test_a_pragma_value_outside_the_known_modes_is_refused(field: str) -> None:
 
 
 def test_a_launcher_passes_set_pragmas_on_and_leaves_unset_ones_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    launched = Settings(database_sqlite_synchronous="FULL")
+    launched = Settings(database_sqlite_synchronous="NORMAL")
     env = aftercare_env(launched, temporal_address="127.0.0.1:7233", temporal_namespace="aftercare")
     assert "AFTERCARE_DATABASE_SQLITE_JOURNAL_MODE" not in env
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    assert Settings().database_engine_options["sqlite_pragmas"] == {"synchronous": "FULL"}
+    assert Settings().database_engine_options["sqlite_pragmas"] == {"synchronous": "NORMAL"}
