@@ -14,14 +14,13 @@ import asyncio
 import json
 import logging
 import signal
-import time
 from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import activity, workflow
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
@@ -179,29 +178,49 @@ class SkeletonDriver:
     async def run(self, count: int, at_once: int, id_prefix: str) -> None:
         slots = asyncio.Semaphore(at_once)
 
-        async def one(number: int) -> None:
+        async def one(number: int) -> bool:
             async with slots:
-                handle = await self.client.start_workflow(
-                    SkeletonWorkflow.run,
-                    refund_shape(),
-                    id=f"{id_prefix}-{number}",
-                    task_queue=self.task_queue,
-                    search_attributes=start_attributes(),
+                return await self._guarded(
+                    self.client.start_workflow(
+                        SkeletonWorkflow.run,
+                        refund_shape(),
+                        id=f"{id_prefix}-{number}",
+                        task_queue=self.task_queue,
+                        search_attributes=start_attributes(),
+                    )
                 )
-            if await self._guarded(handle.result()):
-                self.finished.append(time.time())
 
         async with asyncio.TaskGroup() as running:
             running.create_task(self._act_on("update"))
             running.create_task(self._act_on("signal"))
-            await asyncio.gather(*(one(n) for n in range(count)))
+            started = sum(await asyncio.gather(*(one(n) for n in range(count))))
+            await self._read_closed(started)
             self._done.set()
 
+    async def _read_closed(self, started: int) -> None:
+        """When each skeleton closed, read from visibility once all have, as the refunds' end is
+        read from the inbox. Waiting on each one's result held a long poll per workflow open, and at
+        2,000 the server refused them past its namespace's limit of concurrent polls — a limit the
+        skeleton worker's own task polls count against too."""
+        closed = f'{self._mine} AND ExecutionStatus != "Running"'
+        while True:  # the server's count: there is no event of ours to wait on
+            if (await self.client.count_workflows(closed)).count >= started:
+                break
+            await asyncio.sleep(self.poll_seconds)
+        async for execution in self.client.list_workflows(closed):
+            if execution.status is WorkflowExecutionStatus.COMPLETED and execution.close_time:
+                self.finished.append(execution.close_time.timestamp())
+            else:
+                kind = f"workflow {execution.status.name.lower() if execution.status else 'closed'}"
+                self.errors[kind] += 1
+                self.error_examples.setdefault(kind, execution.id)
+
+    @property
+    def _mine(self) -> str:
+        return f'WorkflowType = "SkeletonWorkflow" AND TaskQueue = "{self.task_queue}"'
+
     async def _act_on(self, waits: str) -> None:
-        query = (
-            f'WorkflowType = "SkeletonWorkflow" AND TaskQueue = "{self.task_queue}" '
-            f'AND RefundStatus = "{AWAITING[waits]}" AND ExecutionStatus = "Running"'
-        )
+        query = f'{self._mine} AND RefundStatus = "{AWAITING[waits]}" AND ExecutionStatus = "Running"'
         acted: set[str] = set()
         async with asyncio.TaskGroup() as calls:
             while not self._done.is_set():
@@ -209,13 +228,7 @@ class SkeletonDriver:
                 fresh = [workflow_id for workflow_id in found if workflow_id not in acted]
                 for workflow_id in fresh:
                     acted.add(workflow_id)
-                    handle = self.client.get_workflow_handle(workflow_id)
-                    if waits == "update":
-                        calls.create_task(
-                            self._guarded(handle.execute_update(SkeletonWorkflow.decide, "approve"))
-                        )
-                    else:
-                        calls.create_task(self._guarded(handle.signal(SkeletonWorkflow.paid)))
+                    calls.create_task(self._act(waits, workflow_id, acted))
                 if len(fresh) < self.PAGE:
                     await asyncio.sleep(self.poll_seconds)
 
