@@ -60,7 +60,7 @@ browser-screenshots: install
 ## process: refunds asked through the API, approved from the review queue and paid by the sandbox
 ## gateway, against a skeleton workflow of the refund's shape (Temporal's own floor here), then at half
 ## the rate beside complaints with SLA timers. About 13 minutes at the default size on 2 cores; writes
-## docs/benchmarks.md. BENCH_REFUNDS=2000 is the issue's size (about an hour here); BENCH_ARGS="--help".
+## docs/benchmarks.md. BENCH_REFUNDS=2000 is the issue's size (about 35 minutes here); BENCH_ARGS="--help".
 BENCH_REFUNDS ?= 300
 BENCH_ARGS ?=
 bench: install
