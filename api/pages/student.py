@@ -174,7 +174,8 @@ def refund_page(refund_id: str, request: Request, user: StudentPage, session: Se
         refund=refund,
         timeline=timeline,
         notices=notices,
-        asked_again=request.query_params.get("asked_again") == "1",
+        # Sent here by asking again; said only while the refund is still under way.
+        asked_again=request.query_params.get("asked_again") == "1" and refund.active_order_id is not None,
     )
 
 

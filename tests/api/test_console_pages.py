@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from api.services.intake import intake_id
 from db.engine import SessionFactory
-from db.models import Complaint, IntakeMessage
+from db.models import Complaint, IntakeMessage, Refund
 from domain.complaints import IntakeChannel
 from domain.roles import Role
 from tests.factories import PASSWORD, make_complaint, make_order, make_refund, make_user
@@ -129,6 +129,13 @@ def test_a_refund_asked_for_again_goes_to_the_orders_refund_in_progress(
     assert "这笔订单的退款已在处理中" in api.get(shown_at).text
     assert "这笔订单的退款已在处理中" not in api.get(f"/my/refunds/{in_progress.id}").text
     assert api.get("/my/refunds").text.count("/my/refunds/RF") == 1
+    with api_sessions() as session:  # refunded since: the link no longer says it is under way
+        ended = session.get(Refund, in_progress.id)
+        assert ended is not None
+        ended.status, ended.active_order_id = "refunded", None
+        session.add(ended)
+        session.commit()
+    assert "这笔订单的退款已在处理中" not in api.get(shown_at).text
     api.cookies.clear()
 
 
