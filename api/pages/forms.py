@@ -57,7 +57,7 @@ def fen_of_yuan(text: str) -> int | None:
 def errors_of(exc: HTTPException | ValidationError) -> FormErrors:
     if isinstance(exc, ValidationError):
         problems = exc.errors()
-        whole = [e["msg"].removeprefix("Value error, ") for e in problems if not e["loc"]]
+        whole = [_field_message(e) for e in problems if not e["loc"]]
         return FormErrors(
             fields={str(e["loc"][-1]): _field_message(e) for e in problems if e["loc"]},
             message="; ".join(whole) or None,
@@ -71,13 +71,15 @@ def errors_of(exc: HTTPException | ValidationError) -> FormErrors:
 
 
 def _field_message(error: ErrorDetails) -> str:
-    """A field's refusal as a person reads it. Pydantic counts a checked text's length in "items"
-    (our PlainText is a str with a validator), so lengths of text are said here, in both languages."""
+    """A refusal as a person reads it, beside its field or above the form. Pydantic counts a checked
+    text's length in "items" (our PlainText is a str with a validator), so lengths of text are said
+    here, in both languages."""
     ctx = error.get("ctx", {})
     is_text = error["type"].startswith("string_") or ctx.get("field_type") == "Value"
-    if is_text and error["type"] in ("too_long", "string_too_long"):
+    kind = error["type"].removeprefix("string_")
+    if is_text and kind == "too_long":
         return f"最多 {ctx['max_length']} 个字 / at most {ctx['max_length']} characters"
-    if is_text and error["type"] in ("too_short", "string_too_short"):
+    if is_text and kind == "too_short":
         return f"至少 {ctx['min_length']} 个字 / at least {ctx['min_length']} characters"
     return error["msg"].removeprefix("Value error, ")
 
