@@ -172,6 +172,7 @@ class ComplaintWorkflow:
             actor=request.logged_by,
             note=request.text,
             detail={"channel": request.channel.value},
+            intake=True,
         )
         triage = classify(request.text, request.channel)
         terms = self._terms = request.sla[triage.category]
@@ -889,10 +890,18 @@ class ComplaintWorkflow:
         return ComplaintReceipt(complaint_id=self._request.complaint_id, stage=self._stage)
 
     async def _record(
-        self, event: str, stage: ComplaintStage | None, *, actor: str, note: str = "", **fields: Any
+        self,
+        event: str,
+        stage: ComplaintStage | None,
+        *,
+        actor: str,
+        note: str = "",
+        intake: bool = False,
+        **fields: Any,
     ) -> None:
         """Write the step, then move to `stage` (so whoever sees the stage finds the database
-        agreeing). None: the stage stays whatever it is once this step's turn to be written comes."""
+        agreeing). None: the stage stays whatever it is once this step's turn to be written comes.
+        `intake`: the complaint's first step, which waits behind complaints already under way."""
         async with self._write:
             stage = stage or self._stage
             self._steps += 1
@@ -912,7 +921,7 @@ class ComplaintWorkflow:
                 start_to_close_timeout=RECORD_TIMEOUT,
                 retry_policy=RECORD_RETRY,
                 summary=f"Record {event}",
-                priority=record_priority(event),
+                priority=record_priority(event, intake=intake),
             )
             self._stage = stage
             self._timeline.append(

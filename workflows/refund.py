@@ -135,6 +135,7 @@ class RefundWorkflow:
             actor=request.student.id,
             note=request.reason,
             detail={"eligibility": request.eligibility.value, "policy_version": request.policy.version},
+            intake=True,
         )
         self._publish(OutboundEventType.REFUND_REQUESTED)
         if request.eligibility is Eligibility.INELIGIBLE:
@@ -679,10 +680,12 @@ class RefundWorkflow:
         actor: str,
         note: str = "",
         at: datetime | None = None,
+        intake: bool = False,
         **fields: Any,
     ) -> None:
         """Write the step to the projection and audit trail, then move to `status`. In that order, so
-        whoever sees the new status (an update's caller, a query) finds the database agreeing."""
+        whoever sees the new status (an update's caller, a query) finds the database agreeing.
+        `intake`: the refund's first step, which waits behind refunds already under way."""
         self._steps += 1
         moment = at or workflow.now()
         await workflow.execute_activity_method(
@@ -700,7 +703,7 @@ class RefundWorkflow:
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
             summary=f"Record {event}",
-            priority=record_priority(event),
+            priority=record_priority(event, intake=intake),
         )
         self._status = status
         self._timeline.append(TimelineEntry(at=moment, event=event, status=status, actor=actor, note=note))

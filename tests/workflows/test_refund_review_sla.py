@@ -72,7 +72,12 @@ async def test_an_undecided_review_is_reminded_then_escalated_to_a_lead(
         "team_review_overdue by staff_chat",
     }
     assert {summary: priorities[summary] for summary in deadline_work} == {key: {1} for key in deadline_work}
-    assert priorities["refund_review_late by email"] == priorities["Record refund.requested"] == {0}
+    assert priorities["refund_review_late by email"] == {0}
+    # Its first step waits behind refunds already under way (INTAKE_PRIORITY); the rest keep the default.
+    intake = {"Record refund.requested"}
+    assert {summary: priorities[summary] for summary in intake} == {key: {4} for key in intake}
+    ordinary = priorities.keys() - deadline_work - intake
+    assert {summary: priorities[summary] for summary in ordinary} == {key: {0} for key in ordinary}
 
     receipt = await handle.execute_update(
         RefundWorkflow.decide, decision(Decision.REJECT, "主管审核：不符合条件")
