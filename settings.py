@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     worker_activity_slots: int = Field(default=16, ge=1, le=512)
     # Workflow runs kept in memory between their tasks (the sticky cache): a run evicted from it is
     # replayed from its history at its next task. Bounds the worker's memory however many are open.
+    # It needs to hold the cases in motion, not all those open: under a flood of new cases their first
+    # steps wait behind cases under way (workflows/messenger.py, INTAKE_PRIORITY), so few are in motion.
     worker_max_cached_workflows: int = Field(default=1000, ge=0, le=100_000)
     # Workflow tasks the worker takes from the server at once. Their code runs on one core (Python's
     # GIL): with the SDK's default of 100, under a saturating load a task waited in the worker past its
