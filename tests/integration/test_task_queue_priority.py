@@ -30,17 +30,12 @@ async def take_turn(name: str) -> str:
     return name
 
 
-def priority(key: int) -> Priority:
-    """0: the default (a Priority's key, when set, is 1 to 5)."""
-    return Priority(priority_key=key) if key else Priority.default
-
-
 @workflow.defn(sandboxed=False)
 class QueueOrderWorkflow:
     @workflow.run
-    async def run(self, backlog_key: int, urgent_key: int) -> list[str]:
-        """A backlog of activities at `backlog_key`, then one at `urgent_key` once the first has run:
-        the order they ran in."""
+    async def run(self, backlog_priority: Priority, urgent_priority: Priority) -> list[str]:
+        """A backlog of activities at `backlog_priority`, then one at `urgent_priority` once the first
+        has run: the order they ran in."""
         ran: list[str] = []
 
         async def turn(name: str, priority: Priority) -> None:
@@ -50,9 +45,9 @@ class QueueOrderWorkflow:
                 )
             )
 
-        backlog = [asyncio.create_task(turn(f"queued {n}", priority(backlog_key))) for n in range(BACKLOG)]
+        backlog = [asyncio.create_task(turn(f"queued {n}", backlog_priority)) for n in range(BACKLOG)]
         await workflow.wait_condition(lambda: bool(ran))
-        await asyncio.gather(*backlog, turn("urgent", priority(urgent_key)))
+        await asyncio.gather(*backlog, turn("urgent", urgent_priority))
         return ran
 
 
@@ -77,7 +72,7 @@ async def test_higher_priority_work_starts_ahead_of_a_backlog(
     ):
         ran = await temporal_env.client.execute_workflow(
             QueueOrderWorkflow.run,
-            args=[backlog.priority_key or 0, urgent.priority_key or 0],
+            args=[backlog, urgent],
             id=f"priority-{uuid.uuid4().hex}",
             task_queue=task_queue,
         )
