@@ -1,8 +1,10 @@
 """The floor Temporal itself sets on this machine: a workflow with the refund's shape and none of its
 work. Its shape — how many activities, search-attribute upserts and timers each workflow task
 commands, and where it waits for the reviewer's update and the gateway's signal — is read from the
-recorded history of an approved refund (tests/histories/refund-approved.json), so it follows the
-real workflow when that changes and its history is recorded again.
+recorded history of an approved refund (tests/histories/refund-approved-intake-priority.json), so
+it follows the real workflow when that changes and its history is recorded again. Its activities
+take the task-queue priorities the refund's took: under a flood they decide which runs move first,
+and so how many are in motion at once (docs/benchmarks.md).
 
     python -m bench.skeleton --task-queue Q    a worker for it, as its own process (like worker.py)
 """
@@ -21,37 +23,43 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import Priority, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
-REFUND_HISTORY = "tests/histories/refund-approved.json"  # from the project root
+REFUND_HISTORY = "tests/histories/refund-approved-intake-priority.json"  # from the project root
 STATUS = SearchAttributeKey.for_keyword("RefundStatus")
 AWAITING = {"update": "awaiting-update", "signal": "awaiting-signal"}
 
 
 @dataclass(frozen=True)
 class Batch:
-    """The commands of one workflow task: upserts, then activities side by side, then (with `waits`)
-    a timer raced by the update ("update") or signal ("signal") that cancelled it."""
+    """The commands of one workflow task: upserts, then activities side by side (one task-queue
+    priority key each, 0 for the default), then (with `waits`) a timer raced by the update
+    ("update") or signal ("signal") that cancelled it."""
 
     upserts: int = 0
-    activities: int = 0
+    priorities: tuple[int, ...] = ()
     waits: str | None = None
     timer_seconds: float = 0.0
+
+    @property
+    def activities(self) -> int:
+        return len(self.priorities)
 
 
 def shape_of(history: dict) -> list[Batch]:
     """A recorded history's commands, one Batch per workflow task that commanded anything."""
     batches: list[Batch] = []
-    upserts = activities = 0
+    upserts = 0
+    priorities: list[int] = []
     timer_seconds: float | None = None
     waits: str | None = None
 
     def close() -> None:
-        nonlocal upserts, activities, timer_seconds, waits
-        if upserts or activities or timer_seconds is not None:
-            batches.append(Batch(upserts, activities, waits, timer_seconds or 0.0))
-        upserts = activities = 0
+        nonlocal upserts, priorities, timer_seconds, waits
+        if upserts or priorities or timer_seconds is not None:
+            batches.append(Batch(upserts, tuple(priorities), waits, timer_seconds or 0.0))
+        upserts, priorities = 0, []
         timer_seconds, waits = None, None
 
     for event in history["events"]:
@@ -61,7 +69,8 @@ def shape_of(history: dict) -> list[Batch]:
         elif kind == "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES":
             upserts += 1
         elif kind == "ACTIVITY_TASK_SCHEDULED":
-            activities += 1
+            scheduled = event["activityTaskScheduledEventAttributes"]
+            priorities.append(scheduled.get("priority", {}).get("priorityKey", 0))
         elif kind == "TIMER_STARTED":
             timer_seconds = float(event["timerStartedEventAttributes"]["startToFireTimeout"].rstrip("s"))
         elif kind in ("WORKFLOW_EXECUTION_UPDATE_ACCEPTED", "WORKFLOW_EXECUTION_SIGNALED"):
@@ -72,7 +81,7 @@ def shape_of(history: dict) -> list[Batch]:
             waiting = next(i for i in range(len(batches) - 1, -1, -1) if batches[i].timer_seconds)
             was = batches[waiting]
             batches[waiting] = Batch(
-                was.upserts, was.activities, "update" if "UPDATE" in kind else "signal", was.timer_seconds
+                was.upserts, was.priorities, "update" if "UPDATE" in kind else "signal", was.timer_seconds
             )
     close()
     return batches
@@ -127,8 +136,13 @@ class SkeletonWorkflow:
                     [STATUS.value_set(AWAITING[batch.waits] if waiting else f"step-{step}")]
                 )
             calls = [
-                workflow.execute_activity(nothing, step + n, start_to_close_timeout=timedelta(seconds=30))
-                for n in range(batch.activities)
+                workflow.execute_activity(
+                    nothing,
+                    step + n,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    priority=Priority(priority_key=key) if key else Priority.default,
+                )
+                for n, key in enumerate(batch.priorities)
             ]
             step += batch.activities
             await asyncio.gather(*calls)

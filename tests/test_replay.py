@@ -24,6 +24,7 @@ ALL_HISTORIES = sorted(HISTORIES.glob("*.json"))
 # The main paths, and a step (recorded by the records activity) that proves each took its path.
 MAIN_PATHS = {
     "refund-approved": ("RefundWorkflow", {"review.approved", "gateway.succeeded"}),
+    "refund-approved-intake-priority": ("RefundWorkflow", {"review.approved", "gateway.succeeded"}),
     "refund-rejected": ("RefundWorkflow", {"review.rejected"}),
     "refund-rejected-by-policy": ("RefundWorkflow", {"review.rejected_by_policy"}),
     "refund-gateway-delay": ("RefundWorkflow", {"gateway.requested", "gateway.succeeded"}),

@@ -1,5 +1,6 @@
 """The bench's skeleton is only a fair floor if it asks Temporal for what a refund asks: the same
-activities, search-attribute upserts, timers, update and signal, read from the recorded history."""
+activities at the same task-queue priorities, search-attribute upserts, timers, update and signal,
+read from the recorded history."""
 
 from __future__ import annotations
 
@@ -31,11 +32,27 @@ def event_counts(event_types: list[str]) -> dict[str, int]:
     return {name: seen[kind] for name, kind in COUNTED_EVENTS.items()}
 
 
+def recorded_priorities(history: dict) -> list[int]:
+    """Each scheduled activity's priority key, in order (0: the default), from an exported history."""
+    return [
+        event["activityTaskScheduledEventAttributes"].get("priority", {}).get("priorityKey", 0)
+        for event in history["events"]
+        if "activityTaskScheduledEventAttributes" in event
+    ]
+
+
 def test_the_shape_counts_what_the_approved_refund_asked_of_temporal() -> None:
     history = json.loads((PROJECT_ROOT / REFUND_HISTORY).read_text())
     recorded = event_counts([event["eventType"] for event in history["events"]])
     assert count(refund_shape()).__dict__ == recorded
     assert recorded == {"activities": 22, "upserts": 11, "timers": 2, "updates": 1, "signals": 1}
+
+
+def test_the_shape_takes_each_activity_at_the_priority_the_refund_gave_it() -> None:
+    history = json.loads((PROJECT_ROOT / REFUND_HISTORY).read_text())
+    shaped = [key for batch in refund_shape() for key in batch.priorities]
+    assert shaped == recorded_priorities(history)
+    assert shaped[0] == 4 and set(shaped[1:]) == {0}  # the receipt at intake priority, then the rest
 
 
 def test_the_update_and_the_signal_each_end_the_timer_they_race() -> None:
@@ -62,6 +79,8 @@ async def test_a_skeleton_driven_as_the_bench_drives_it_asks_temporal_for_what_t
                 await env.client.get_workflow_handle(f"{task_queue}-{n}").fetch_history() for n in range(3)
             ]
     assert len(driver.finished) == 3 and not driver.errors, driver.error_examples
+    recorded = json.loads((PROJECT_ROOT / REFUND_HISTORY).read_text())
     for history in histories:
         ran = event_counts([EventType.Name(event.event_type) for event in history.events])
         assert ran == count(refund_shape()).__dict__
+        assert recorded_priorities(history.to_json_dict()) == recorded_priorities(recorded)

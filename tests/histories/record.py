@@ -96,6 +96,12 @@ async def refund_approved(env: WorkflowEnvironment, fakes: FakeActivities) -> di
     return {"": handle}
 
 
+# The same path recorded again after a new case's first step took the intake priority
+# (INTAKE_PRIORITY): its activities carry task-queue priorities, and the bench's skeleton reads its
+# shape, priorities included, from this one. refund-approved.json is from before it.
+SCENARIOS["refund-approved-intake-priority"] = refund_approved
+
+
 @scenario
 async def refund_rejected(env: WorkflowEnvironment, fakes: FakeActivities) -> dict[str, WorkflowHandle]:
     handle = await start_refund(env, "rejected")
