@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
 
 from domain.roles import Role
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 from domain.timeutil import SHANGHAI
 
 # The largest single coupon anyone may grant: beyond this it is a refund, not a gesture.
@@ -80,7 +81,7 @@ class CompensationOffer(BaseModel):
     amount_fen: int | None = Field(default=None, ge=1, le=MAX_COUPON_FEN)
     order_id: str | None = Field(default=None, max_length=64)  # whose course is reset
     course_name: str | None = None  # that order's course, for the notices
-    reason: PlainText = Field(min_length=1, max_length=1000)
+    reason: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
     by: str
     by_name: str
     by_role: Role
@@ -132,7 +133,7 @@ class CompensationTicket(BaseModel):
 class CompensationDecision(BaseModel):
     compensation_id: str
     approve: bool
-    note: PlainText = Field(default="", max_length=1000)
+    note: Annotated[str, Field(max_length=1000), NO_CONTROL_CHARACTERS] = ""
     by: str
     by_name: str
 

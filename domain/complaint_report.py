@@ -18,7 +18,7 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from domain.complaints import ComplaintCategory
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 
 ROOT_CAUSE_MAX_LENGTH = 120  # complaints.root_cause, improvement_actions.root_cause
 MAIN_ROOT_CAUSES = 3  # the tags a category's row names, most frequent first
@@ -67,7 +67,7 @@ def _valid_root_cause(text: str) -> str:
 
 
 # A tag as a lead types it; validated into its display form.
-RootCauseText = Annotated[PlainText, AfterValidator(_valid_root_cause)]
+RootCauseText = Annotated[str, NO_CONTROL_CHARACTERS, AfterValidator(_valid_root_cause)]
 
 
 @dataclass

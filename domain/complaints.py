@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -18,7 +18,7 @@ from domain.calendar import add_business_time, business_time_between
 from domain.compensation import CompensationStatus, QuotaUse
 from domain.notifications import Channel, NoticeCount, QuietHours, Recipient
 from domain.refunds import CourseSnapshot, StudentSnapshot
-from domain.text import PlainText, needs_word_start
+from domain.text import NO_CONTROL_CHARACTERS, needs_word_start
 
 
 class ComplaintCategory(StrEnum):
@@ -253,50 +253,50 @@ class ComplaintAssignment(BaseModel):
 
 
 class AgentReply(BaseModel):
-    text: PlainText = Field(min_length=1, max_length=4000)
+    text: Annotated[str, Field(min_length=1, max_length=4000), NO_CONTROL_CHARACTERS]
     agent_id: str
     agent_name: str
 
 
 class AgentNote(BaseModel):
-    text: PlainText = Field(min_length=1, max_length=4000)
+    text: Annotated[str, Field(min_length=1, max_length=4000), NO_CONTROL_CHARACTERS]
     agent_id: str
 
 
 class ComplaintResolution(BaseModel):
     code: ResolutionCode
-    summary: PlainText = Field(min_length=1, max_length=1000)
+    summary: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
     agent_id: str
     agent_name: str
 
 
 class SurveyAnswer(BaseModel):
     satisfied: bool
-    comment: PlainText = Field(default="", max_length=1000)
+    comment: Annotated[str, Field(max_length=1000), NO_CONTROL_CHARACTERS] = ""
 
 
 class Transfer(BaseModel):
     """Hand the complaint to another department (the wrong queue, or a second team needed)."""
 
     department: Department
-    reason: PlainText = Field(min_length=1, max_length=1000)
+    reason: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
     by: str
 
 
 class Escalation(BaseModel):
     """An agent asks a lead to take over before any deadline has passed."""
 
-    reason: PlainText = Field(min_length=1, max_length=1000)
+    reason: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
     by: str
     by_name: str
 
 
 class CustomerMessage(BaseModel):
-    text: PlainText = Field(min_length=1, max_length=4000)
+    text: Annotated[str, Field(min_length=1, max_length=4000), NO_CONTROL_CHARACTERS]
 
 
 class Reopening(BaseModel):
-    reason: PlainText = Field(min_length=1, max_length=1000)
+    reason: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
     by: str
 
 
@@ -309,7 +309,7 @@ class VideoInvitation(BaseModel):
     """An agent invites the student into a video support room, now or at a time they agreed."""
 
     starts_at: datetime | None = None  # None: now
-    note: PlainText = Field(default="", max_length=500)
+    note: Annotated[str, Field(max_length=500), NO_CONTROL_CHARACTERS] = ""
     by: str
     by_name: str
 
@@ -328,7 +328,7 @@ class RefundOnBehalf(BaseModel):
     """A complaint that is a refund request: the agent asks for the refund of the student's order."""
 
     order_id: str = Field(max_length=64)
-    reason: PlainText = Field(min_length=1, max_length=1000)
+    reason: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
     amount_fen: int | None = Field(default=None, ge=1)  # None: all that is left
     by: str
     by_name: str

@@ -12,10 +12,11 @@ Either way the refund stays open, and the order locked, until finance has resolv
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
 
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 
 
 class FinanceTaskKind(StrEnum):
@@ -45,8 +46,9 @@ class PayoutResolution(BaseModel):
     """What finance reports back on a task."""
 
     outcome: PayoutOutcome
-    reference: PlainText | None = Field(default=None, max_length=100)  # e.g. the bank transfer number
-    note: PlainText = Field(default="", max_length=1000)
+    # E.g. the bank transfer number.
+    reference: Annotated[str, Field(max_length=100), NO_CONTROL_CHARACTERS] | None = None
+    note: Annotated[str, Field(max_length=1000), NO_CONTROL_CHARACTERS] = ""
     resolved_by: str
 
     @model_validator(mode="after")

@@ -7,11 +7,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 from domain.timeutil import SHANGHAI
 
 COMPLAINT_TEXT_LIMIT = 4000  # db.models.Complaint.text and CustomerMessage.text
@@ -78,7 +78,7 @@ def email_follow_up_text(subject: str, body: str, *, limit: int = COMPLAINT_TEXT
 class ChatLine(BaseModel):
     at: AwareDatetime
     speaker: Literal["student", "agent"]
-    text: PlainText = Field(min_length=1, max_length=2000)
+    text: Annotated[str, Field(min_length=1, max_length=2000), NO_CONTROL_CHARACTERS]
 
 
 SPEAKER_LABELS = {"student": "学员", "agent": "客服"}

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from domain.courses import CourseType, Gateway
 from domain.notifications import Channel, QuietHours, Recipient
 from domain.policy import Eligibility, RefundPolicy
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 
 
 class RefundStatus(StrEnum):
@@ -109,7 +109,7 @@ class Decision(StrEnum):
 
 class ReviewDecision(BaseModel):
     decision: Decision
-    reason: PlainText = Field(default="", max_length=1000)
+    reason: Annotated[str, Field(max_length=1000), NO_CONTROL_CHARACTERS] = ""
     reviewer_id: str
     reviewer_name: str
 
@@ -133,7 +133,7 @@ class ManagerConfirmation(BaseModel):
     """What the account manager reports after phoning the student."""
 
     outcome: ConfirmationOutcome
-    note: PlainText = Field(min_length=1, max_length=1000)
+    note: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
     manager_id: str
     manager_name: str
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from typing import Annotated
 
 from pydantic import AfterValidator
 
@@ -20,7 +19,11 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-PlainText = Annotated[str, AfterValidator(_no_control_characters)]
+# On every field of text people type, after its length: `Annotated[str, Field(max_length=…),
+# NO_CONTROL_CHARACTERS]`. In that order pydantic checks the length on the str itself and says
+# "at most 100 characters"; a length given after a validator it counts in "items"
+# (tests/api/test_text_lengths.py holds every model to it).
+NO_CONTROL_CHARACTERS = AfterValidator(_no_control_characters)
 
 
 # --- keywords ------------------------------------------------------------------------------------

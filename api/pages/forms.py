@@ -71,15 +71,12 @@ def errors_of(exc: HTTPException | ValidationError) -> FormErrors:
 
 
 def _field_message(error: ErrorDetails) -> str:
-    """A refusal as a person reads it, beside its field or above the form. Pydantic counts a checked
-    text's length in "items" (our PlainText is a str with a validator), so lengths of text are said
-    here, in both languages."""
+    """A refusal as a person reads it, beside its field or above the form: lengths of text in both
+    languages."""
     ctx = error.get("ctx", {})
-    is_text = error["type"].startswith("string_") or ctx.get("field_type") == "Value"
-    kind = error["type"].removeprefix("string_")
-    if is_text and kind == "too_long":
+    if error["type"] == "string_too_long":
         return f"最多 {ctx['max_length']} 个字 / at most {ctx['max_length']} characters"
-    if is_text and kind == "too_short":
+    if error["type"] == "string_too_short":
         return f"至少 {ctx['min_length']} 个字 / at least {ctx['min_length']} characters"
     return error["msg"].removeprefix("Value error, ")
 

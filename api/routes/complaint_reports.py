@@ -27,7 +27,7 @@ from db.models import User
 from domain.complaint_report import ImprovementStatus, RootCauseText
 from domain.complaints import ComplaintCategory
 from domain.report_month import ReportMonth
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], responses=refusals(401, 403))
 ReportStaff = Annotated[User, Depends(require_roles(*REPORT_STAFF))]
@@ -79,8 +79,10 @@ def _trimmed(value: object) -> object:
 
 
 # Trimmed before the lengths are checked: spaces alone are no action.
-ActionText = Annotated[PlainText, BeforeValidator(_trimmed), Field(min_length=1, max_length=1000)]
-OwnerText = Annotated[PlainText, BeforeValidator(_trimmed), Field(max_length=100)]
+ActionText = Annotated[
+    str, Field(min_length=1, max_length=1000), BeforeValidator(_trimmed), NO_CONTROL_CHARACTERS
+]
+OwnerText = Annotated[str, Field(max_length=100), BeforeValidator(_trimmed), NO_CONTROL_CHARACTERS]
 
 
 class ImprovementActionIn(BaseModel):

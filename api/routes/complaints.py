@@ -46,7 +46,7 @@ from domain.complaints import (
     VideoInvited,
 )
 from domain.roles import Role
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 from workflows.complaint import ComplaintWorkflow
 
 router = APIRouter(prefix="/api/complaints", tags=["complaints"], responses=refusals(401))
@@ -92,7 +92,7 @@ class ComplaintActions:
 
 Actions = Annotated[ComplaintActions, Depends()]
 Handler = Annotated[User, Depends(require_roles(*service.COMPLAINT_HANDLERS))]
-ComplaintText = Annotated[PlainText, Field(min_length=5, max_length=4000)]
+ComplaintText = Annotated[str, Field(min_length=5, max_length=4000), NO_CONTROL_CHARACTERS]
 
 
 class ComplaintIn(BaseModel):
@@ -152,16 +152,16 @@ class ComplaintDetail(ComplaintOut):
 
 
 class TextIn(BaseModel):
-    text: Annotated[PlainText, Field(min_length=1, max_length=4000)]
+    text: Annotated[str, Field(min_length=1, max_length=4000), NO_CONTROL_CHARACTERS]
 
 
 class ResolutionIn(BaseModel):
     code: ResolutionCode
-    summary: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+    summary: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
 
 
 class ReasonIn(BaseModel):
-    reason: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+    reason: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
 
 
 @router.post(
@@ -290,7 +290,7 @@ async def customer_message(
 
 class TransferIn(BaseModel):
     department: Department
-    reason: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+    reason: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
 
 
 @router.post("/{complaint_id}/transfer", response_model=ComplaintReceipt, responses=ACTION_REFUSALS)
@@ -374,7 +374,7 @@ class CompensationIn(BaseModel):
     kind: CompensationKind
     amount_fen: int | None = Field(default=None, ge=1, le=MAX_COUPON_FEN)  # a coupon's value
     order_id: str | None = Field(default=None, max_length=64)  # a reset's order (default: the complaint's)
-    reason: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+    reason: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
 
     @model_validator(mode="after")
     def _what_each_kind_needs(self) -> CompensationIn:
@@ -387,7 +387,7 @@ class CompensationIn(BaseModel):
 
 class DecisionIn(BaseModel):
     approve: bool
-    note: Annotated[PlainText, Field(max_length=1000)] = ""
+    note: Annotated[str, Field(max_length=1000), NO_CONTROL_CHARACTERS] = ""
 
     @model_validator(mode="after")
     def _a_refusal_says_why(self) -> DecisionIn:
@@ -448,7 +448,7 @@ async def decide_compensation(
 
 class RefundAskIn(BaseModel):
     order_id: str | None = Field(default=None, max_length=64)  # default: the complaint's order
-    reason: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+    reason: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
     amount_fen: StrictInt | None = Field(default=None, ge=1)  # default: all that is left
 
 
@@ -474,7 +474,7 @@ async def request_refund(
 
 class VideoInvitationIn(BaseModel):
     starts_at: AwareDatetime | None = None  # None: now
-    note: Annotated[PlainText, Field(max_length=500)] = ""
+    note: Annotated[str, Field(max_length=500), NO_CONTROL_CHARACTERS] = ""
 
 
 @router.post("/{complaint_id}/video-room", response_model=VideoInvited, responses=ACTION_REFUSALS)

@@ -21,7 +21,7 @@ from domain.audit_trail import EVIDENCE_EVENTS
 from domain.complaints import INTERNAL_EVENTS
 from domain.customers import CustomerRef
 from domain.roles import REFUND_READERS, Role
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(prefix="/api/customers", tags=["customers"], responses=refusals(401))
 HISTORY_READERS = REFUND_READERS | COMPLAINT_READERS
@@ -126,7 +126,8 @@ async def merge(student_id: str, body: MergeIn, session: SessionDep, agent: Staf
 
 class LookupIn(BaseModel):
     customer: CustomerRef
-    name: Annotated[PlainText, Field(min_length=1, max_length=100)] | None = None  # for a new record
+    # The name for a new record.
+    name: Annotated[str, Field(min_length=1, max_length=100), NO_CONTROL_CHARACTERS] | None = None
 
 
 class CustomerOut(BaseModel):

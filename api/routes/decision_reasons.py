@@ -13,11 +13,11 @@ from api.services import decision_reasons as service
 from db.models import DecisionReason, User
 from domain.refunds import Decision
 from domain.roles import REFUND_DECIDERS, Role
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(prefix="/api/decision-reasons", tags=["refunds"], responses=refusals(401, 403))
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
-ReasonText = Annotated[PlainText, Field(min_length=1, max_length=200)]
+ReasonText = Annotated[str, Field(min_length=1, max_length=200), NO_CONTROL_CHARACTERS]
 
 
 class ReasonOut(BaseModel):

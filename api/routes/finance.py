@@ -22,7 +22,7 @@ from domain.finance import (
 )
 from domain.refunds import DecisionReceipt
 from domain.roles import Role
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(prefix="/api/finance", tags=["finance"], responses=refusals(401, 403))
 
@@ -48,8 +48,8 @@ class FinanceTaskOut(BaseModel):
 
 class PayoutIn(BaseModel):
     outcome: PayoutOutcome
-    reference: Annotated[PlainText | None, Field(max_length=100)] = None
-    note: Annotated[PlainText, Field(max_length=1000)] = ""
+    reference: Annotated[str, Field(max_length=100), NO_CONTROL_CHARACTERS] | None = None
+    note: Annotated[str, Field(max_length=1000), NO_CONTROL_CHARACTERS] = ""
 
     @model_validator(mode="after")
     def _offline_payment_needs_reference(self) -> PayoutIn:

@@ -24,7 +24,7 @@ from db.models import User
 from domain.complaints import IntakeChannel
 from domain.customers import CustomerRef, normalize_email
 from domain.intake_text import ChatLine, complaint_id_in, email_follow_up_text, email_text, transcript_text
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 from integrations import signed_post
 
 router = APIRouter(prefix="/api/intake", tags=["intake"])
@@ -182,7 +182,8 @@ async def inbound_email(
 
 class LiveChatIn(BaseModel):
     customer: CustomerRef  # whoever the chat was with, by any one identifier
-    name: Annotated[PlainText, Field(min_length=1, max_length=100)] | None = None  # for a new record
+    # The name for a new record.
+    name: Annotated[str, Field(min_length=1, max_length=100), NO_CONTROL_CHARACTERS] | None = None
     # The chat system's id for the conversation: posting it twice makes one complaint. Without it,
     # the same transcript posted twice for the same customer still does.
     chat_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_\-.:@]+$")] | None = (

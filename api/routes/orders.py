@@ -15,7 +15,7 @@ from api.services.customers import current_record
 from db.models import Course, Order, User
 from domain.courses import CourseType, Gateway
 from domain.roles import Role
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 from domain.timeutil import UtcDatetime, utcnow
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
@@ -25,7 +25,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-
 
 class CourseIn(BaseModel):
     id: Identifier
-    name: Annotated[PlainText, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200), NO_CONTROL_CHARACTERS]
     type: CourseType
     starts_at: UtcDatetime | None = None
 

@@ -28,7 +28,7 @@ from domain.refunds import (
     refund_workflow_id,
 )
 from domain.roles import REFUND_CONFIRMERS, REFUND_DECIDERS, REFUND_READERS, Role
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 from workflows.refund import RefundWorkflow
 
 router = APIRouter(prefix="/api/refunds", tags=["refunds"], responses=refusals(401))
@@ -78,7 +78,7 @@ class QuoteIn(BaseModel):
 
 
 class RefundIn(QuoteIn):
-    reason: Annotated[PlainText, Field(min_length=1, max_length=2000)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000), NO_CONTROL_CHARACTERS]
     # What it is about, picked from the list; the free text says it in the student's words.
     reason_code: RefundReasonCode | None = None
 
@@ -145,7 +145,7 @@ class RefundDetail(RefundOut):
 
 class DecisionIn(BaseModel):
     decision: Decision
-    reason: Annotated[PlainText, Field(max_length=1000)] = ""
+    reason: Annotated[str, Field(max_length=1000), NO_CONTROL_CHARACTERS] = ""
 
     @model_validator(mode="after")
     def _rejection_needs_reason(self) -> DecisionIn:
@@ -263,7 +263,7 @@ async def get_refund_live(
 
 class ConfirmationIn(BaseModel):
     outcome: ConfirmationOutcome
-    note: Annotated[PlainText, Field(min_length=1, max_length=1000)]
+    note: Annotated[str, Field(min_length=1, max_length=1000), NO_CONTROL_CHARACTERS]
 
 
 @router.post(

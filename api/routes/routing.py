@@ -15,7 +15,7 @@ from api.services.audit import audit_config_change
 from db.models import ReviewerGroup, ReviewerGroupMember, RoutingRuleRow, User
 from domain.roles import Role
 from domain.routing import RoutingRule
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(prefix="/api/routing", tags=["routing"], responses=refusals(401, 403))
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
@@ -42,7 +42,7 @@ class RoutingOut(BaseModel):
 
 
 class GroupIn(BaseModel):
-    name: Annotated[PlainText, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=100), NO_CONTROL_CHARACTERS]
 
 
 class RuleIn(RoutingRule):

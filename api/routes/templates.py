@@ -15,7 +15,7 @@ from api.deps import SessionDep, require_roles
 from api.errors import field_error, refusals
 from db.models import NoticeTemplateVersion, User
 from domain.roles import Role
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 from integrations.notice_renderer import NoticeRenderer, RenderedNotice, TemplateProblem
 
 router = APIRouter(
@@ -26,7 +26,7 @@ router = APIRouter(
 )
 NO_TEMPLATE = refusals(404, meanings={404: "no notice template of that name"})
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
-TemplateSource = Annotated[PlainText, Field(min_length=1, max_length=20_000)]
+TemplateSource = Annotated[str, Field(min_length=1, max_length=20_000), NO_CONTROL_CHARACTERS]
 
 
 class TemplateSummary(BaseModel):
@@ -52,7 +52,7 @@ class TemplateOut(TemplateSummary):
 
 class TemplateIn(BaseModel):
     source: TemplateSource
-    note: Annotated[PlainText, Field(max_length=500)] = ""
+    note: Annotated[str, Field(max_length=500), NO_CONTROL_CHARACTERS] = ""
 
 
 class PreviewIn(BaseModel):

@@ -14,7 +14,7 @@ from api.services import users as service
 from db.models import User
 from domain.complaints import Department
 from domain.roles import Role
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(prefix="/api/users", tags=["users"], responses=refusals(401, 403))
 AdminUser = Annotated[User, Depends(require_roles(Role.ADMIN))]
@@ -31,7 +31,7 @@ class StaffOut(BaseModel):
 
 class StaffIn(BaseModel):
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]
-    display_name: Annotated[PlainText, Field(min_length=1, max_length=100)]
+    display_name: Annotated[str, Field(min_length=1, max_length=100), NO_CONTROL_CHARACTERS]
     role: Role
     password: Annotated[str, Field(min_length=10, max_length=200)]
 

@@ -17,7 +17,7 @@ from api.deps import PageLimit, PageOffset, SessionDep, require_roles
 from api.errors import refusals
 from db.models import User, WebhookDelivery, WebhookSubscription
 from domain.roles import Role
-from domain.text import PlainText
+from domain.text import NO_CONTROL_CHARACTERS
 from domain.webhooks import DeliveryStatus, pattern_problem
 
 router = APIRouter(
@@ -40,7 +40,7 @@ def _known_patterns(patterns: list[str]) -> list[str]:
 class SubscriptionIn(BaseModel):
     url: HttpUrl
     event_types: EventTypes
-    description: Annotated[PlainText, Field(max_length=200)] = ""
+    description: Annotated[str, Field(max_length=200), NO_CONTROL_CHARACTERS] = ""
 
     _check_event_types = field_validator("event_types")(_known_patterns)
 
@@ -48,7 +48,7 @@ class SubscriptionIn(BaseModel):
 class SubscriptionChange(BaseModel):
     url: HttpUrl | None = None
     event_types: EventTypes | None = None
-    description: Annotated[PlainText | None, Field(max_length=200)] = None
+    description: Annotated[str, Field(max_length=200), NO_CONTROL_CHARACTERS] | None = None
     active: bool | None = None
 
     @field_validator("event_types")

@@ -105,9 +105,9 @@ def test_refusals_say_which_field_and_change_nothing(
         ("month", "2025-13", "month must look like 2026-03"),
         ("month", "1999-12", "between 2000-01 and 2999-12"),
         ("category", "kitchen", "'technical', 'course_content' or 'service_fees'"),
-        ("action", "   ", "at least 1 item"),
-        ("action", "长" * 1001, "at most 1000 items"),
-        ("owner", "长" * 101, "at most 100 items"),
+        ("action", "   ", "at least 1 character"),
+        ("action", "长" * 1001, "at most 1000 characters"),
+        ("owner", "长" * 101, "at most 100 characters"),
         ("root_cause", "  ", "at least one character"),
         ("status", "finished", "'planned', 'in_progress', 'done' or 'dropped'"),
     ):
