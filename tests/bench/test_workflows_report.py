@@ -74,7 +74,8 @@ def test_goals_met_are_said_to_be_met() -> None:
     text = section(result(ratio=0.85, ack_p99=0.4, errors={}))
     assert "Ratio to the skeleton: **0.85** (goal ≥ 0.8: met)" in text
     assert "Acknowledgement p99 at half rate: 0.40 s (goal ≤ 1 s: met)" in text
-    assert "Errors: **0** (goal 0: met)" in text
+    assert "Errors of the refunds and complaints: **0** (goal 0: met)." in text
+    assert "skeleton's driver" not in text
     assert "`worker_max_cached_workflows=50`" in text
 
 
@@ -82,7 +83,18 @@ def test_goals_missed_are_said_to_be_missed_with_the_errors_named() -> None:
     text = section(result(ratio=0.5, ack_p99=8.1, errors={"approval: 503": 3}))
     assert "(goal ≥ 0.8: **not met**)" in text
     assert "8.10 s (goal ≤ 1 s: **not met**)" in text
-    assert "Errors: **3** (goal 0: **not met**) — approval: 503 ×3" in text
+    assert "Errors of the refunds and complaints: **3** (goal 0: **not met**) — approval: 503 ×3." in text
+
+
+def test_the_skeletons_own_errors_are_said_apart_from_the_goal() -> None:
+    report = result(ratio=0.6, ack_p99=0.3, errors={})
+    report["skeleton"]["errors"] = {"WorkflowUpdateRPCTimeoutOrCancelledError": 13}
+    text = section(report)
+    assert "Errors of the refunds and complaints: **0** (goal 0: met)." in text
+    assert (
+        "The skeleton's driver (Temporal's floor, not the system): 13 — "
+        "WorkflowUpdateRPCTimeoutOrCancelledError ×13." in text
+    )
 
 
 def test_cpu_per_workflow_is_each_process_time_over_the_phase_count() -> None:
