@@ -130,12 +130,12 @@ async def ask_for_refund(
                 gateways=request.app.state.gateways,
             )
             return see_other(f"/my/refunds/{accepted.refund_id}")
+        except refund_service.RefundUnderWay as exc:
+            # Asked twice (a double click, or again after no answer): the order's one refund.
+            return see_other(f"/my/refunds/{exc.refund_id}?asked_again=1")
         except HTTPException as exc:
             if exc.status_code == status.HTTP_404_NOT_FOUND:
                 raise
-            if in_progress := _refund_in_progress(exc):
-                # Asked twice (a double click, or again after no answer): the order's one refund.
-                return see_other(f"/my/refunds/{in_progress}?asked_again=1")
             errors, code = refusal_of(exc, translator(locale_for(request, user.locale)))
     quote, _ = await run_in_threadpool(_quote_or_errors, session, user, order_id, None)
     return render_page(
@@ -148,13 +148,6 @@ async def ask_for_refund(
         form=form,
         reason_codes=list(RefundReasonCode),
     )
-
-
-def _refund_in_progress(exc: HTTPException) -> str | None:
-    """The refund already in progress on the order, when that is why a request was refused."""
-    if exc.status_code == status.HTTP_409_CONFLICT and isinstance(exc.detail, dict):
-        return exc.detail.get("refund_id")
-    return None
 
 
 @router.get("/my/refunds", response_class=HTMLResponse)

@@ -48,6 +48,14 @@ from settings import Settings
 from workflows.refund import RefundWorkflow
 
 
+class RefundUnderWay(HTTPException):
+    """409: the order has a refund under way already, `refund_id` (the API's body names it too)."""
+
+    def __init__(self, message: str, refund_id: str) -> None:
+        super().__init__(status.HTTP_409_CONFLICT, {"message": message, "refund_id": refund_id})
+        self.refund_id = refund_id
+
+
 def refused(exc: RefundRefused) -> HTTPException:
     """A refusal from the refund intake as the API answers it."""
     if exc.refusal is Refusal.NOT_FOUND:
@@ -57,7 +65,7 @@ def refused(exc: RefundRefused) -> HTTPException:
     if exc.refusal is Refusal.UNAVAILABLE:
         return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, exc.message)
     if exc.refund_id:
-        return HTTPException(status.HTTP_409_CONFLICT, {"message": exc.message, "refund_id": exc.refund_id})
+        return RefundUnderWay(exc.message, exc.refund_id)
     return HTTPException(status.HTTP_409_CONFLICT, exc.message)
 
 
