@@ -1,10 +1,10 @@
 """The floor Temporal itself sets on this machine: a workflow with the refund's shape and none of its
 work. Its shape — how many activities, search-attribute upserts and timers each workflow task
 commands, and where it waits for the reviewer's update and the gateway's signal — is read from the
-recorded history of an approved refund (tests/histories/refund-approved-intake-priority.json), so
-it follows the real workflow when that changes and its history is recorded again. Its activities
-take the task-queue priorities the refund's took: under a flood they decide which runs move first,
-and so how many are in motion at once (docs/benchmarks.md).
+recorded history of an approved refund (REFUND_HISTORY), so it follows the real workflow when that
+changes and its history is recorded again. Its activities take the task-queue priorities the
+refund's took, so it asks Temporal for what the refund asks; docs/benchmarks.md says why that still
+does not give it the refunds' order under a flood.
 
     python -m bench.skeleton --task-queue Q    a worker for it, as its own process (like worker.py)
 """

@@ -76,7 +76,7 @@ def section(result: dict[str, Any]) -> str:
         "",
         f"The skeleton has the approved refund's shape: {shape['activities']} activities, "
         f"{shape['upserts']} search-attribute upserts, {shape['timers']} timers, {shape['updates']} update, "
-        f"{shape['signals']} signal; each activity at the task-queue priority the refund's had.",
+        f"{shape['signals']} signal.",
         "",
         row("Throughput", "workflows", "seconds", "per second"),
         "|---|---:|---:|---:|",

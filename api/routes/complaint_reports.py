@@ -78,7 +78,8 @@ def _trimmed(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-# Trimmed before the lengths are checked: spaces alone are no action.
+# Trimmed before the lengths are checked (a BeforeValidator runs first wherever it stands): spaces
+# alone are no action. The Field stays ahead of both validators, or its lengths are said in "items".
 ActionText = Annotated[
     str, Field(min_length=1, max_length=1000), BeforeValidator(_trimmed), NO_CONTROL_CHARACTERS
 ]

@@ -16,6 +16,7 @@ from bench.skeleton import REFUND_HISTORY, SkeletonDriver, SkeletonWorkflow, cou
 from settings import PROJECT_ROOT
 from tests.temporal_env import start_local_dev_server
 from worker import workflow_runner
+from workflows.messenger import INTAKE_PRIORITY
 
 # Event types of a history that the skeleton must reproduce, by what the shape calls them.
 COUNTED_EVENTS = {
@@ -52,7 +53,8 @@ def test_the_shape_takes_each_activity_at_the_priority_the_refund_gave_it() -> N
     history = json.loads((PROJECT_ROOT / REFUND_HISTORY).read_text())
     shaped = [key for batch in refund_shape() for key in batch.priorities]
     assert shaped == recorded_priorities(history)
-    assert shaped[0] == 4 and set(shaped[1:]) == {0}  # the receipt at intake priority, then the rest
+    # the receipt at intake priority, then the rest at the default
+    assert shaped[0] == INTAKE_PRIORITY.priority_key and set(shaped[1:]) == {0}
 
 
 def test_the_update_and_the_signal_each_end_the_timer_they_race() -> None:
