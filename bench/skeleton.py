@@ -18,7 +18,7 @@ import logging
 import signal
 from collections import Counter
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from temporalio import activity, workflow
@@ -79,10 +79,7 @@ def shape_of(history: dict) -> list[Batch]:
                 waits = "update" if "UPDATE" in kind else "signal"
                 continue
             waiting = next(i for i in range(len(batches) - 1, -1, -1) if batches[i].timer_seconds)
-            was = batches[waiting]
-            batches[waiting] = Batch(
-                was.upserts, was.priorities, "update" if "UPDATE" in kind else "signal", was.timer_seconds
-            )
+            batches[waiting] = replace(batches[waiting], waits="update" if "UPDATE" in kind else "signal")
     close()
     return batches
 

@@ -4,12 +4,12 @@ read from the recorded history."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 from temporalio.worker import Worker
 
 from bench.skeleton import REFUND_HISTORY, SkeletonDriver, SkeletonWorkflow, count, nothing, refund_shape
@@ -28,31 +28,34 @@ COUNTED_EVENTS = {
 }
 
 
-def event_counts(event_types: list[str]) -> dict[str, int]:
-    seen = Counter(kind.removeprefix("EVENT_TYPE_") for kind in event_types)
+def recorded_refund() -> WorkflowHistory:
+    """The approved refund's history, read by the SDK (not by the shape's own reading of it)."""
+    return WorkflowHistory.from_json("refund", (PROJECT_ROOT / REFUND_HISTORY).read_text())
+
+
+def event_counts(history: WorkflowHistory) -> dict[str, int]:
+    seen = Counter(EventType.Name(event.event_type).removeprefix("EVENT_TYPE_") for event in history.events)
     return {name: seen[kind] for name, kind in COUNTED_EVENTS.items()}
 
 
-def recorded_priorities(history: dict) -> list[int]:
-    """Each scheduled activity's priority key, in order (0: the default), from an exported history."""
+def activity_priorities(history: WorkflowHistory) -> list[int]:
+    """Each scheduled activity's priority key, in order (0: the default)."""
     return [
-        event["activityTaskScheduledEventAttributes"].get("priority", {}).get("priorityKey", 0)
-        for event in history["events"]
-        if "activityTaskScheduledEventAttributes" in event
+        event.activity_task_scheduled_event_attributes.priority.priority_key
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
     ]
 
 
 def test_the_shape_counts_what_the_approved_refund_asked_of_temporal() -> None:
-    history = json.loads((PROJECT_ROOT / REFUND_HISTORY).read_text())
-    recorded = event_counts([event["eventType"] for event in history["events"]])
+    recorded = event_counts(recorded_refund())
     assert count(refund_shape()).__dict__ == recorded
     assert recorded == {"activities": 22, "upserts": 11, "timers": 2, "updates": 1, "signals": 1}
 
 
 def test_the_shape_takes_each_activity_at_the_priority_the_refund_gave_it() -> None:
-    history = json.loads((PROJECT_ROOT / REFUND_HISTORY).read_text())
     shaped = [key for batch in refund_shape() for key in batch.priorities]
-    assert shaped == recorded_priorities(history)
+    assert shaped == activity_priorities(recorded_refund())
     # the receipt at intake priority, then the rest at the default
     assert shaped[0] == INTAKE_PRIORITY.priority_key and set(shaped[1:]) == {0}
 
@@ -81,8 +84,7 @@ async def test_a_skeleton_driven_as_the_bench_drives_it_asks_temporal_for_what_t
                 await env.client.get_workflow_handle(f"{task_queue}-{n}").fetch_history() for n in range(3)
             ]
     assert len(driver.finished) == 3 and not driver.errors, driver.error_examples
-    recorded = json.loads((PROJECT_ROOT / REFUND_HISTORY).read_text())
+    recorded_priorities = activity_priorities(recorded_refund())
     for history in histories:
-        ran = event_counts([EventType.Name(event.event_type) for event in history.events])
-        assert ran == count(refund_shape()).__dict__
-        assert recorded_priorities(history.to_json_dict()) == recorded_priorities(recorded)
+        assert event_counts(history) == count(refund_shape()).__dict__
+        assert activity_priorities(history) == recorded_priorities
